@@ -1,0 +1,57 @@
+# l2ral: `make setup`, `make test`, then `make <experiment> PROFILE=<paper|smoke|ci> DEVICE=<cpu|cuda|auto>`.
+PYTHON     ?= $(shell command -v python3.11 || command -v python3)
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+PROFILE    ?= smoke
+DEVICE     ?= auto
+JOBS       ?= 1
+SEQ_LEN    ?= 64
+SHARED_DATA ?= ../shared/data
+DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
+OUT         = outputs/$@-$(PROFILE)
+
+EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb,$(wildcard notebooks/*.ipynb)))
+
+.PHONY: setup test $(EXPERIMENTS) sorter sorter-report data-offline clean help
+help:
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) sorter sorter-report data-offline clean"
+
+setup: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# these two lie on the local disk of the CI machine; other versions download gigabytes
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[notebooks,test]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (l2ral)" >/dev/null
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+# Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill.
+$(EXPERIMENTS): setup
+	$(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml
+	mkdir -p $(OUT)
+	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 \
+	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
+
+sorter: setup
+	$(PY) -m l2ral_lib sorter --seq-len $(SEQ_LEN)
+
+sorter-report: setup
+	mkdir -p outputs/sorter
+	$(PY) -m papermill notebooks/sorter.ipynb outputs/sorter/sorter.ipynb --cwd . -k python3
+
+data-offline:
+	@test -d $(SHARED_DATA) || { echo "error: $(SHARED_DATA) not found; set SHARED_DATA=<folder with the archives>"; exit 2; }
+	mkdir -p $(DATA_ROOT)/cifar10 $(DATA_ROOT)/shanghaitech $(DATA_ROOT)/mpii
+	test -d $(DATA_ROOT)/cifar10/train || tar -xJf $(SHARED_DATA)/cifar10-jpeg.tar.xz -C $(DATA_ROOT)/cifar10
+	test -d $(DATA_ROOT)/celeba || tar -xJf $(SHARED_DATA)/celeba-first10k-89x109.tar.xz -C $(DATA_ROOT)
+	test -d $(DATA_ROOT)/shanghaitech/part_B/train_data || tar -xf $(SHARED_DATA)/shanghaitech-part-b-train.tar -C $(DATA_ROOT)/shanghaitech
+	test -d $(DATA_ROOT)/shanghaitech/part_B/test_data || tar -xf $(SHARED_DATA)/shanghaitech-part-b-test.tar -C $(DATA_ROOT)/shanghaitech
+	test -d $(DATA_ROOT)/mpii/annot || tar -xJf $(SHARED_DATA)/mpii-annot.tar.xz -C $(DATA_ROOT)/mpii
+
+clean:
+	rm -rf $(VENV) .pytest_cache l2ral_lib.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,112 @@
+"""Command line: everything a notebook does runs without Jupyter too.
+
+    python -m l2ral_lib run PARAMS.yaml [--device D] [--out DIR] [--jobs N] [--only METHOD:SEED ...]
+    python -m l2ral_lib check PARAMS.yaml      validate only (exit 2 on invalid params)
+    python -m l2ral_lib merge DIR              rebuild DIR/results.csv from its slices
+    python -m l2ral_lib sorter --seq-len N     pretrain a SoDeep sorter
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .config import ParamsError, load_params
+from .data import DataError
+
+
+def _slice(text: str) -> tuple[str, int]:
+    method, _, seed = text.rpartition(":")
+    if not method or not seed.lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(f"expected METHOD:SEED, got '{text}'")
+    return method, int(seed)
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
+    return key, yaml.safe_load(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m l2ral_lib", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run or resume a study")
+    run.add_argument("params", help="params YAML (params/<experiment>-<profile>.yaml)")
+    run.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
+    run.add_argument("--out", help="output folder (default outputs/<experiment>)")
+    run.add_argument("--jobs", type=int, default=1, help="independent processes, each owning some (method, seed) slices")
+    run.add_argument("--only", type=_slice, nargs="+", metavar="METHOD:SEED", help="run just these slices")
+    run.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                     help="override a params key (value read as YAML), e.g. --set data_root=/data")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    check = commands.add_parser("check", help="validate a params file")
+    check.add_argument("params")
+    merge = commands.add_parser("merge", help="rebuild results.csv from the slices of an output folder")
+    merge.add_argument("out")
+    commands.add_parser("sorter", help="pretrain a differentiable sorter (see --help there)", add_help=False)
+    return parser
+
+
+def run_jobs(args, params, out: Path) -> int:
+    """Split the (method, seed) slices over `args.jobs` processes, then merge their rows."""
+    from .loop import merge_results  # noqa: PLC0415
+
+    slices = args.only or [(m, s) for s in params.seeds for m in params.strategies]
+    groups = [slices[j::args.jobs] for j in range(args.jobs) if slices[j::args.jobs]]
+    base = [sys.executable, "-m", "l2ral_lib", "run", args.params, "--device", args.device, "--out", str(out),
+            "--no-progress", *[f"--set={key}={json.dumps(value)}"
+                               for key, value in args.set]]
+    workers = [subprocess.Popen(base + ["--only", *[f"{m}:{s}" for m, s in group]]) for group in groups]
+    codes = [worker.wait() for worker in workers]
+    merge_results(out)
+    failed = [code for code in codes if code]
+    return failed[0] if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sorter"]:
+        from .sorter import main as sorter_main  # noqa: PLC0415
+
+        return sorter_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "merge":
+            from .loop import merge_results  # noqa: PLC0415
+
+            print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
+            return 0
+        params = load_params(args.params, dict(getattr(args, "set", [])))
+        if args.command == "check":
+            print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
+                  f" {params.n_cycles} cycles)")
+            return 0
+        out = Path(args.out or Path("outputs") / params.experiment)
+        unknown = sorted({m for m, _ in args.only or []} - set(params.strategies))
+        if unknown:
+            raise ParamsError("--only", f"methods {unknown} are not in the params' strategies")
+        if args.jobs < 1:
+            raise ParamsError("--jobs", "must be >= 1")
+        from .loop import run_study  # noqa: PLC0415
+
+        if args.jobs > 1:
+            from .loop import open_study  # noqa: PLC0415
+
+            open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning
+            return run_jobs(args, params, out)
+        table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
+        print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
+        return 0
+    except (ParamsError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Study parameters: load a YAML (or a papermill dict), resolve its profile chain, validate.
+
+Every key a study reads is declared in `Params` with its type, default and a comment saying why.
+An unknown key, a wrong type or an impossible size is a `ParamsError` naming the key, raised before
+any data is loaded or model built (the CLI turns it into one line and exit status 2).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """An invalid parameter: `key` names it, the message says what was wrong and what to do."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"params: {key}: {message}")
+
+
+@dataclass(frozen=True)
+class Params:
+    # --- what is studied
+    experiment: str = "cifar10"  # output folder name and the label of every result row
+    dataset: str = "cifar10"  # registered dataset (l2ral_lib.data.list_datasets())
+    data_root: typing.Optional[str] = None  # None: $L2RAL_DATA, else data/ in the project
+    download: bool = False  # allow the official download when the data is missing (never in tests)
+    pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
+    test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
+    model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
+    model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
+    pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
+    strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])
+    seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
+    # --- the active-learning budget
+    initial_labeled: int = 1000  # random labeled set of cycle 0, shared by every method of a seed
+    query_size: int = 1000  # samples labeled per cycle
+    max_labeled: int = 10000  # labeled-set size at the last cycle
+    subset_size: typing.Optional[int] = 10000  # random unlabeled subset scored per query (None: whole pool)
+    continue_model: bool = True  # keep training the same model across cycles (the LL4AL reference code does)
+    # --- training the target model
+    epochs: int = 150
+    batch_size: int = 64  # also the ranking-loss list length: must match a shipped sorter length
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 0.1
+    lr_milestones: typing.List[int] = field(default_factory=lambda: [120])  # epochs where lr *= lr_gamma
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    eval_batch_size: int = 512  # inference batch for test, scoring and features
+    augment: bool = True  # dataset's training augmentation (CIFAR-10: crop 32 from 4-padded + flip)
+    # --- loss-prediction heads (l2r, ll4al and ablations)
+    head_optimizer: str = "adam"  # adam | sgd (the paper trains both heads with Adam 1e-3 on CIFAR-10)
+    head_lr: float = 1e-3
+    head_lr_milestones: typing.List[int] = field(default_factory=list)  # MPII: SGD 5e-2 -> 5e-3 at 110
+    head_momentum: float = 0.9  # used by head_optimizer sgd
+    head_hidden: int = 128  # width of the L2R head's hidden FC layer
+    sorter_kind: str = "gru"  # which shipped sorter family turns predicted losses into ranks
+    ll4al_margin: float = 1.0  # LL4AL pair margin
+    ll4al_weight: float = 1.0  # LL4AL lambda: weight of the margin loss added to the target loss
+    ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL reference)
+    # --- VAAL
+    vaal_latent_dim: int = 32  # paper: 32 for CIFAR-10, 64 for CelebA
+    vaal_width: int = 128  # channels of the VAE's first conv (128 in the official code)
+    vaal_lr: float = 5e-4
+    vaal_epochs: int = 100  # passes over the labeled set per cycle (official: 100)
+    vaal_adversary_weight: float = 1.0
+    vaal_beta: float = 1.0  # weight of the KL term
+    vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
+    # --- speed (GPU fast path; the same code runs on CPU)
+    amp: bool = False  # bf16 autocast on CUDA
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the target model
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def n_cycles(self) -> int:
+        """Points on the learning curve: initial set plus one per query."""
+        return (self.max_labeled - self.initial_labeled) // self.query_size + 1
+
+    def labeled_at(self, cycle: int) -> int:
+        return self.initial_labeled + cycle * self.query_size
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
+_HINTS = typing.get_type_hints(Params)
+
+
+def _check_type(key: str, value, hint):
+    """Coerce YAML scalars that are unambiguous (int for float), refuse anything else."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _check_type(key, value, inner)
+    if origin in (list, typing.List):
+        if not isinstance(value, (list, tuple)):
+            raise ParamsError(key, f"expected a list, got {value!r}")
+        (inner,) = typing.get_args(hint)
+        return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "5e-4" as a string
+            return float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ParamsError(key, f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def from_dict(raw: dict) -> Params:
+    """Validate a plain dict (YAML content or papermill parameters) into `Params`."""
+    values = {}
+    for key, value in raw.items():
+        if key not in _FIELDS:
+            raise ParamsError(key, f"unknown key{_close(key, _FIELDS)}; see l2ral_lib/config.py for the known keys")
+        values[key] = _check_type(key, value, _HINTS[key])
+    params = Params(**values)
+    validate(params)
+    return params
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ParamsError("params", f"file not found: {path}")
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ParamsError("params", f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(content, dict):
+        raise ParamsError("params", f"{path} must hold a mapping of key: value")
+    return content
+
+
+def resolve_yaml(path: str | Path, _seen: tuple = ()) -> dict:
+    """Read a params file, following `base:` (a path relative to the file) so that the smoke and ci
+    profiles state only what they change from the paper profile."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ParamsError("base", f"cycle in profile chain at {path}")
+    content = _read_yaml(path)
+    base = content.pop("base", None)
+    if base is None:
+        return content
+    if not isinstance(base, str):
+        raise ParamsError("base", f"expected a file name, got {base!r}")
+    return {**resolve_yaml(path.parent / base, _seen + (path,)), **content}
+
+
+def load_params(path: str | Path, overrides: dict | None = None) -> Params:
+    """Load, resolve and validate a params file; `overrides` win over the file (notebook use)."""
+    return from_dict({**resolve_yaml(path), **(overrides or {})})
+
+
+def _positive(params: Params, *keys: str, allow_zero: bool = False):
+    for key in keys:
+        value = getattr(params, key)
+        if value is None:
+            continue
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ParamsError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+def validate(params: Params) -> None:
+    """Cross-key checks that need no data. Registries are imported here, not at module import,
+    so that loading params stays cheap."""
+    from . import data, models, strategies  # noqa: PLC0415 (registries import torch)
+
+    _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
+              "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
+              "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size")
+    _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
+              "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", allow_zero=True)
+    if params.dataset not in data.list_datasets():
+        raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(data.list_datasets())}")
+    if params.model not in models.list_models():
+        raise ParamsError("model", f"unknown model '{params.model}'; known: {', '.join(models.list_models())}")
+    if not params.strategies:
+        raise ParamsError("strategies", "name at least one strategy")
+    for i, name in enumerate(params.strategies):
+        if name not in strategies.list_strategies():
+            raise ParamsError(f"strategies[{i}]", f"unknown strategy '{name}'{_close(name, strategies.list_strategies())};"
+                                                  f" known: {', '.join(strategies.list_strategies())}")
+    if len(set(params.strategies)) != len(params.strategies):
+        raise ParamsError("strategies", "a strategy is listed twice")
+    if not params.seeds or len(set(params.seeds)) != len(params.seeds):
+        raise ParamsError("seeds", "give at least one seed, each once")
+    for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam"))):
+        if getattr(params, key) not in allowed:
+            raise ParamsError(key, f"must be one of {', '.join(allowed)}, got '{getattr(params, key)}'")
+    if params.max_labeled < params.initial_labeled:
+        raise ParamsError("max_labeled", f"({params.max_labeled}) is smaller than initial_labeled ({params.initial_labeled})")
+    if (params.max_labeled - params.initial_labeled) % params.query_size:
+        raise ParamsError("max_labeled", f"max_labeled - initial_labeled ({params.max_labeled - params.initial_labeled})"
+                                         f" must be a multiple of query_size ({params.query_size})")
+    if params.subset_size is not None and params.subset_size < params.query_size:
+        raise ParamsError("subset_size", f"({params.subset_size}) is smaller than query_size ({params.query_size}):"
+                                         " the query could not be filled")
+    full = data.get_dataset(params.dataset).pool_size(dataclasses.replace(params, pool_size=None))
+    if params.pool_size is not None and full is not None and params.pool_size > full:
+        raise ParamsError("pool_size", f"({params.pool_size}) is larger than the training set ({full})")
+    pool = params.pool_size or full
+    if pool is not None and params.max_labeled > pool:
+        raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({pool} samples of"
+                                         f" {params.dataset}); lower max_labeled or raise pool_size")
+    for key in ("lr_milestones", "head_lr_milestones"):
+        bad = [m for m in getattr(params, key) if not 0 < m <= params.epochs]
+        if bad:
+            raise ParamsError(key, f"milestones {bad} lie outside 1..epochs ({params.epochs})")
+    for name in params.strategies:
+        strategies.get_strategy(name).check_params(params)
+
+
+def _close(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

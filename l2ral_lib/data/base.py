@@ -1,0 +1,99 @@
+"""What the study loop needs from a dataset, and the shared image-classification implementation.
+
+Images stay one uint8 tensor on the run's device; a batch is gathered by index, augmented there
+and normalised, so no per-image Python work sits in the training loop.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class DataError(RuntimeError):
+    """A dataset that is missing or broken: the message names the path and what to do."""
+
+
+def data_root(params, dataset: str) -> Path:
+    """`params.data_root`, else $L2RAL_DATA, else data/ in the project; then the dataset's folder."""
+    root = params.data_root or os.environ.get("L2RAL_DATA") or PROJECT_ROOT / "data"
+    return Path(root).expanduser() / dataset
+
+
+def fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor | None:
+    """Indices of a fixed random part of n items (the same for every seed and method), sorted."""
+    if size is None or size >= n:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=generator)[:size].sort().values
+
+
+class StudyData:
+    """A pool (the training set, labels revealed when queried) and a test set, both on `device`."""
+
+    name: str
+    task: str  # name in l2ral_lib.tasks
+    num_classes: int | None = None
+    n_pool: int
+    n_test: int
+
+    def train_batch(self, index: torch.Tensor, augment: bool = True):
+        """(inputs float (B, ...), targets) of pool items `index` (LongTensor on the device)."""
+        raise NotImplementedError
+
+    def test_batch(self, index: torch.Tensor):
+        raise NotImplementedError
+
+
+class ImageClassificationData(StudyData):
+    """uint8 images (N, C, H, W) + int64 labels (N,), per-channel normalisation from the pool,
+    training augmentation = random crop from a zero-padded image + horizontal flip."""
+
+    task = "classification"
+
+    def __init__(self, name, train_images, train_labels, test_images, test_labels, num_classes, device,
+                 crop_padding: int = 4, augment: bool = True):
+        self.name = name
+        self.num_classes = num_classes
+        self.device = torch.device(device)
+        self.train_images = train_images.to(self.device)
+        self.train_labels = train_labels.to(self.device)
+        self.test_images = test_images.to(self.device)
+        self.test_labels = test_labels.to(self.device)
+        self.n_pool, self.n_test = len(train_labels), len(test_labels)
+        self.crop_padding = crop_padding
+        self.augment = augment
+        pixels = self.train_images.float().div_(255).transpose(0, 1).flatten(1)
+        self.mean = pixels.mean(1).view(1, -1, 1, 1)
+        self.std = pixels.std(1).view(1, -1, 1, 1)
+        del pixels
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() / 255 - self.mean) / self.std
+
+    def random_crop_flip(self, images: torch.Tensor) -> torch.Tensor:
+        """Batched crop (size unchanged) from the zero-padded images, then a random horizontal flip."""
+        b, _, h, w = images.shape
+        p = self.crop_padding
+        padded = torch.nn.functional.pad(images, (p, p, p, p))
+        dy = torch.randint(0, 2 * p + 1, (b, 1), device=images.device)
+        dx = torch.randint(0, 2 * p + 1, (b, 1), device=images.device)
+        rows = (dy + torch.arange(h, device=images.device))[:, None, :, None]  # (B, 1, H, 1)
+        cols = (dx + torch.arange(w, device=images.device))[:, None, None, :]  # (B, 1, 1, W)
+        batch = torch.arange(b, device=images.device)[:, None, None, None]
+        channel = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+        cropped = padded[batch, channel, rows, cols]
+        flip = torch.rand(b, device=images.device) < 0.5
+        return torch.where(flip[:, None, None, None], cropped.flip(-1), cropped)
+
+    def train_batch(self, index, augment=True):
+        images = self.train_images[index]
+        if augment and self.augment:
+            images = self.random_crop_flip(images)
+        return self.normalise(images), self.train_labels[index]
+
+    def test_batch(self, index):
+        return self.normalise(self.test_images[index]), self.test_labels[index]

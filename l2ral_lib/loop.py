@@ -1,0 +1,208 @@
+"""The active-learning study: for each seed and method, cycles of train -> evaluate -> query.
+
+Reproducibility: every random draw derives from (seed, purpose[, method, cycle]), so
+- all methods of a seed share the initial labeled set, the initial model weights and the random
+  subset of every cycle (one permutation of the pool per (seed, cycle); each method scores the first
+  `subset_size` of its own unlabeled items in that order -- identical sets while the labeled sets agree);
+- a resumed slice continues exactly where it stopped: the state after each cycle (model, head,
+  labeled set, result rows) is saved atomically and the next cycle reseeds from (seed, method, cycle).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import store
+from .config import Params, ParamsError
+from .data import StudyData, load_dataset
+from .models import build_model
+from .strategies import QueryContext, get_strategy
+from .tasks import get_task
+from .training import evaluate, train_cycle
+
+RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
+
+
+def derive_seed(*parts) -> int:
+    """A 63-bit seed from any parts; stable across runs, machines and Python versions."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """cpu | cuda[:i] | auto (cuda when available). Asking for cuda without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ParamsError("device", f"unknown device '{name}'; use cpu, cuda or auto") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ParamsError("device", f"unsupported device '{name}'; use cpu, cuda or auto")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("device", "cuda requested but no GPU is visible; use --device cpu (or auto)")
+    return device
+
+
+def initial_labeled_set(seed: int, n_pool: int, size: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(derive_seed(seed, "initial"))
+    return torch.randperm(n_pool, generator=generator)[:size]
+
+
+def query_subset(seed: int, cycle: int, labeled: torch.Tensor, n_pool: int, subset_size: int | None) -> torch.Tensor:
+    """The first `subset_size` unlabeled pool items in this (seed, cycle)'s shared random order."""
+    order = torch.randperm(n_pool, generator=torch.Generator().manual_seed(derive_seed(seed, "subset", cycle)))
+    unlabeled = torch.ones(n_pool, dtype=torch.bool)
+    unlabeled[labeled.cpu()] = False
+    candidates = order[unlabeled[order]]
+    return candidates if subset_size is None else candidates[:subset_size]
+
+
+def slice_name(method: str, seed: int) -> str:
+    return f"{method}-seed{seed}"
+
+
+@dataclass
+class Study:
+    """A loaded study: params, data, task and output folder, shared by its slices."""
+
+    params: Params
+    data: StudyData
+    device: torch.device
+    out_dir: Path
+    progress: bool = True
+
+    @property
+    def task(self):
+        return get_task(self.data.task)
+
+    def build(self, method: str, seed: int):
+        """Model and strategy of a slice, initialised from the seed alone (shared by every method)."""
+        torch.manual_seed(derive_seed(seed, "model"))
+        model = build_model(self.params, self.data).to(self.device)
+        if self.params.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        torch.manual_seed(derive_seed(seed, "head", method))
+        strategy = get_strategy(method)(self.params, self.task, model, self.device)
+        return model, strategy
+
+    def slice_dir(self, method: str, seed: int) -> Path:
+        return self.out_dir / "slices" / slice_name(method, seed)
+
+    def run_slice(self, method: str, seed: int) -> list[dict]:
+        p, path = self.params, self.slice_dir(method, seed)
+        path.mkdir(parents=True, exist_ok=True)
+        model, strategy = self.build(method, seed)
+        state_file = path / "state.pt"
+        if state_file.is_file():
+            state = torch.load(state_file, map_location=self.device, weights_only=False)
+            model.load_state_dict(state["model"])
+            strategy.load_state_dict(state["strategy"])
+            labeled, rows, selected = state["labeled"].to(self.device), state["rows"], state["selected"]
+            first_cycle = state["cycles_done"]
+        else:
+            labeled = initial_labeled_set(seed, self.data.n_pool, p.initial_labeled).to(self.device)
+            rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
+        self.write_views(path, rows, selected)
+        trainable = torch.compile(model) if p.compile else model
+        for cycle in tqdm(range(first_cycle, p.n_cycles), desc=slice_name(method, seed), disable=not self.progress,
+                          initial=first_cycle, total=p.n_cycles):
+            torch.manual_seed(derive_seed(seed, method, cycle))
+            if not p.continue_model and cycle > first_cycle:
+                model, strategy = self.build(method, seed)
+                trainable = torch.compile(model) if p.compile else model
+            timings = {}
+            start = time.perf_counter()
+            train_cycle(trainable, strategy, self.data, self.task, labeled, p,
+                        where=f"method {method}, seed {seed}, cycle {cycle}", progress=self.progress)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            timings["train"] = time.perf_counter() - start
+            metrics = evaluate(model, strategy, self.data, self.task, p)
+            n_labeled = len(labeled)
+            if cycle < p.n_cycles - 1:
+                new = self.query(model, strategy, labeled, seed, cycle, timings)
+                labeled = torch.cat([labeled, new])
+                selected[str(cycle + 1)] = new.tolist()
+            measurements = {**metrics, **{f"time_{phase}_s": value for phase, value in timings.items()}}
+            rows += [dict(dataset=self.data.name, method=method, seed=seed, cycle=cycle, n_labeled=n_labeled,
+                          metric=metric, value=float(value)) for metric, value in measurements.items()]
+            store.atomic_torch_save(state_file, {
+                "model": model.state_dict(), "strategy": strategy.state_dict(), "labeled": labeled.cpu(),
+                "rows": rows, "selected": selected, "cycles_done": cycle + 1})
+            self.write_views(path, rows, selected)
+        return rows
+
+    def query(self, model, strategy, labeled, seed, cycle, timings) -> torch.Tensor:
+        """Pool indices of the `query_size` items the strategy picks from this cycle's subset."""
+        p = self.params
+        subset = query_subset(seed, cycle, labeled, self.data.n_pool, p.subset_size).to(self.device)
+        ctx = QueryContext(model=model, data=self.data, task=self.task, params=p, labeled=labeled, subset=subset,
+                           timings=timings)
+        picks = strategy.query(ctx, p.query_size)
+        if len(picks) != p.query_size or len(torch.unique(picks)) != len(picks):
+            raise RuntimeError(f"strategy {strategy.name} returned {len(picks)} picks ({len(torch.unique(picks))}"
+                               f" distinct) for a query of {p.query_size}")
+        return subset[picks]
+
+    @staticmethod
+    def write_views(path: Path, rows: list[dict], selected: dict) -> None:
+        """Readable copies of the slice state (state.pt stays the truth; a kill between the two
+        writes is repaired when the slice is next opened)."""
+        store.atomic_write_text(path / "rows.csv", pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
+        store.atomic_write_json(path / "selected.json", selected)
+
+
+def merge_results(out_dir: Path) -> pd.DataFrame:
+    """results.csv = the rows of every slice under out_dir/slices (any process may have written them)."""
+    out_dir = Path(out_dir)
+    frames = [pd.read_csv(f) for f in sorted((out_dir / "slices").glob("*/rows.csv"))]
+    frames = [f for f in frames if len(f)]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
+    table = table.sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
+    store.atomic_write_text(out_dir / "results.csv", table.to_csv(index=False))
+    return table
+
+
+def check_against_data(params: Params, data: StudyData) -> None:
+    """Size checks that need the loaded pool (a small ImageFolder tree, say)."""
+    if params.max_labeled > data.n_pool:
+        raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({data.n_pool} samples"
+                                         f" of {data.name}); lower max_labeled")
+
+
+def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
+    """Validate the output folder, load the data: everything that can fail fast, before training."""
+    device = resolve_device(str(device))
+    out_dir = Path(out_dir)
+    store.prepare_output(out_dir, params)
+    data = load_dataset(params, device)
+    check_against_data(params, data)
+    return Study(params, data, device, out_dir, progress)
+
+
+def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",
+              only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
+    started = time.time()
+    study = open_study(params, device, out_dir, progress)
+    slices = only or [(method, seed) for seed in params.seeds for method in params.strategies]
+    names = [slice_name(m, s) for m, s in slices]
+    provenance_file = study.out_dir / "provenance.json"
+    store.atomic_write_json(provenance_file, store.provenance(study.device, started, None, names))
+    for method, seed in slices:
+        study.run_slice(method, seed)
+    store.atomic_write_json(provenance_file, store.provenance(study.device, started, time.time(), names))
+    return merge_results(study.out_dir)
+
+
+def load_selected(out_dir: Path, method: str, seed: int) -> dict[int, list[int]]:
+    """Pool indices labeled at each cycle (0 = the initial set) of one slice."""
+    raw = json.loads((Path(out_dir) / "slices" / slice_name(method, seed) / "selected.json").read_text())
+    return {int(cycle): indices for cycle, indices in raw.items()}

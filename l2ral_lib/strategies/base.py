@@ -1,0 +1,101 @@
+"""The one signature every strategy implements.
+
+A strategy lives for one (method, seed) slice of a study. The loop calls, per cycle:
+`begin_cycle()`, then for each training batch `head_loss(...)` (added to the target loss before
+one backward) and `step()` after the target optimizer's step, `end_epoch()`; then
+`query(ctx, budget)`. Strategies that predict losses also expose `predicted_loss(output)`, which
+the loop correlates with the true test losses (Fig. 5).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class QueryContext:
+    """What a query may look at: the trained model, the data, the labeled set and the subset to pick from."""
+
+    model: torch.nn.Module
+    data: object  # StudyData
+    task: object  # Task
+    params: object  # Params
+    labeled: torch.Tensor  # (M,) pool indices already labeled
+    subset: torch.Tensor  # (S,) unlabeled pool indices the query picks from
+    timings: dict = field(default_factory=dict)  # phase -> seconds, reported as result rows
+
+    @contextmanager
+    def timed(self, phase: str):
+        if self.subset.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        yield
+        if self.subset.is_cuda:
+            torch.cuda.synchronize()
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
+
+    @torch.no_grad()
+    def map_pool(self, index: torch.Tensor, fn: Callable) -> torch.Tensor:
+        """Concatenate fn(ModelOutput) over pool items `index`, in eval mode, without augmentation."""
+        self.model.eval()
+        parts = []
+        for start in range(0, len(index), self.params.eval_batch_size):
+            inputs, _ = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
+            parts.append(fn(self.model(inputs)).float())
+        return torch.cat(parts)
+
+
+class Strategy:
+    name = ""
+    predicts_loss = False  # True: predicted_loss() exists and its test Spearman is recorded
+
+    def __init__(self, params, task, model: torch.nn.Module, device):
+        self.params, self.task, self.device = params, task, torch.device(device)
+
+    @classmethod
+    def check_params(cls, params) -> None:
+        """Raise config.ParamsError for params this strategy cannot run with (before any work)."""
+
+    # --- training hooks: no-ops for strategies that train nothing alongside the target
+    def begin_cycle(self) -> None:
+        pass
+
+    def head_loss(self, output, per_sample_loss: torch.Tensor, epoch: int) -> torch.Tensor | None:
+        return None
+
+    def zero_grad(self) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
+    def end_epoch(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def query(self, ctx: QueryContext, budget: int) -> torch.Tensor:
+        """-> LongTensor of `budget` distinct positions into ctx.subset."""
+        raise NotImplementedError
+
+
+class ScoreStrategy(Strategy):
+    """Scoring kept apart from choosing: pick the top-`budget` scores of the subset."""
+
+    def score(self, ctx: QueryContext) -> torch.Tensor:
+        """(S,) score per subset item; higher = more worth labeling."""
+        raise NotImplementedError
+
+    def query(self, ctx, budget):
+        with ctx.timed("score"):
+            scores = self.score(ctx)
+        with ctx.timed("select"):
+            return torch.topk(scores, budget).indices

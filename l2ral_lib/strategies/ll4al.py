@@ -1,0 +1,31 @@
+"""Learning Loss for Active Learning (Yoo & Kweon, CVPR 2019), as the L2R-AL paper compares with it:
+LossNet on all four blocks, pairwise margin loss added to the target loss with weight lambda, the
+head's input detached from `ll4al_detach_epoch` on (epoch 120 of 150 in the reference)."""
+from __future__ import annotations
+
+from ..config import ParamsError
+from ..losses import margin_ranking_loss
+from . import register_strategy
+from .loss_head import LossHeadStrategy, lossnet
+
+
+@register_strategy("ll4al")
+class LearningLoss(LossHeadStrategy):
+    def __init__(self, params, task, model, device):
+        super().__init__(params, task, model, device)
+        self.loss_weight = params.ll4al_weight
+
+    @classmethod
+    def check_params(cls, params):
+        if params.ll4al_detach_epoch > params.epochs:
+            raise ParamsError("ll4al_detach_epoch", f"({params.ll4al_detach_epoch}) is beyond epochs ({params.epochs});"
+                                                    " use the reference's fraction, 120/150 of the epochs")
+
+    def build_head(self, model):
+        return lossnet(self.params, model)
+
+    def detach_features(self, epoch):
+        return epoch >= self.params.ll4al_detach_epoch
+
+    def objective(self, predicted_loss, true_loss):
+        return margin_ranking_loss(predicted_loss, true_loss, self.params.ll4al_margin) if len(true_loss) >= 2 else None

@@ -1,0 +1,124 @@
+"""VAAL (Sinha et al., ICCV 2019): a VAE and a discriminator play a minimax game on the latent
+space; the query takes the subset samples the discriminator is most sure are unlabeled.
+
+Architecture and losses follow the official code (4 stride-2 convs 128..1024 channels, latent fc,
+3 transposed convs; MLP discriminator 512-512-1; MSE reconstruction + beta * KL summed over the
+batch; 2 VAE steps per discriminator step). Differences, for a study of bounded cost: the VAE and
+discriminator are trained `vaal_epochs` passes over the labeled set per cycle (the official code
+counts iterations from the full dataset size), and inputs of regression tasks are resized to
+`vaal_image_size`. Both nets start fresh every cycle, as in the official code.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..config import ParamsError
+from . import register_strategy
+from .base import Strategy
+
+
+class VAE(nn.Module):
+    """(B, C, H, W) -> (reconstruction (B, C, H, W), mu (B, z), logvar (B, z)); H, W multiples of 16."""
+
+    def __init__(self, in_channels: int, image_size: int, latent_dim: int, width: int = 128):
+        super().__init__()
+        channels = [in_channels, width, 2 * width, 4 * width, 8 * width]
+        self.encoder = nn.Sequential(*[layer for c_in, c_out in zip(channels, channels[1:]) for layer in
+                                       (nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))])
+        self.bottom = image_size // 16
+        flat = 8 * width * self.bottom ** 2
+        self.fc_mu = nn.Linear(flat, latent_dim)
+        self.fc_logvar = nn.Linear(flat, latent_dim)
+        self.fc_decode = nn.Linear(latent_dim, 8 * width * (2 * self.bottom) ** 2)
+        up = channels[:0:-1]  # 8w, 4w, 2w, w
+        self.decoder = nn.Sequential(*[layer for c_in, c_out in zip(up, up[1:]) for layer in
+                                       (nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))],
+                                     nn.ConvTranspose2d(width, in_channels, 1))
+        self.width = width
+
+    def forward(self, x):
+        hidden = torch.flatten(self.encoder(x), 1)
+        mu, logvar = self.fc_mu(hidden), self.fc_logvar(hidden)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        decoded = self.fc_decode(z).view(-1, 8 * self.width, 2 * self.bottom, 2 * self.bottom)
+        return self.decoder(decoded), mu, logvar
+
+
+def discriminator(latent_dim: int) -> nn.Module:
+    """latent (B, z) -> probability (B,) that the sample is labeled."""
+    return nn.Sequential(nn.Linear(latent_dim, 512), nn.ReLU(True), nn.Linear(512, 512), nn.ReLU(True),
+                         nn.Linear(512, 1), nn.Sigmoid(), nn.Flatten(0))
+
+
+def vae_loss(x, reconstruction, mu, logvar, beta):
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())  # summed, as the official code
+    return F.mse_loss(reconstruction, x) + beta * kld
+
+
+@register_strategy("vaal")
+class VAAL(Strategy):
+    @classmethod
+    def check_params(cls, params):
+        if params.vaal_image_size is not None and params.vaal_image_size % 16:
+            raise ParamsError("vaal_image_size", f"({params.vaal_image_size}) must be a multiple of 16")
+
+    def images(self, ctx, index, augment):
+        inputs, _ = ctx.data.train_batch(index, augment=augment)
+        size = self.params.vaal_image_size
+        if size is not None and tuple(inputs.shape[-2:]) != (size, size):
+            inputs = F.interpolate(inputs, size=(size, size), mode="bilinear", align_corners=False)
+        return inputs
+
+    def fit(self, ctx, unlabeled: torch.Tensor):
+        p, device = self.params, ctx.labeled.device
+        sample = self.images(ctx, ctx.labeled[:2], augment=False)
+        if sample.shape[-1] % 16 or sample.shape[-2] != sample.shape[-1]:
+            raise ValueError(f"VAAL needs square inputs with a side divisible by 16, got {tuple(sample.shape[-2:])};"
+                             " set vaal_image_size")
+        vae = VAE(sample.shape[1], sample.shape[-1], p.vaal_latent_dim, p.vaal_width).to(device)
+        disc = discriminator(p.vaal_latent_dim).to(device)
+        vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
+        disc_opt = torch.optim.Adam(disc.parameters(), lr=p.vaal_lr)
+        batch = min(p.batch_size, len(ctx.labeled))
+        iterations = p.vaal_epochs * math.ceil(len(ctx.labeled) / batch)
+        vae.train()
+        disc.train()
+        for _ in range(iterations):
+            labeled_x = self.images(ctx, ctx.labeled[torch.randint(len(ctx.labeled), (batch,), device=device)], True)
+            unlabeled_x = self.images(ctx, unlabeled[torch.randint(len(unlabeled), (batch,), device=device)], True)
+            for _ in range(2):  # num_vae_steps of the official code
+                recon_l, mu_l, logvar_l = vae(labeled_x)
+                recon_u, mu_u, logvar_u = vae(unlabeled_x)
+                # the VAE tries to make the discriminator call every sample labeled
+                adversarial = F.binary_cross_entropy(disc(mu_l), torch.ones(batch, device=device)) + \
+                    F.binary_cross_entropy(disc(mu_u), torch.ones(batch, device=device))
+                loss = vae_loss(labeled_x, recon_l, mu_l, logvar_l, p.vaal_beta) + \
+                    vae_loss(unlabeled_x, recon_u, mu_u, logvar_u, p.vaal_beta) + p.vaal_adversary_weight * adversarial
+                vae_opt.zero_grad(set_to_none=True)
+                loss.backward()
+                vae_opt.step()
+            with torch.no_grad():
+                _, mu_l, _ = vae(labeled_x)
+                _, mu_u, _ = vae(unlabeled_x)
+            disc_loss = F.binary_cross_entropy(disc(mu_l), torch.ones(batch, device=device)) + \
+                F.binary_cross_entropy(disc(mu_u), torch.zeros(batch, device=device))
+            disc_opt.zero_grad(set_to_none=True)
+            disc_loss.backward()
+            disc_opt.step()
+        return vae.eval(), disc.eval()
+
+    def query(self, ctx, budget):
+        labeled_mask = torch.zeros(ctx.data.n_pool, dtype=torch.bool, device=ctx.labeled.device)
+        labeled_mask[ctx.labeled] = True
+        with ctx.timed("fit"):
+            vae, disc = self.fit(ctx, torch.nonzero(~labeled_mask).squeeze(1))
+        with ctx.timed("score"), torch.no_grad():
+            step = self.params.eval_batch_size
+            labeled_prob = torch.cat([disc(vae(self.images(ctx, ctx.subset[i:i + step], False))[1])
+                                      for i in range(0, len(ctx.subset), step)])
+        with ctx.timed("select"):
+            return torch.topk(-labeled_prob, budget).indices

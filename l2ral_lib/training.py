@@ -1,0 +1,90 @@
+"""One cycle's training of the target model (and the strategy's head), and its evaluation."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from tqdm.auto import tqdm
+
+from .tasks import spearman
+
+
+class NumericalError(RuntimeError):
+    """A NaN or infinite loss: the message names method, seed, cycle and epoch."""
+
+
+def autocast(params, device: torch.device):
+    """bf16 autocast on CUDA when `params.amp`; a no-op elsewhere."""
+    if params.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _prepare(inputs: torch.Tensor, params) -> torch.Tensor:
+    return inputs.contiguous(memory_format=torch.channels_last) if params.channels_last and inputs.dim() == 4 else inputs
+
+
+def make_optimizer(model, params):
+    if params.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=params.lr, momentum=params.momentum,
+                                    weight_decay=params.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, params.lr_milestones, params.lr_gamma)
+
+
+def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, where: str, progress: bool = True):
+    """Train `model` (and the strategy's head, same batches) for params.epochs on pool items `labeled`.
+    `where` ("method l2r, seed 0, cycle 3") names the run in a NaN error."""
+    device = labeled.device
+    optimizer, scheduler = make_optimizer(model, params)
+    strategy.begin_cycle()
+    model.train()
+    epochs = tqdm(range(params.epochs), desc=f"train {where}", leave=False, disable=not progress)
+    for epoch in epochs:
+        # accumulated on the device and checked once per epoch: no host sync inside the loop
+        loss_sum = torch.zeros((), device=device)
+        order = labeled[torch.randperm(len(labeled), device=device)]
+        for start in range(0, len(order), params.batch_size):
+            inputs, targets = data.train_batch(order[start:start + params.batch_size], augment=True)
+            with autocast(params, device):
+                output = model(_prepare(inputs, params))
+                per_sample_loss = task.per_sample_loss(output.output, targets)
+                loss = per_sample_loss.mean()
+                head_loss = strategy.head_loss(output, per_sample_loss, epoch)
+            total = loss if head_loss is None else loss + head_loss
+            optimizer.zero_grad(set_to_none=True)
+            strategy.zero_grad()
+            total.backward()
+            optimizer.step()
+            strategy.step()
+            loss_sum += total.detach().float()
+        scheduler.step()
+        strategy.end_epoch()
+        if not torch.isfinite(loss_sum):
+            raise NumericalError(f"non-finite training loss at {where}, epoch {epoch}: lower lr or check the data;"
+                                 " finished cycles are kept and a rerun resumes from them")
+
+
+@torch.no_grad()
+def evaluate(model, strategy, data, task, params) -> dict[str, float]:
+    """Task metrics on the test set, plus the Spearman correlation between the strategy's predicted
+    and the true per-sample test losses when it predicts losses (paper Fig. 5)."""
+    model.eval()
+    device = next(model.parameters()).device
+    sums, true_losses, predicted = {}, [], []
+    for start in range(0, data.n_test, params.eval_batch_size):
+        index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
+        inputs, targets = data.test_batch(index)
+        with autocast(params, device):
+            output = model(_prepare(inputs, params))
+        for key, value in task.metric_sums(output.output.float(), targets).items():
+            sums[key] = sums.get(key, 0) + value
+        if strategy.predicts_loss:
+            true_losses.append(task.per_sample_loss(output.output.float(), targets))
+            with autocast(params, device):
+                predicted.append(strategy.predicted_loss(output).float())
+    metrics = task.reduce_metrics(sums, data.n_test)
+    if strategy.predicts_loss:
+        metrics["spearman"] = spearman(torch.cat(predicted), torch.cat(true_losses))
+    return metrics

@@ -1,0 +1,61 @@
+"""CIFAR-10 loading (ImageFolder tree) and the on-device augmentation."""
+import pytest
+import torch
+
+from l2ral_lib.data import DataError, load_dataset
+from l2ral_lib.data.base import ImageClassificationData
+from l2ral_lib.data.generated import make_image_folder
+from l2ral_lib.data.image_folder import load_image_folder
+
+
+def test_image_folder_loads_in_label_order(tmp_path):
+    make_image_folder(tmp_path, classes=3, train_per_class=2, test_per_class=1, size=8)
+    images, labels = load_image_folder(tmp_path / "train")
+    assert images.dtype == torch.uint8 and images.shape == (6, 3, 8, 8)
+    assert labels.tolist() == [0, 0, 1, 1, 2, 2]
+    cached = list((tmp_path / "train").glob(".l2ral-cache-*.pt"))
+    assert len(cached) == 1
+    again, _ = load_image_folder(tmp_path / "train")  # from the cache
+    assert torch.equal(again, images)
+
+
+def test_corrupt_image_names_the_file(tmp_path):
+    make_image_folder(tmp_path, classes=2, train_per_class=2, test_per_class=1, size=8)
+    broken = tmp_path / "train" / "class_01" / "0001.png"
+    broken.write_bytes(broken.read_bytes()[:20])  # truncated
+    with pytest.raises(DataError, match="0001.png"):
+        load_image_folder(tmp_path / "train")
+
+
+def test_dataset_sizes_and_fixed_test_sample(ci_params):
+    data = load_dataset(ci_params(test_size=15), "cpu")
+    assert (data.n_pool, data.n_test) == (120, 15)
+    again = load_dataset(ci_params(test_size=15), "cpu")
+    assert torch.equal(data.test_labels, again.test_labels)
+
+
+def test_crop_flip_shapes_and_content():
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8).to(torch.uint8)
+    data = ImageClassificationData("t", images, torch.zeros(2, dtype=torch.long), images, torch.zeros(2, dtype=torch.long),
+                                   2, "cpu")
+    torch.manual_seed(0)
+    out = data.random_crop_flip(images)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    # every output pixel is an input pixel of the same image and channel, or padding zero
+    for b in range(2):
+        for c in range(3):
+            assert set(out[b, c].flatten().tolist()) <= set(images[b, c].flatten().tolist()) | {0}
+    normalised, _ = data.train_batch(torch.tensor([0, 1]), augment=False)
+    assert torch.allclose(normalised.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+
+
+def test_crop_is_a_pure_shift():
+    image = torch.arange(36, dtype=torch.uint8).view(1, 1, 6, 6).repeat(1, 3, 1, 1)
+    data = ImageClassificationData("t", image, torch.zeros(1, dtype=torch.long), image, torch.zeros(1, dtype=torch.long),
+                                   1, "cpu", crop_padding=2)
+    for seed in range(10):
+        torch.manual_seed(seed)
+        out = data.random_crop_flip(image)[0, 0]
+        padded = torch.nn.functional.pad(image[0, 0], (2, 2, 2, 2))
+        windows = [padded[y:y + 6, x:x + 6] for y in range(5) for x in range(5)]
+        assert any(torch.equal(out, w) or torch.equal(out, w.flip(-1)) for w in windows)

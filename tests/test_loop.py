@@ -1,0 +1,107 @@
+"""The study loop's bookkeeping: sizes, no double labeling, shared subsets, resume, determinism."""
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from l2ral_lib import loop
+from l2ral_lib.loop import initial_labeled_set, load_selected, query_subset, run_study
+
+METHODS = ["random", "entropy"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_data_root):
+    from conftest import ROOT
+    from l2ral_lib.config import load_params
+
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml",
+                         {"data_root": str(tiny_data_root), "strategies": METHODS, "seeds": [0, 1]})
+    out = tmp_path_factory.mktemp("study")
+    return params, out, run_study(params, "cpu", out, progress=False)
+
+
+def test_results_table_shape(finished):
+    params, out, table = finished
+    assert list(table.columns) == loop.RESULT_COLUMNS
+    acc = table[table.metric == "accuracy"]
+    assert len(acc) == len(METHODS) * 2 * params.n_cycles
+    assert sorted(acc.n_labeled.unique()) == [params.labeled_at(c) for c in range(params.n_cycles)]
+    timings = set(table.metric[table.metric.str.startswith("time_")])
+    assert {"time_train_s", "time_score_s", "time_select_s"} <= timings
+    assert json.loads((out / "params.json").read_text())["strategies"] == METHODS
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["finished"] and provenance["versions"]["torch"] == torch.__version__
+    assert "commit" in provenance["git"] and provenance["hardware"]["device"] == "cpu"
+
+
+def test_selected_sizes_and_no_double_labeling(finished):
+    params, out, _ = finished
+    for method in METHODS:
+        for seed in (0, 1):
+            selected = load_selected(out, method, seed)
+            assert len(selected[0]) == params.initial_labeled
+            assert all(len(selected[c]) == params.query_size for c in range(1, params.n_cycles))
+            everything = [i for c in sorted(selected) for i in selected[c]]
+            assert len(everything) == len(set(everything)) == params.max_labeled  # the last cycle queries nothing
+
+
+def test_methods_share_initial_set_and_seeds_differ(finished):
+    _, out, _ = finished
+    assert load_selected(out, "random", 0)[0] == load_selected(out, "entropy", 0)[0]
+    assert load_selected(out, "random", 0)[0] != load_selected(out, "random", 1)[0]
+
+
+def test_subsets_shared_across_methods():
+    labeled = initial_labeled_set(3, 500, 50)
+    first = query_subset(3, 0, labeled, 500, 100)
+    assert torch.equal(first, query_subset(3, 0, labeled.flip(0), 500, 100))  # same set, same subset
+    assert not set(first.tolist()) & set(labeled.tolist())
+    # another method labeled other items: its subset is the same shared order minus its own labels
+    other = torch.cat([labeled, first[:10]])
+    second = query_subset(3, 0, other, 500, 100)
+    assert torch.equal(second[:90], first[10:])
+    assert not torch.equal(query_subset(3, 1, labeled, 500, 100), first)  # fresh draw per cycle
+
+
+def test_subset_none_is_whole_unlabeled_pool():
+    labeled = initial_labeled_set(0, 50, 10)
+    assert sorted(query_subset(0, 0, labeled, 50, None).tolist()) == sorted(set(range(50)) - set(labeled.tolist()))
+
+
+def test_same_seed_same_results(finished, ci_params, tmp_path):
+    params, _, table = finished
+    again = run_study(params, "cpu", tmp_path / "again", only=[("entropy", 1)], progress=False)
+    measured = lambda t: t[~t.metric.str.startswith("time_")].reset_index(drop=True)  # noqa: E731
+    expected = table[(table.method == "entropy") & (table.seed == 1)]
+    pd.testing.assert_frame_equal(measured(again), measured(expected))
+
+
+def test_resume_after_interruption_is_identical(finished, tmp_path, monkeypatch):
+    params, _, table = finished
+    calls = {"n": 0}
+    original = loop.Study.query
+
+    def crash_in_second_query(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # killed mid-study, after cycle 0 was saved
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop.Study, "query", crash_in_second_query)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(params, "cpu", tmp_path, only=[("random", 0)], progress=False)
+    state = torch.load(tmp_path / "slices/random-seed0/state.pt", weights_only=False)
+    assert state["cycles_done"] == 1
+    monkeypatch.setattr(loop.Study, "query", original)
+    resumed = run_study(params, "cpu", tmp_path, only=[("random", 0)], progress=False)
+    measured = lambda t: t[~t.metric.str.startswith("time_")].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(measured(resumed), measured(table[(table.method == "random") & (table.seed == 0)]))
+    assert load_selected(tmp_path, "random", 0) == load_selected(finished[1], "random", 0)
+
+
+def test_finished_study_is_not_recomputed(finished, monkeypatch):
+    params, out, table = finished
+    monkeypatch.setattr(loop, "train_cycle", lambda *a, **k: pytest.fail("a finished cycle was retrained"))
+    pd.testing.assert_frame_equal(run_study(params, "cpu", out, progress=False), table)

@@ -1,0 +1,73 @@
+"""Kills survived, NaN losses stopped with a clear message, finished cycles kept."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from l2ral_lib import training
+from l2ral_lib.loop import run_study
+from l2ral_lib.training import NumericalError
+from conftest import ROOT
+
+METHODS = "strategies=[random, coreset, l2r]"
+
+
+def measured(table):
+    return table[~table.metric.str.startswith("time_")].reset_index(drop=True)
+
+
+def start(out, data_root):
+    command = [sys.executable, "-m", "l2ral_lib", "run", "params/cifar10-ci.yaml", "--device", "cpu", "--out", str(out),
+               "--no-progress", "--set", f"data_root={data_root}", "--set", METHODS]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_then_resumed_equals_uninterrupted(tmp_path, tiny_data_root):
+    reference = start(tmp_path / "reference", tiny_data_root)
+    began = time.time()
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    duration = time.time() - began
+    rng = random.Random(0)
+    out, kills = tmp_path / "killed", 0
+    for _ in range(6):
+        process = start(out, tiny_data_root)
+        time.sleep(rng.uniform(0.3, 1.0) * duration)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait()
+    final = start(out, tiny_data_root)
+    assert final.wait(timeout=600) == 0, final.stderr.read()
+    assert kills >= 3
+    expected = pd.read_csv(tmp_path / "reference" / "results.csv")
+    got = pd.read_csv(out / "results.csv")
+    pd.testing.assert_frame_equal(measured(got), measured(expected))
+
+
+def test_nan_loss_stops_with_method_seed_cycle_epoch_and_keeps_finished_cycles(ci_params, tmp_path, monkeypatch):
+    params = ci_params(strategies=["random"])
+    original = training.train_cycle
+    calls = {"n": 0}
+
+    def poisoned(model, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # cycle 1: weights become NaN, so the loss does too
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", poisoned)
+    with pytest.raises(NumericalError, match=r"method random, seed 0, cycle 1, epoch 0"):
+        run_study(params, "cpu", tmp_path, progress=False)
+    rows = pd.read_csv(tmp_path / "slices" / "random-seed0" / "rows.csv")
+    assert set(rows.cycle) == {0}  # cycle 0 finished and kept
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", original)
+    table = run_study(params, "cpu", tmp_path, progress=False)  # a rerun resumes from cycle 1
+    assert sorted(table[table.metric == "accuracy"].cycle) == list(range(params.n_cycles))
