@@ -12,9 +12,9 @@ OUT         = outputs/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,9 @@ $(EXPERIMENTS): setup
 	mkdir -p $(OUT)
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 \
 	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
+
+bench: setup
+	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
 
 sorter: setup
 	$(PY) -m l2ral_lib sorter --seq-len $(SEQ_LEN)

@@ -74,7 +74,7 @@ class Params:
     vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
     # --- speed (GPU fast path; the same code runs on CPU)
     amp: bool = False  # bf16 autocast on CUDA
-    channels_last: bool = False
+    channels_last: bool = False  # CUDA only
     compile: bool = False  # torch.compile the target model
 
     def to_dict(self) -> dict:

@@ -5,7 +5,7 @@ Reproducibility: every random draw derives from (seed, purpose[, method, cycle])
   subset of every cycle (one permutation of the pool per (seed, cycle); each method scores the first
   `subset_size` of its own unlabeled items in that order -- identical sets while the labeled sets agree);
 - a resumed slice continues exactly where it stopped: the state after each cycle (model, head,
-  labeled set, result rows) is saved atomically and the next cycle reseeds from (seed, method, cycle).
+  labeled set, result rows) is saved atomically and the next cycle reseeds from (seed, cycle).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .data import StudyData, load_dataset
 from .models import build_model
 from .strategies import QueryContext, get_strategy
 from .tasks import get_task
-from .training import evaluate, train_cycle
+from .training import evaluate, train_cycle, uses_channels_last
 
 RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
 
@@ -86,7 +86,7 @@ class Study:
         """Model and strategy of a slice, initialised from the seed alone (shared by every method)."""
         torch.manual_seed(derive_seed(seed, "model"))
         model = build_model(self.params, self.data).to(self.device)
-        if self.params.channels_last:
+        if uses_channels_last(self.params, self.device):
             model = model.to(memory_format=torch.channels_last)
         torch.manual_seed(derive_seed(seed, "head", method))
         strategy = get_strategy(method)(self.params, self.task, model, self.device)
@@ -113,7 +113,8 @@ class Study:
         trainable = torch.compile(model) if p.compile else model
         for cycle in tqdm(range(first_cycle, p.n_cycles), desc=slice_name(method, seed), disable=not self.progress,
                           initial=first_cycle, total=p.n_cycles):
-            torch.manual_seed(derive_seed(seed, method, cycle))
+            # not keyed by method: methods with the same labeled set train identically (cycle 0 above all)
+            torch.manual_seed(derive_seed(seed, "cycle", cycle))
             if not p.continue_model and cycle > first_cycle:
                 model, strategy = self.build(method, seed)
                 trainable = torch.compile(model) if p.compile else model

