@@ -31,6 +31,17 @@ def fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor | None:
     return torch.randperm(n, generator=generator)[:size].sort().values
 
 
+def fixed_parts(params, train_x, train_y, test_x, test_y):
+    """Apply `pool_size` / `test_size`: the same fixed random parts for every seed and method."""
+    pool = fixed_subset(len(train_y), params.pool_size, seed=0)
+    if pool is not None:
+        train_x, train_y = train_x[pool], train_y[pool]
+    test = fixed_subset(len(test_y), params.test_size, seed=1)
+    if test is not None:
+        test_x, test_y = test_x[test], test_y[test]
+    return train_x, train_y, test_x, test_y
+
+
 class StudyData:
     """A pool (the training set, labels revealed when queried) and a test set, both on `device`."""
 

@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from . import register_dataset
-from .base import DataError, ImageClassificationData, data_root, fixed_subset
+from .base import DataError, ImageClassificationData, data_root, fixed_parts
 from .image_folder import _save_cache, decode_rgb
 
 ATTR_FILE, PARTITION_FILE, IMAGE_DIR = "list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"
@@ -102,12 +102,7 @@ class CelebA:
     @classmethod
     def load(cls, params, device) -> ImageClassificationData:
         train_x, train_y, test_x, test_y, split = cls.load_arrays(params)
-        pool = fixed_subset(len(train_y), params.pool_size, seed=0)
-        if pool is not None:
-            train_x, train_y = train_x[pool], train_y[pool]
-        test = fixed_subset(len(test_y), params.test_size, seed=1)
-        if test is not None:
-            test_x, test_y = test_x[test], test_y[test]
+        train_x, train_y, test_x, test_y = fixed_parts(params, train_x, train_y, test_x, test_y)
         data = ImageClassificationData("celeba", train_x, train_y, test_x, test_y, cls.num_classes, device,
                                        augment=params.augment)
         data.split_note = split.note  # which split this is, for the notebook

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from . import register_dataset
-from .base import DataError, ImageClassificationData, data_root, fixed_subset
+from .base import DataError, ImageClassificationData, data_root, fixed_parts
 from .image_folder import load_image_folder
 
 HOW_TO_GET = ("get it with `make data-offline` (unpacks ../shared/data/cifar10-jpeg.tar.xz) or set"
@@ -36,12 +36,7 @@ class Cifar10:
     @classmethod
     def load(cls, params, device) -> ImageClassificationData:
         train_x, train_y, test_x, test_y = cls.load_arrays(params)
-        pool = fixed_subset(len(train_y), params.pool_size, seed=0)
-        if pool is not None:
-            train_x, train_y = train_x[pool], train_y[pool]
-        test = fixed_subset(len(test_y), params.test_size, seed=1)
-        if test is not None:
-            test_x, test_y = test_x[test], test_y[test]
+        train_x, train_y, test_x, test_y = fixed_parts(params, train_x, train_y, test_x, test_y)
         return ImageClassificationData("cifar10", train_x, train_y, test_x, test_y, cls.num_classes, device,
                                        augment=params.augment)
 
