@@ -31,6 +31,34 @@ def fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor | None:
     return torch.randperm(n, generator=generator)[:size].sort().values
 
 
+class FolderDataset:
+    """A loader reading one folder of the data root. A `generated` variant writes its small stand-in
+    data there on first use (tests and CPU profiles of datasets with no offline copy)."""
+
+    folder: str
+    generated = False
+    train_size: int
+
+    @classmethod
+    def pool_size(cls, params) -> int:
+        return params.pool_size or cls.train_size
+
+    @classmethod
+    def is_present(cls, root: Path) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def make_generated(cls, root: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def root(cls, params) -> Path:
+        root = data_root(params, cls.folder)
+        if cls.generated and not cls.is_present(root):
+            cls.make_generated(root)
+        return root
+
+
 def fixed_parts(params, train_x, train_y, test_x, test_y):
     """Apply `pool_size` / `test_size`: the same fixed random parts for every seed and method."""
     pool = fixed_subset(len(train_y), params.pool_size, seed=0)

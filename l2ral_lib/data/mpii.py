@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from ..tasks import MPII_FLIP_PAIRS, MPII_JOINTS
 from . import register_dataset
-from .base import DataError, StudyData, data_root, fixed_subset
+from .base import DataError, FolderDataset, StudyData, fixed_subset
 
 NUM_JOINTS = 16
 SIGMA = 2.0
@@ -197,21 +197,18 @@ def _take(split: dict, keep) -> dict:
 
 
 @register_dataset("mpii")
-class MPII:
+class MPII(FolderDataset):
     name, folder, input_size, generated = "mpii", "mpii", 256, False
     train_size, test_size = 22246, 2958
 
     @classmethod
-    def pool_size(cls, params) -> int:
-        return params.pool_size or cls.train_size
+    def is_present(cls, root) -> bool:
+        return (root / "annot" / "gt_valid.mat").is_file()
 
     @classmethod
-    def root(cls, params) -> Path:
-        root = data_root(params, cls.folder)
-        if cls.generated and not (root / "annot" / "gt_valid.mat").is_file():
-            from .generated_pose import make_pose_folder  # noqa: PLC0415
-            make_pose_folder(root)
-        return root
+    def make_generated(cls, root) -> None:
+        from .generated_pose import make_pose_folder  # noqa: PLC0415
+        make_pose_folder(root)
 
     @classmethod
     def load(cls, params, device) -> PoseData:

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from ..tasks import CROWD_LOG_PARA
 from . import register_dataset
-from .base import DataError, StudyData, data_root, fixed_subset
+from .base import DataError, FolderDataset, StudyData, fixed_subset
 
 LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0
@@ -203,22 +203,19 @@ class CrowdData(StudyData):
         return self.normalise(self.test_images[index]), self.test_density[index]
 
 
-class ShanghaiTechB:
+class ShanghaiTechB(FolderDataset):
     """Loader of one resolution variant (see the module docstring)."""
 
     name, folder, downscale, generated = "shanghaitech", "shanghaitech", 1, False
     train_size, test_size = 400, 316
 
     @classmethod
-    def pool_size(cls, params) -> int:
-        return params.pool_size or cls.train_size
+    def is_present(cls, root) -> bool:
+        return (root / "part_B" / "test_data" / "images").is_dir()
 
     @classmethod
-    def root(cls, params) -> Path:
-        root = data_root(params, cls.folder)
-        if cls.generated and not (root / "part_B" / "test_data" / "images").is_dir():
-            make_crowd_folder(root)
-        return root
+    def make_generated(cls, root) -> None:
+        make_crowd_folder(root)
 
     @classmethod
     def load(cls, params, device) -> CrowdData:
