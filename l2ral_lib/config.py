@@ -32,6 +32,7 @@ class Params:
     download: bool = False  # allow the official download when the data is missing (never in tests)
     pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
     test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
+    input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper
     model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
     model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
     pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
@@ -178,11 +179,15 @@ def validate(params: Params) -> None:
 
     _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
-              "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size")
+              "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
               "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", allow_zero=True)
     if params.dataset not in data.list_datasets():
         raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(data.list_datasets())}")
+    allowed = getattr(data.get_dataset(params.dataset), "downscales", (1,))
+    if params.input_downscale not in allowed:
+        raise ParamsError("input_downscale", f"{params.dataset} supports {', '.join(map(str, allowed))}, got"
+                                             f" {params.input_downscale}")
     if params.model not in models.list_models():
         raise ParamsError("model", f"unknown model '{params.model}'; known: {', '.join(models.list_models())}")
     if not params.strategies:

@@ -71,9 +71,8 @@ def learning_curve(table: pd.DataFrame, metric: str, ax=None, paper: dict | None
                 ax.plot([last], [value], marker="D", ms=7, mfc="none", color=colours[method], linestyle="none")
         ax.plot([], [], marker="D", mfc="none", color="grey", linestyle="none", label="paper, final cycle")
     seeds = int(summary.seeds.max()) if len(summary) else 0
-    band = "band = +/- 1 sd" if seeds > 1 else "one seed, no band"
-    decorate(ax, "Number of labeled samples", METRIC_LABELS.get(metric, metric),
-             f"{title or ''} (mean of {seeds} seed{'s' if seeds != 1 else ''}, {band})".strip())
+    runs = f"mean of {seeds} seeds, band = +/- 1 sd" if seeds > 1 else "one seed, no band"
+    decorate(ax, "Number of labeled samples", METRIC_LABELS.get(metric, metric), f"{title or ''} ({runs})".strip())
     return ax
 
 

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 import torch
 from PIL import Image, ImageDraw
 
 from l2ral_lib.config import load_params
-from l2ral_lib.data import load_dataset
+from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.generated_pose import make_pose_folder
 from l2ral_lib.data.mpii import crop_people, read_annotations, read_gt_mat
 from l2ral_lib.models.pose import PoseResNet50
-from l2ral_lib.tasks import get_task, heatmap_argmax, pckh
+from l2ral_lib.tasks import MPII_JOINTS, get_task, heatmap_argmax, pckh
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "mpii-annot.tar.xz"
@@ -39,6 +40,61 @@ def generated_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pose")
     make_pose_folder(root / "mpii-generated", n_train=40, n_valid=12)
     return root
+
+
+def _entry(**change):
+    entry = {"image": "a.jpg", "center": [100.0, 120.0], "scale": 1.5, "joints": [[10.0, 20.0]] * 16,
+             "joints_vis": [1] * 16}
+    return {**entry, **change}
+
+
+MALFORMED_JSON = [
+    ("{not json", "is not valid JSON"),
+    ('{"image": "a.jpg"}', "must hold a list of people"),
+    (json.dumps([_entry(), {k: v for k, v in _entry().items() if k != "joints"}]), "entry 1 is malformed (no key 'joints')"),
+    (json.dumps([_entry(joints=[[1.0, 2.0]] * 15)]), "entry 0 is malformed (joints is not 16 x 2)"),
+    (json.dumps([_entry(scale="big")]), "entry 0 is malformed (ValueError: could not convert string"),
+]
+
+
+@pytest.mark.parametrize("text,message", MALFORMED_JSON, ids=range(len(MALFORMED_JSON)))
+def test_malformed_annotation_json_is_one_line_naming_file_and_entry(generated_root, tmp_path, capsys, text, message):
+    from l2ral_lib.__main__ import main
+    import shutil
+    root = tmp_path / "mpii-generated"
+    shutil.copytree(generated_root / "mpii-generated" / "annot", root / "annot")
+    (root / "images").mkdir()
+    (root / "annot" / "train.json").write_text(text)
+    code = main(["run", str(ROOT / "params" / "mpii-ci.yaml"), "--device", "cpu", "--out", str(tmp_path / "out"),
+                 "--set", f"data_root={tmp_path}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert str(root / "annot" / "train.json") in err and message in err, err
+
+
+def _gt_mat(path, **change):
+    gt = {"dataset_joints": np.array([[np.array([name]) for name in MPII_JOINTS]], dtype=object),
+          "pos_gt_src": np.zeros((16, 2, 3)), "jnt_missing": np.zeros((16, 3)), "headboxes_src": np.zeros((2, 2, 3))}
+    scipy.io.savemat(str(path), {k: v for k, v in {**gt, **change}.items() if v is not None})
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"headboxes_src": None}, "KeyError: 'headboxes_src'"),
+    ({"jnt_missing": np.zeros((16, 4))}, "jnt_missing (16, 4) (expected (16, 3))"),
+    ({"dataset_joints": np.array([[np.array([f"j{i}"]) for i in range(16)]], dtype=object)}, "differ from the MPII order"),
+    ("truncated", "cannot read"),
+], ids=["missing-key", "shape", "joint-order", "truncated"])
+def test_malformed_gt_valid_mat_names_the_file(tmp_path, change, message):
+    path = tmp_path / "gt_valid.mat"
+    if change == "truncated":
+        _gt_mat(path)
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        _gt_mat(path, **change)
+    with pytest.raises(DataError) as error:
+        read_gt_mat(path)
+    assert str(path) in str(error.value) and message in str(error.value), error.value
+    assert "\n" not in str(error.value)
 
 
 def test_pckh_by_hand():
@@ -111,7 +167,7 @@ def test_real_annotations_crops_and_heatmaps_land_on_joints(real_annot, tmp_path
     (root / "annot" / "valid.json").write_text(json.dumps(entries))
     (root / "annot" / "train.json").write_text(json.dumps(entries))
     params = load_params(ROOT / "params" / "mpii-ci.yaml", {"data_root": str(tmp_path), "dataset": "mpii",
-                                                            "pool_size": None, "test_size": None})
+                                                            "pool_size": None, "test_size": None, "input_downscale": 1})
     data = load_dataset(params, "cpu")
     images, target = data.test_batch(torch.arange(6))
     assert images.shape == (6, 3, 256, 256) and target["heatmaps"].shape == (6, 16, 64, 64)
@@ -134,6 +190,14 @@ def test_real_annotations_crops_and_heatmaps_land_on_joints(real_annot, tmp_path
     task = get_task("pose")
     metrics = task.reduce_metrics(task.metric_sums(target["heatmaps"], target), 6)
     assert metrics["pckh"] > 95
+
+
+@pytest.mark.parametrize("downscale,size", [(1, 256), (2, 128), (4, 64)])
+def test_input_downscale_sets_input_and_heatmap_size(generated_root, downscale, size):
+    params = load_params(ROOT / "params" / "mpii-ci.yaml", {"data_root": str(generated_root), "input_downscale": downscale,
+                                                            "pool_size": 16, "test_size": 4})
+    images, target = load_dataset(params, "cpu").test_batch(torch.arange(4))
+    assert images.shape == (4, 3, size, size) and target["heatmaps"].shape == (4, 16, size // 4, size // 4)
 
 
 def test_augmented_heatmaps_follow_the_image(generated_root):

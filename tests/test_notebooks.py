@@ -18,6 +18,16 @@ def test_template_is_stripped_with_one_parameters_cell(path):
     assert sum("parameters" in c.metadata.get("tags", []) for c in notebook.cells) == 1
 
 
+EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress"}
+
+
+@pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem != "sorter"], ids=lambda p: p.name)
+def test_papermill_parses_every_parameter(path):
+    """Regression: a quote inside a parameter's comment made papermill skip the line and warn
+    'Passed unknown parameter: out_dir' on every make run."""
+    assert set(papermill.inspect_notebook(str(path))) == EXPERIMENT_PARAMETERS
+
+
 @pytest.mark.slow
 def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
     out = tmp_path / "cifar10-ci"

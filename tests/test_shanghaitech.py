@@ -70,6 +70,15 @@ def test_loader_on_official_layout(crowd_root):
     assert x.shape == (4, 3, 96, 128) and x.dtype == torch.float32
 
 
+def test_input_downscale_shrinks_images_and_keeps_counts_exact(crowd_root):
+    params = load_params(ROOT / "params" / "shanghaitech-ci.yaml",
+                         {"data_root": str(crowd_root), "dataset": "shanghaitech", "input_downscale": 2})
+    data = load_dataset(params, "cpu")
+    assert data.train_images.shape == (12, 3, 48, 64) and data.train_density.shape == (12, 1, 48, 64)
+    sums = data.train_density.flatten(1).sum(1).double() / LOG_PARA
+    torch.testing.assert_close(sums, data.train_counts.double(), atol=1e-3, rtol=0)
+
+
 def test_crop_flip_moves_image_and_density_together(crowd_root):
     params = load_params(ROOT / "params" / "shanghaitech-ci.yaml",
                          {"data_root": str(crowd_root), "dataset": "shanghaitech"})

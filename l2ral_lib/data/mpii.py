@@ -18,8 +18,9 @@ from the transformed joints. Corners a rotated, enlarged box needs beyond 1.5x c
 (Simple Baselines pads with black at image borders too). Loading real MPII precrops 22,246 + 2,958
 people with Pillow: minutes, once per study.
 
-Registered names: `mpii` (256 input) and `mpii-generated` (generated skeleton images in the same layout,
-written under `<data_root>/mpii-generated` on first use, 128 x 128 input / 32 x 32 heatmaps for CPU).
+Resolution: 256 x 256 input and 64 x 64 heatmaps (the paper); the params key `input_downscale` (1, 2 or 4)
+divides both for CPU profiles. Registered names: `mpii` and `mpii-generated` (generated skeleton images in
+the same layout, written under `<data_root>/mpii-generated` on first use).
 """
 from __future__ import annotations
 
@@ -47,6 +48,22 @@ HOW_TO_GET = ("put the Simple Baselines MPII layout there: annot/{train,valid}.j
               " from human-pose.mpi-inf.mpg.de)")
 
 
+def _entry_problem(entry) -> str | None:
+    """What is wrong with one person entry of train/valid.json, or None."""
+    shapes = {"center": (2,), "scale": (), "joints": (NUM_JOINTS, 2), "joints_vis": (NUM_JOINTS,)}
+    try:
+        if not isinstance(entry["image"], str):
+            return "image is not a file name"
+        for key, shape in shapes.items():
+            if np.asarray(entry[key], dtype=np.float64).shape != shape:
+                return f"{key} is not {' x '.join(map(str, shape)) or 'a number'}"
+    except KeyError as error:
+        return f"no key {error}"
+    except (TypeError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def read_annotations(annot_file: Path) -> dict:
     """Simple Baselines' MPIIDataset._get_db for one json: 0-based arrays
     center (N, 2), box (N,) = 1.25 x scale x 200, joints (N, 16, 2), visible (N, 16) and image names."""
@@ -56,6 +73,13 @@ def read_annotations(annot_file: Path) -> dict:
         entries = json.loads(annot_file.read_text())
     except json.JSONDecodeError as error:
         raise DataError(f"{annot_file} is not valid JSON ({error}); {HOW_TO_GET}") from None
+    if not isinstance(entries, list):
+        raise DataError(f"{annot_file} must hold a list of people (Simple Baselines' format); {HOW_TO_GET}")
+    for i, entry in enumerate(entries):
+        problem = _entry_problem(entry)
+        if problem:
+            raise DataError(f"{annot_file}: entry {i} is malformed ({problem}); each needs image (str), center (2),"
+                            f" scale (number), joints ({NUM_JOINTS} x 2) and joints_vis ({NUM_JOINTS})")
     center = np.array([e["center"] for e in entries], dtype=np.float64).reshape(-1, 2)
     scale = np.array([e["scale"] for e in entries], dtype=np.float64)
     joints = np.array([e["joints"] for e in entries], dtype=np.float64).reshape(-1, NUM_JOINTS, 2)
@@ -71,10 +95,20 @@ def read_gt_mat(mat_file: Path) -> dict:
     """The official evaluation's ground truth: joints (N, 16, 2) 0-based, visible (N, 16), headboxes (N, 2, 2)."""
     if not mat_file.is_file():
         raise DataError(f"{mat_file} is missing (the official PCKh ground truth); {HOW_TO_GET}")
-    gt = scipy.io.loadmat(str(mat_file))
-    names = [str(np.asarray(n).reshape(-1)[0]) for n in gt["dataset_joints"].reshape(-1)]
+    try:
+        gt = scipy.io.loadmat(str(mat_file))
+        names = [str(np.asarray(n).reshape(-1)[0]) for n in gt["dataset_joints"].reshape(-1)]
+        shapes = {key: gt[key].shape for key in ("pos_gt_src", "jnt_missing", "headboxes_src")}
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:  # scipy's MatReadError is a ValueError
+        raise DataError(f"cannot read {mat_file} ({type(error).__name__}: {error}); expected the official"
+                        f" gt_valid.mat with dataset_joints, pos_gt_src, jnt_missing, headboxes_src; {HOW_TO_GET}") from None
     if names != MPII_JOINTS:
         raise DataError(f"{mat_file}: dataset_joints {names} differ from the MPII order {MPII_JOINTS}")
+    n = shapes["pos_gt_src"][-1] if len(shapes["pos_gt_src"]) == 3 else -1
+    expected = {"pos_gt_src": (NUM_JOINTS, 2, n), "jnt_missing": (NUM_JOINTS, n), "headboxes_src": (2, 2, n)}
+    wrong = [f"{key} {shapes[key]} (expected {want})" for key, want in expected.items() if shapes[key] != want]
+    if wrong:
+        raise DataError(f"{mat_file}: {', '.join(wrong)}; {HOW_TO_GET}")
     return {"joints": gt["pos_gt_src"].transpose(2, 0, 1).astype(np.float64) - 1,
             "visible": 1.0 - gt["jnt_missing"].T.astype(np.float64),
             "headboxes": gt["headboxes_src"].transpose(2, 0, 1).astype(np.float64)}
@@ -200,7 +234,7 @@ def _take(split: dict, keep) -> dict:
 class MPII(FolderDataset):
     name, folder, input_size, generated = "mpii", "mpii", 256, False
     train_size, test_size = 22246, 2958
-
+    downscales = (1, 2, 4)  # keeps the input a multiple of 4 x the heatmap
     @classmethod
     def is_present(cls, root) -> bool:
         return (root / "annot" / "gt_valid.mat").is_file()
@@ -224,14 +258,15 @@ class MPII(FolderDataset):
         test = _take(test, fixed_subset(len(test["image"]), params.test_size, seed=1))
         if not (root / "images").is_dir():
             raise DataError(f"MPII images not found: {root / 'images'} is missing; {HOW_TO_GET}")
-        size = int(round(CONTEXT * cls.input_size))
+        input_size = cls.input_size // params.input_downscale
+        size = int(round(CONTEXT * input_size))
         for split in (train, test):
             split["crops"] = crop_people(root / "images", split["image"], split["center"], split["box"], size)
             del split["image"]
-        return PoseData(cls.name, train, test, device, cls.input_size, augment=params.augment)
+        return PoseData(cls.name, train, test, device, input_size, augment=params.augment)
 
 
 @register_dataset("mpii-generated")
 class GeneratedMPII(MPII):
-    name, folder, input_size, generated = "mpii-generated", "mpii-generated", 128, True
+    name, folder, generated = "mpii-generated", "mpii-generated", True
     train_size, test_size = 600, 120

@@ -10,13 +10,12 @@ which keeps the per-pixel targets near 1). Near the border the truncated kernel 
 map sums exactly to (heads x LOG_PARA). MCNN's MATLAB code re-creates a smaller Gaussian for a
 truncated window instead; both keep the count exact, the shapes differ by a few pixels at the border.
 
-Resolution: the registered names choose it (there is no params key for it):
-- `shanghaitech`: native 1024x768, the paper's setting (a GPU job);
-- `shanghaitech-x4`: images and maps reduced 4x (256x192) for CPU profiles. The map is rendered at
-  native resolution and sum-pooled, i.e. exactly the native map seen at a coarser grid;
-- `shanghaitech-generated`: a tiny generated folder in the official layout (written on first use under
-  `<data_root>/shanghaitech-generated`, see `make_crowd_folder`), native resolution, for ci and tests.
-Every size is rounded down to a multiple of 8 (the model's output stride).
+Resolution: native 1024x768 is the paper's setting (a GPU job). The params key `input_downscale` (1, 2, 4
+or 8) reduces images and maps for CPU profiles: the map is rendered at native resolution and
+sum-pooled, i.e. exactly the native map seen at a coarser grid, so counts stay exact. Every size is
+rounded down to a multiple of 8 (the model's output stride). `shanghaitech-generated` is a tiny generated
+folder in the official layout (written on first use under `<data_root>/shanghaitech-generated`, see
+`make_crowd_folder`) for ci and tests.
 
 Training augmentation (C^3 SHHB): a random crop of 3/4 of each side (576x768 at native resolution,
 rounded to multiples of 8) and a random horizontal flip, batched on the device; normalisation with
@@ -204,10 +203,11 @@ class CrowdData(StudyData):
 
 
 class ShanghaiTechB(FolderDataset):
-    """Loader of one resolution variant (see the module docstring)."""
+    """Loader of the official layout (see the module docstring)."""
 
-    name, folder, downscale, generated = "shanghaitech", "shanghaitech", 1, False
+    name, folder, generated = "shanghaitech", "shanghaitech", False
     train_size, test_size = 400, 316
+    downscales = (1, 2, 4, 8)
 
     @classmethod
     def is_present(cls, root) -> bool:
@@ -224,8 +224,8 @@ class ShanghaiTechB(FolderDataset):
         for split in ("train_data", "test_data"):
             if not (part_b / split / "images").is_dir():
                 raise DataError(f"ShanghaiTech Part B not found: {part_b / split / 'images'} is missing; {HOW_TO_GET}")
-        train = load_split(part_b / "train_data", cls.downscale)
-        test = load_split(part_b / "test_data", cls.downscale, size=train[3])
+        train = load_split(part_b / "train_data", params.input_downscale)
+        test = load_split(part_b / "test_data", params.input_downscale, size=train[3])
         train_x, train_d, train_c = train[:3]
         test_x, test_d, test_c = test[:3]
         pool = fixed_subset(len(train_c), params.pool_size, seed=0)
@@ -238,11 +238,6 @@ class ShanghaiTechB(FolderDataset):
 
 
 register_dataset("shanghaitech")(ShanghaiTechB)
-
-
-@register_dataset("shanghaitech-x4")
-class ShanghaiTechBQuarter(ShanghaiTechB):
-    name, downscale = "shanghaitech-x4", 4
 
 
 @register_dataset("shanghaitech-generated")

@@ -35,7 +35,7 @@ class LossHeadStrategy(ScoreStrategy):
         head_params = self.head.parameters()
         if self.params.head_optimizer == "adam":
             self.optimizer = torch.optim.Adam(head_params, lr=self.params.head_lr)
-        else:
+        else:  # the LL4AL reference's module optimiser: SGD with the target's weight decay
             self.optimizer = torch.optim.SGD(head_params, lr=self.params.head_lr, momentum=self.params.head_momentum,
                                              weight_decay=self.params.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, self.params.head_lr_milestones, 0.1)
