@@ -1,9 +1,12 @@
 """Kill campaign: SIGKILL a study again and again at random moments, rerun it, compare with an uninterrupted run.
 
-    python benchmarks/kill_campaign.py [--kills 30] [--seed 0] [--params params/cifar10-ci.yaml] [--out DIR]
+    python benchmarks/kill_campaign.py [--kills 30] [--seed 0] [--params params/cifar10-ci.yaml] [--set k=v ...]
+                                       [--out DIR]
 
-The study runs through the CLI with hooks that log the phase it enters (startup, train, evaluate,
-select, write) to a file, so each kill is attributed to the phase it interrupted. Every run resumes
+The study runs through the CLI with hooks that log the phase it enters (train, evaluate, select,
+write) to a file, so each kill is attributed to the phase it interrupted; each kill lands at a random
+moment after startup (imports and data loading), within a tenth of an uninterrupted run. By default
+the ci profile is lengthened (6 epochs, 5 cycles) so that there is something to interrupt. Every run resumes
 the previous one; after `--kills` kills (or when the study finishes first) a last run completes it.
 Prints one row per kill and a summary: kills per phase, and whether the final results.csv equals the
 reference (measured values identical, no row lost or doubled). Uses a generated CIFAR-like tree, so
@@ -46,10 +49,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def command(params, out, data_root, instrumented):
+def command(args, out, data_root, instrumented):
     head = ["-c", INSTRUMENTED] if instrumented else ["-m", "l2ral_lib"]
-    return [sys.executable, *head, "run", str(params), "--device", "cpu", "--out", str(out), "--no-progress",
-            "--set", f"data_root={data_root}"]
+    sets = [f"--set={item}" for item in [f"data_root={data_root}", *args.set]]
+    return [sys.executable, *head, "run", str(args.params), "--device", "cpu", "--out", str(out), "--no-progress", *sets]
 
 
 def cycles_done(out: Path) -> int:
@@ -67,24 +70,28 @@ def main():
     parser.add_argument("--params", default=PROJECT_ROOT / "params" / "cifar10-ci.yaml")
     parser.add_argument("--kills", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", help="params override k=v (repeatable)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    args.set = args.set or ["epochs=6", "max_labeled=60"]
     work = Path(args.out or tempfile.mkdtemp(prefix="l2ral-kills-"))
     data_root = work / "data"
     if not (data_root / "cifar10").is_dir():
         make_image_folder(data_root / "cifar10")
     start = time.perf_counter()
-    subprocess.run(command(args.params, work / "reference", data_root, False), check=True, cwd=PROJECT_ROOT,
+    subprocess.run(command(args, work / "reference", data_root, False), check=True, cwd=PROJECT_ROOT,
                    stdout=subprocess.DEVNULL)
     reference_s = time.perf_counter() - start
     rng, rows, log = random.Random(args.seed), [], work / "phases.log"
     env = {**os.environ, "PHASE_LOG": str(log)}
     while len(rows) < args.kills:
         log.write_text("")
-        process = subprocess.Popen(command(args.params, work / "killed", data_root, True), cwd=PROJECT_ROOT,
+        process = subprocess.Popen(command(args, work / "killed", data_root, True), cwd=PROJECT_ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:  # the delay spans startup (~3 s of imports and data) and up to a quarter of the whole study
-            process.wait(timeout=rng.uniform(0.5, 3 + reference_s / 4))
+        while process.poll() is None and log.read_text().split()[-1:] in ([], ["startup"]):
+            time.sleep(0.05)  # imports and data loading are not worth killing: wait for the study's work
+        try:
+            process.wait(timeout=rng.uniform(0, reference_s / 10))
             break  # finished before the kill: nothing left to interrupt
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
@@ -92,7 +99,7 @@ def main():
         phases = log.read_text().split()
         rows.append({"kill": len(rows) + 1, "phase": phases[-1] if phases else "startup",
                      "cycles_done": cycles_done(work / "killed")})
-    final = subprocess.run(command(args.params, work / "killed", data_root, False), cwd=PROJECT_ROOT,
+    final = subprocess.run(command(args, work / "killed", data_root, False), cwd=PROJECT_ROOT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if final.returncode:
         sys.exit(f"the final rerun failed: {final.stderr.strip().splitlines()[-1]}")
