@@ -21,6 +21,8 @@ PAPER_FINAL = {
     "mpii": {"pckh": {"entropy": 67.08, "random": 67.41, "ll4al": 68.27, "coreset": 68.53, "l2r": 69.37}},
     "shanghaitech": {"mae": {"l2r": 10.43, "ll4al": 10.73, "coreset": 10.98, "random": 11.28, "entropy": 15.04}},
 }
+# Labeled-set size of the paper's final cycle: marks are drawn only on a curve that ends there.
+PAPER_FINAL_LABELED = {"cifar10": 10000, "celeba": 1000, "mpii": 1000, "shanghaitech": 100}
 METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set", "vaal": "VAAL", "ll4al": "LL4AL",
                  "l2r": "L2R-AL (ours)", "l2r-all-features": "Rank-all-features", "l2r-mse": "L2R head + MSE"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
@@ -51,9 +53,11 @@ def summarise(table: pd.DataFrame, metric: str) -> pd.DataFrame:
             .rename(columns={"count": "seeds"}))
 
 
-def learning_curve(table: pd.DataFrame, metric: str, ax=None, paper: dict | None = None, title: str | None = None):
+def learning_curve(table: pd.DataFrame, metric: str, ax=None, paper: dict | None = None, paper_at: int | None = None,
+                   title: str | None = None):
     """Metric vs number of labeled samples, one line per method (mean over seeds, band = +/- 1 sd);
-    `paper` = {method: final value} marks the paper's final-cycle numbers with hollow markers."""
+    `paper` = {method: final value} marks the paper's final-cycle numbers with hollow markers at
+    `paper_at` labeled samples -- only when the curve ends there (a smoke run stops earlier)."""
     ax = ax or plt.subplots(figsize=(7, 4.5))[1]
     summary = summarise(table, metric)
     colours = palette(summary.method.unique())
@@ -64,8 +68,10 @@ def learning_curve(table: pd.DataFrame, metric: str, ax=None, paper: dict | None
         if curve.seeds.max() > 1:
             ax.fill_between(curve.n_labeled, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
                             color=colour, alpha=0.15, linewidth=0)
-    if paper:
-        last = summary.n_labeled.max()
+    last = summary.n_labeled.max() if len(summary) else None
+    if paper and paper_at not in (None, last):
+        ax.plot([], [], linestyle="none", label=f"paper's final cycle: at {paper_at} labeled, beyond this run")
+    elif paper:
         for method, value in paper.items():
             if method in set(summary.method):
                 ax.plot([last], [value], marker="D", ms=7, mfc="none", color=colours[method], linestyle="none")
@@ -85,13 +91,15 @@ def decorate(ax, xlabel: str, ylabel: str, title: str):
     return ax
 
 
-def final_cycle_table(table: pd.DataFrame, metric: str, paper: dict | None = None) -> pd.DataFrame:
-    """Final-cycle mean, sd and seeds per method, with the paper's value beside it when known."""
+def final_cycle_table(table: pd.DataFrame, metric: str, paper: dict | None = None,
+                      paper_at: int | None = None) -> pd.DataFrame:
+    """Final-cycle mean, sd and seeds per method, with the paper's final value beside it when known
+    (the column says at how many labeled samples the paper measured it, when that is given)."""
     summary = summarise(table, metric)
     final = summary[summary.n_labeled == summary.n_labeled.max()].set_index("method")
     final = final.loc[_ordered(final.index)]
     if paper:
-        final["paper"] = [paper.get(m) for m in final.index]
+        final["paper" if paper_at is None else f"paper at {paper_at}"] = [paper.get(m) for m in final.index]
     return final.drop(columns="n_labeled").round(4)
 
 

@@ -35,6 +35,17 @@ def test_learning_curve_draws_one_line_per_method_plus_paper_marks(tmp_path):
     assert path.stat().st_size > 5000
 
 
+def test_paper_marks_only_where_the_curve_ends_at_the_papers_final_cycle():
+    marks = lambda ax: [line for line in ax.get_lines() if line.get_marker() == "D" and len(line.get_xdata())]
+    ax = results.learning_curve(table(), "accuracy", paper={"l2r": 90.95}, paper_at=300)
+    assert [list(line.get_xdata()) for line in marks(ax)] == [[300]]
+    ax = results.learning_curve(table(), "accuracy", paper={"l2r": 90.95}, paper_at=1000)  # a smoke run stops at 300
+    assert not marks(ax)
+    assert any("at 1000 labeled, beyond this run" in line.get_label() for line in ax.get_lines())
+    final = results.final_cycle_table(table(), "accuracy", paper={"l2r": 90.95}, paper_at=1000)
+    assert final.loc["l2r", "paper at 1000"] == 90.95
+
+
 def test_timing_table_sums_cycles():
     timing = results.timing_table(table())
     assert timing.loc["random", "train"] == 3.0
