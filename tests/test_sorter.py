@@ -1,18 +1,14 @@
-"""Rank conventions, the shipped sorters' contract (DESIGN.md), training, the CLI and the sorter notebook."""
+"""Rank conventions, the shipped sorters' contract (DESIGN.md), training and the CLI (the notebook: test_notebooks)."""
 import json
 
-import nbformat
-import papermill
 import pytest
 import torch
 
-from conftest import ROOT
 from l2ral_lib.sorter import (FAMILIES, MissingSorterError, available_sorter_lengths, exact_ranks, load_sorter, main,
                               mixed_batch, rowwise_spearman, train_sorter)
 from l2ral_lib.tasks import spearman
 
 SHIPPED = [4, 32, 64]
-NOTEBOOK = ROOT / "notebooks" / "sorter.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -126,18 +122,3 @@ def test_cli_trains_to_the_given_path(tmp_path, capsys):
     assert main(["--seq-len", "5", "--steps", "2", "--seed", "3", "--out", str(out)]) == 0
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["seed"] == 3
     assert "spearman" in capsys.readouterr().out
-
-
-def test_notebook_template_is_stripped_with_one_parameters_cell():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert sum("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells) == 1
-
-
-def test_notebook_runs_on_a_tiny_setting(tmp_path):
-    out = tmp_path / "sorter"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "sorter.ipynb"), cwd=str(ROOT), kernel_name="python3",
-                               parameters={"seq_lens": [4], "n_eval": 64, "out_dir": str(out)}, progress_bar=False)
-    assert (out / "sorter_quality.csv").read_text().count("\n") == 1 + len(FAMILIES)
-    assert (out / "figures" / "sorter_quality.png").stat().st_size > 10_000
