@@ -1,18 +1,20 @@
 """Benchmarks of the study's hot paths, each against a baseline measured in the same run.
 
-    python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--smoke-dir outputs/cifar10-smoke]
+    python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
+                               [--vaal-width 128] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
 
 Prints one table and writes outputs/bench/<name>.csv:
 - train_step: the study's training step (train_cycle: device-resident data, augmentation, target +
   the L2R head and sorter) vs a bare PyTorch loop over the same model, batch and device;
 - query: scoring + selection per strategy on a 10k subset; core-set with 10k pool x 10k labeled 512-d;
 - sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
-- smoke_phases: seconds per phase and method of a finished smoke study (if its folder exists).
+- phases_<study>: seconds per phase and method of each finished smoke study found under outputs/.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import time
 from pathlib import Path
 
@@ -99,24 +101,26 @@ def bench_train_step(params, device, steps, rounds=3):
     return table
 
 
-def bench_query(params, device, width):
-    """Seconds of scoring + selection per strategy on a 10k subset (model of `width`)."""
+def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128):
+    """Seconds of scoring + selection per strategy on an n-item subset (model of `width`), and
+    k-center alone on n pool x n labeled 512-d features."""
     generator = torch.Generator().manual_seed(1)
-    data = fake_cifar(12000, device, generator)
+    data = fake_cifar(n + picks + 1000, device, generator)
     model = SmallImageResNet(width=width).to(device).eval()
     task, rows = Classification(), []
-    labeled, subset = torch.arange(1000, device=device), torch.arange(1000, 11000, device=device)
-    quick = dataclasses.replace(params, model_width=width, vaal_epochs=1)
+    labeled, subset = torch.arange(1000, device=device), torch.arange(1000, 1000 + n, device=device)
+    quick = dataclasses.replace(params, model_width=width, vaal_epochs=1, vaal_width=vaal_width)
+    size = f"{n / 1000:g}k"
     for method in ("random", "entropy", "coreset", "ll4al", "l2r", "vaal"):
         strategy = get_strategy(method)(quick, task, model, device)
         ctx = QueryContext(model=model, data=data, task=task, params=quick, labeled=labeled, subset=subset)
-        total = timed(lambda: strategy.query(ctx, 1000), device)
-        rows.append({"case": f"{method}: 10k subset, 1000 picks", "seconds": total,
+        total = timed(lambda: strategy.query(ctx, picks), device)
+        rows.append({"case": f"{method}: {size} subset, {picks} picks", "seconds": total,
                      **{f"{k}_s": v for k, v in ctx.timings.items()}})
-    pool = torch.randn(10000, 512, generator=generator).to(device)
-    centres = torch.randn(10000, 512, generator=generator).to(device)
-    rows.append({"case": "kcenter_greedy: 10k pool, 10k labeled, 512-d, 1000 picks",
-                 "seconds": timed(lambda: kcenter_greedy(pool, centres, 1000), device)})
+    pool = torch.randn(n, 512, generator=generator).to(device)
+    centres = torch.randn(n, 512, generator=generator).to(device)
+    rows.append({"case": f"kcenter_greedy: {size} pool, {size} labeled, 512-d, {picks} picks",
+                 "seconds": timed(lambda: kcenter_greedy(pool, centres, picks), device)})
     return pd.DataFrame(rows)
 
 
@@ -147,7 +151,10 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--width", type=int, default=16, help="ResNet-18 width (64 = the paper's)")
     parser.add_argument("--steps", type=int, default=30, help="training batches timed per loop")
-    parser.add_argument("--smoke-dir", default="outputs/cifar10-smoke")
+    parser.add_argument("--query-n", type=int, default=10000, help="subset, pool and labeled size of the query cases")
+    parser.add_argument("--picks", type=int, default=1000, help="items picked per query case")
+    parser.add_argument("--vaal-width", type=int, default=128, help="VAAL's VAE width (128 = the official code's)")
+    parser.add_argument("--smoke-dirs", default="outputs/*-smoke", help="glob of finished smoke studies to tabulate")
     parser.add_argument("--out", default="outputs/bench")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -155,11 +162,11 @@ def main():
                          {"model_width": args.width, "amp": device.type == "cuda", "channels_last": device.type == "cuda"})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"train_step": bench_train_step(params, device, args.steps), "query": bench_query(params, device, args.width),
+    tables = {"train_step": bench_train_step(params, device, args.steps),
+              "query": bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width),
               "sorter": bench_sorter(params, device)}
-    smoke = Path(args.smoke_dir) / "results.csv"
-    if smoke.is_file():
-        tables["smoke_phases"] = timing_table(pd.read_csv(smoke)).reset_index()
+    for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
+        tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
     print(f"device {device} ({torch.get_num_threads()} threads), ResNet-18 width {args.width}, batch {params.batch_size}")
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False)
