@@ -124,8 +124,9 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128):
     return pd.DataFrame(rows)
 
 
-def bench_sorter(params, device):
-    """Forward+backward of the length-64 sorter per batch vs a whole L2R training step."""
+def bench_sorter(device, l2r_step_s: float):
+    """Forward+backward of the length-64 sorter per batch, and its share of an L2R training step
+    (`l2r_step_s`, from the train_step benchmark of the same run)."""
     sorter = load_sorter(64, device=device)
     predicted = torch.randn(1, 64, device=device, requires_grad=True)
     repeats = 50
@@ -135,15 +136,8 @@ def bench_sorter(params, device):
             sorter(predicted).sum().backward()
 
     per_batch = timed(sorter_step, device) / repeats
-    model = SmallImageResNet(width=params.model_width).to(device)
-    strategy = get_strategy("l2r")(params, Classification(), model, device)
-    data = fake_cifar(params.batch_size * 10, device, torch.Generator().manual_seed(2))
-    one_epoch = dataclasses.replace(params, epochs=1, lr_milestones=[1])
-    labeled = torch.arange(params.batch_size * 10, device=device)
-    step = timed(lambda: train_cycle(model, strategy, data, Classification(), labeled, one_epoch, "bench",
-                                     progress=False), device, repeats=2) / 10
-    return pd.DataFrame([{"sorter_fwd_bwd_ms": 1000 * per_batch, "l2r_train_step_ms": 1000 * step,
-                          "sorter_share": per_batch / step}])
+    return pd.DataFrame([{"sorter_fwd_bwd_ms": 1000 * per_batch, "l2r_train_step_ms": 1000 * l2r_step_s,
+                          "sorter_share": per_batch / l2r_step_s}])
 
 
 def main():
@@ -162,9 +156,11 @@ def main():
                          {"model_width": args.width, "amp": device.type == "cuda", "channels_last": device.type == "cuda"})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"train_step": bench_train_step(params, device, args.steps),
+    train_step = bench_train_step(params, device, args.steps)
+    l2r_images_per_s = train_step.set_index("loop").images_per_s["study train_cycle (l2r)"]
+    tables = {"train_step": train_step,
               "query": bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width),
-              "sorter": bench_sorter(params, device)}
+              "sorter": bench_sorter(device, params.batch_size / l2r_images_per_s)}
     for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
         tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
     print(f"device {device} ({torch.get_num_threads()} threads), ResNet-18 width {args.width}, batch {params.batch_size}")

@@ -59,15 +59,33 @@ class FolderDataset:
         return root
 
 
-def fixed_parts(params, train_x, train_y, test_x, test_y):
-    """Apply `pool_size` / `test_size`: the same fixed random parts for every seed and method."""
-    pool = fixed_subset(len(train_y), params.pool_size, seed=0)
-    if pool is not None:
-        train_x, train_y = train_x[pool], train_y[pool]
-    test = fixed_subset(len(test_y), params.test_size, seed=1)
-    if test is not None:
-        test_x, test_y = test_x[test], test_y[test]
-    return train_x, train_y, test_x, test_y
+def take(items, keep: torch.Tensor | None):
+    """`items` at the indices `keep` (None: all): a tensor, an array or a list, or a tuple or dict of
+    such aligned along their first dimension."""
+    if keep is None:
+        return items
+    if isinstance(items, tuple):
+        return tuple(take(item, keep) for item in items)
+    if isinstance(items, dict):
+        return {key: take(item, keep) for key, item in items.items()}
+    if isinstance(items, list):
+        return [items[i] for i in keep.tolist()]
+    return items[keep] if isinstance(items, torch.Tensor) else items[keep.numpy()]
+
+
+def _length(items) -> int:
+    if isinstance(items, tuple):
+        items = items[0]
+    elif isinstance(items, dict):
+        items = next(iter(items.values()))
+    return len(items)
+
+
+def fixed_parts(params, train, test):
+    """Apply `pool_size` / `test_size` to the training and test items (see `take`): the same fixed
+    random parts for every seed and method."""
+    return (take(train, fixed_subset(_length(train), params.pool_size, seed=0)),
+            take(test, fixed_subset(_length(test), params.test_size, seed=1)))
 
 
 class StudyData:

@@ -102,7 +102,7 @@ class CelebA:
     @classmethod
     def load(cls, params, device) -> ImageClassificationData:
         train_x, train_y, test_x, test_y, split = cls.load_arrays(params)
-        train_x, train_y, test_x, test_y = fixed_parts(params, train_x, train_y, test_x, test_y)
+        (train_x, train_y), (test_x, test_y) = fixed_parts(params, (train_x, train_y), (test_x, test_y))
         data = ImageClassificationData("celeba", train_x, train_y, test_x, test_y, cls.num_classes, device,
                                        augment=params.augment)
         data.split_note = split.note  # which split this is, for the notebook

@@ -36,7 +36,7 @@ class Cifar10:
     @classmethod
     def load(cls, params, device) -> ImageClassificationData:
         train_x, train_y, test_x, test_y = cls.load_arrays(params)
-        train_x, train_y, test_x, test_y = fixed_parts(params, train_x, train_y, test_x, test_y)
+        (train_x, train_y), (test_x, test_y) = fixed_parts(params, (train_x, train_y), (test_x, test_y))
         return ImageClassificationData("cifar10", train_x, train_y, test_x, test_y, cls.num_classes, device,
                                        augment=params.augment)
 

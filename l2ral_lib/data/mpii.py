@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from ..tasks import MPII_FLIP_PAIRS, MPII_JOINTS
 from . import register_dataset
-from .base import DataError, FolderDataset, StudyData, fixed_subset
+from .base import DataError, FolderDataset, StudyData, fixed_parts
 
 NUM_JOINTS = 16
 SIGMA = 2.0
@@ -223,18 +223,12 @@ class PoseData(StudyData):
         return images, target
 
 
-def _take(split: dict, keep) -> dict:
-    if keep is None:
-        return split
-    idx = keep.numpy()
-    return {k: ([v[i] for i in idx] if isinstance(v, list) else v[idx]) for k, v in split.items()}
-
-
 @register_dataset("mpii")
 class MPII(FolderDataset):
     name, folder, input_size, generated = "mpii", "mpii", 256, False
     train_size, test_size = 22246, 2958
     downscales = (1, 2, 4)  # keeps the input a multiple of 4 x the heatmap
+
     @classmethod
     def is_present(cls, root) -> bool:
         return (root / "annot" / "gt_valid.mat").is_file()
@@ -254,8 +248,7 @@ class MPII(FolderDataset):
             raise DataError(f"{root / 'annot' / 'gt_valid.mat'} has {len(gt['joints'])} people, valid.json"
                             f" {len(test['image'])}: they must be the same list")
         test.update(gt_joints=gt["joints"], gt_visible=gt["visible"], headboxes=gt["headboxes"])
-        train = _take(train, fixed_subset(len(train["image"]), params.pool_size, seed=0))
-        test = _take(test, fixed_subset(len(test["image"]), params.test_size, seed=1))
+        train, test = fixed_parts(params, train, test)
         if not (root / "images").is_dir():
             raise DataError(f"MPII images not found: {root / 'images'} is missing; {HOW_TO_GET}")
         input_size = cls.input_size // params.input_downscale

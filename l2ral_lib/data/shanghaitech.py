@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from ..tasks import CROWD_LOG_PARA
 from . import register_dataset
-from .base import DataError, FolderDataset, StudyData, fixed_subset
+from .base import DataError, FolderDataset, StudyData, fixed_parts
 
 LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0
@@ -224,17 +224,10 @@ class ShanghaiTechB(FolderDataset):
         for split in ("train_data", "test_data"):
             if not (part_b / split / "images").is_dir():
                 raise DataError(f"ShanghaiTech Part B not found: {part_b / split / 'images'} is missing; {HOW_TO_GET}")
-        train = load_split(part_b / "train_data", params.input_downscale)
-        test = load_split(part_b / "test_data", params.input_downscale, size=train[3])
-        train_x, train_d, train_c = train[:3]
-        test_x, test_d, test_c = test[:3]
-        pool = fixed_subset(len(train_c), params.pool_size, seed=0)
-        if pool is not None:
-            train_x, train_d, train_c = train_x[pool], train_d[pool], train_c[pool]
-        keep = fixed_subset(len(test_c), params.test_size, seed=1)
-        if keep is not None:
-            test_x, test_d, test_c = test_x[keep], test_d[keep], test_c[keep]
-        return CrowdData(cls.name, train_x, train_d, train_c, test_x, test_d, test_c, device, augment=params.augment)
+        *train, size = load_split(part_b / "train_data", params.input_downscale)
+        *test, _ = load_split(part_b / "test_data", params.input_downscale, size=size)
+        train, test = fixed_parts(params, tuple(train), tuple(test))
+        return CrowdData(cls.name, *train, *test, device, augment=params.augment)
 
 
 register_dataset("shanghaitech")(ShanghaiTechB)
