@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from l2ral_lib.config import load_params
-from l2ral_lib.data.base import PROJECT_ROOT, ImageClassificationData
+from l2ral_lib.data.base import ImageClassificationData
+from l2ral_lib.paths import PROJECT_ROOT
 from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.results import timing_table
 from l2ral_lib.sorter import load_sorter

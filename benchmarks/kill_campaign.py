@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from l2ral_lib.data.base import PROJECT_ROOT
+from l2ral_lib.paths import PROJECT_ROOT
 from l2ral_lib.data.generated import make_image_folder
 
 # Runs the CLI with each phase's entry point wrapped to append the phase name to $PHASE_LOG.

@@ -1,9 +1,16 @@
-"""Command line: everything a notebook does runs without Jupyter too.
+"""Run the L2R-AL active-learning study and its baselines without Jupyter.
 
-    python -m l2ral_lib run PARAMS.yaml [--device D] [--out DIR] [--jobs N] [--only METHOD:SEED ...]
-    python -m l2ral_lib check PARAMS.yaml      validate only (exit 2 on invalid params)
-    python -m l2ral_lib merge DIR              rebuild DIR/results.csv from its slices
-    python -m l2ral_lib sorter --seq-len N     pretrain a SoDeep sorter
+examples:
+  python -m l2ral_lib check params/cifar10-smoke.yaml          validate params, data and weights; writes nothing
+  python -m l2ral_lib run params/cifar10-smoke.yaml --device cpu --out outputs/cifar10-smoke
+  python -m l2ral_lib run params/cifar10-paper.yaml --device cuda --jobs 6    6 (method, seed) slices at once
+  python -m l2ral_lib run params/cifar10-ci.yaml --set data_root=/data --only l2r:0 random:0
+  python -m l2ral_lib merge outputs/cifar10-smoke             rebuild results.csv and provenance.json
+  python -m l2ral_lib list                                     strategies, datasets, models, every params key
+  python -m l2ral_lib sorter --help                            pretrain a differentiable sorter
+
+Invalid params, missing data or weights stop with one line naming the key or path, exit status 2,
+before anything is written. A study killed at any point resumes when the same command runs again.
 """
 from __future__ import annotations
 
@@ -15,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from .config import ParamsError, load_params
-from .data import DataError
+from .config import load_params
+from .errors import DataError, ParamsError
 
 
 def _slice(text: str) -> tuple[str, int]:
@@ -34,9 +41,13 @@ def _override(text: str) -> tuple[str, object]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m l2ral_lib", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run or resume a study")
+    parser = argparse.ArgumentParser(prog="python -m l2ral_lib", description=__doc__.split("\n\n")[0],
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run or resume a study (every check of `check` first)",
+                              description="Run or resume every (method, seed) slice of a study; results.csv,"
+                                          " params.json, provenance.json and slices/ land in --out.")
     run.add_argument("params", help="params YAML (params/<experiment>-<profile>.yaml)")
     run.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
     run.add_argument("--out", help="output folder (default outputs/<experiment>)")
@@ -45,11 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
                      help="override a params key (value read as YAML), e.g. --set data_root=/data")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    check = commands.add_parser("check", help="validate a params file")
+    check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
+                                description="Validate the params, then load the data on the CPU and check sizes,"
+                                            " pretrained and sorter weights and each strategy's input needs.")
     check.add_argument("params")
-    merge = commands.add_parser("merge", help="rebuild results.csv from the slices of an output folder")
-    merge.add_argument("out")
-    commands.add_parser("sorter", help="pretrain a differentiable sorter (see --help there)", add_help=False)
+    check.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                       help="override a params key, as for run")
+    merge = commands.add_parser("merge", help="rebuild results.csv and provenance.json from the slices of DIR")
+    merge.add_argument("out", metavar="DIR")
+    commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
+    commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
     return parser
 
 
@@ -69,6 +85,24 @@ def run_jobs(args, params, out: Path) -> int:
     return failed[0] if failed else 0
 
 
+def listing() -> str:
+    """What `list` prints: the registries, then the params keys by section."""
+    from .config import describe_keys  # noqa: PLC0415
+    from .data import list_datasets  # noqa: PLC0415
+    from .models import list_models  # noqa: PLC0415
+    from .strategies import list_strategies  # noqa: PLC0415
+
+    lines = [f"strategies: {', '.join(list_strategies())}", f"datasets:   {', '.join(list_datasets())}",
+             f"models:     {', '.join(list_models())}", "", "params keys (key: type = default  meaning):"]
+    section = None
+    for key in describe_keys():
+        if key["section"] != section:
+            section = key["section"]
+            lines.append(f"  # {section}")
+        lines.append(f"  {key['key']}: {key['type']} = {json.dumps(key['default'])}  {key['meaning']}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sorter"]:
@@ -82,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
 
             print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
             return 0
-        params = load_params(args.params, dict(getattr(args, "set", [])))
+        if args.command == "list":
+            print(listing())
+            return 0
+        params = load_params(args.params, dict(args.set))
         if args.command == "check":
+            from .loop import check_study  # noqa: PLC0415
+
+            data = check_study(params)
             print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
-                  f" {params.n_cycles} cycles)")
+                  f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
             return 0
         out = Path(args.out or Path("outputs") / params.experiment)
         unknown = sorted({m for m, _ in args.only or []} - set(params.strategies))

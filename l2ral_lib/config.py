@@ -14,13 +14,7 @@ from pathlib import Path
 
 import yaml
 
-
-class ParamsError(ValueError):
-    """An invalid parameter: `key` names it, the message says what was wrong and what to do."""
-
-    def __init__(self, key: str, message: str):
-        self.key = key
-        super().__init__(f"params: {key}: {message}")
+from .errors import ParamsError
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,7 @@ class Params:
     model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
     model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
     pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
-    strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])
+    strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])  # query strategies compared (`python -m l2ral_lib list`)
     seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
     # --- the active-learning budget
     initial_labeled: int = 1000  # random labeled set of cycle 0, shared by every method of a seed
@@ -45,19 +39,19 @@ class Params:
     subset_size: typing.Optional[int] = 10000  # random unlabeled subset scored per query (None: whole pool)
     continue_model: bool = True  # keep training the same model across cycles (the LL4AL reference code does)
     # --- training the target model
-    epochs: int = 150
+    epochs: int = 150  # training epochs of every cycle
     batch_size: int = 64  # also the ranking-loss list length: must match a shipped sorter length
     optimizer: str = "sgd"  # sgd | adam
-    lr: float = 0.1
+    lr: float = 0.1  # target model's learning rate
     lr_milestones: typing.List[int] = field(default_factory=lambda: [120])  # epochs where lr *= lr_gamma
-    lr_gamma: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    lr_gamma: float = 0.1  # factor applied at each lr milestone
+    momentum: float = 0.9  # SGD momentum of the target model
+    weight_decay: float = 5e-4  # of the target model's optimizer
     eval_batch_size: int = 512  # inference batch for test, scoring and features
     augment: bool = True  # dataset's training augmentation (CIFAR-10: crop 32 from 4-padded + flip)
     # --- loss-prediction heads (l2r, ll4al and ablations)
     head_optimizer: str = "adam"  # adam | sgd (the paper trains both heads with Adam 1e-3 on CIFAR-10)
-    head_lr: float = 1e-3
+    head_lr: float = 1e-3  # learning rate of the loss-prediction head
     head_lr_milestones: typing.List[int] = field(default_factory=list)  # MPII: SGD 5e-2 -> 5e-3 at 110
     head_momentum: float = 0.9  # used by head_optimizer sgd
     head_hidden: int = 128  # width of the L2R head's hidden FC layer
@@ -68,9 +62,9 @@ class Params:
     # --- VAAL
     vaal_latent_dim: int = 32  # paper: 32 for CIFAR-10, 64 for CelebA
     vaal_width: int = 128  # channels of the VAE's first conv (128 in the official code)
-    vaal_lr: float = 5e-4
+    vaal_lr: float = 5e-4  # Adam lr of the VAE and the discriminator (official code)
     vaal_epochs: int = 100  # passes over the labeled set per cycle (official: 100)
-    vaal_adversary_weight: float = 1.0
+    vaal_adversary_weight: float = 1.0  # weight of the adversarial term in the VAE loss (official: 1)
     vaal_beta: float = 1.0  # weight of the KL term
     vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
     # --- speed (GPU fast path; the same code runs on CPU)
@@ -218,6 +212,9 @@ def validate(params: Params) -> None:
     if pool is not None and params.max_labeled > pool:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({pool} samples of"
                                          f" {params.dataset}); lower max_labeled or raise pool_size")
+    if params.pretrained and params.model_width != 64:
+        raise ParamsError("model_width", f"({params.model_width}) must be 64 for the ImageNet weights in `pretrained`;"
+                                         " set pretrained: null for a narrower model")
     for key in ("lr_milestones", "head_lr_milestones"):
         bad = [m for m in getattr(params, key) if not 0 < m <= params.epochs]
         if bad:
@@ -229,3 +226,32 @@ def validate(params: Params) -> None:
 def _close(name: str, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def describe_keys() -> list[dict]:
+    """Every params key with its type, default and meaning (the comment beside its declaration in
+    `Params`, so the documentation cannot drift from the code), in declaration order; section
+    comments ("# --- ...") become the `section` of the keys below them."""
+    import inspect  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    meanings, section = {}, ""
+    for line in inspect.getsource(Params).splitlines():
+        heading = re.match(r"\s*# --- (.*)", line)
+        if heading:
+            section = heading.group(1)
+        declared = re.match(r"\s{4}(\w+): [^=]+=.*?(?:#\s*(.*))?$", line)
+        if declared and declared.group(1) in _FIELDS:
+            meanings[declared.group(1)] = (section, declared.group(2) or "")
+    defaults = Params().to_dict()
+    return [{"key": name, "type": _type_name(_HINTS[name]), "default": defaults[name], "section": meanings[name][0],
+             "meaning": meanings[name][1]} for name in _FIELDS]
+
+
+def _type_name(hint) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union:
+        return f"{_type_name(args[0])} or null"
+    if typing.get_origin(hint) in (list, typing.List):
+        return f"list of {_type_name(args[0])}"
+    return hint.__name__

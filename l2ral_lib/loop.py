@@ -1,11 +1,20 @@
 """The active-learning study: for each seed and method, cycles of train -> evaluate -> query.
 
-Reproducibility: every random draw derives from (seed, purpose[, method, cycle]), so
-- all methods of a seed share the initial labeled set, the initial model weights and the random
-  subset of every cycle (one permutation of the pool per (seed, cycle); each method scores the first
-  `subset_size` of its own unlabeled items in that order -- identical sets while the labeled sets agree);
-- a resumed slice continues exactly where it stopped: the state after each cycle (model, head,
-  labeled set, result rows) is saved atomically and the next cycle reseeds from (seed, cycle).
+Random-number discipline (the one place it is stated; tests/test_loop.py pins it). Every draw derives
+from (seed, purpose[, cycle]) through `derive_seed`:
+- "initial": the initial labeled set -- shared by every method of a seed;
+- "model" / ("head", method): the initial weights of the target model (shared by every method) and of
+  the strategy's own nets, drawn inside `Study.build` under a forked generator, so building a model
+  never moves the training stream;
+- ("subset", cycle): one random order of the pool per (seed, cycle); each method scores the first
+  `subset_size` of its own unlabeled items in that order (identical sets while the labeled sets
+  agree), and `random` labels the first `query_size` of them;
+- ("cycle", cycle): the global generator is reseeded at the start of each cycle, after any rebuild;
+  training (batch order, augmentation, dropout) and the query's own draws consume it. It is not keyed
+  by method: methods with the same labeled set train identically (cycle 0 above all), and it differs
+  from cycle to cycle.
+A resumed slice therefore continues exactly where it stopped: the state after each cycle (model,
+head, labeled set, result rows) is saved atomically and the next cycle reseeds from (seed, cycle).
 """
 from __future__ import annotations
 
@@ -20,9 +29,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import store
-from .config import Params, ParamsError
+from .config import Params
 from .data import StudyData, load_dataset
+from .errors import ParamsError
 from .models import build_model
+from .paths import pretrained_file
 from .strategies import QueryContext, get_strategy
 from .tasks import get_task
 from .training import evaluate, train_cycle, uses_channels_last
@@ -83,13 +94,15 @@ class Study:
         return get_task(self.data.task)
 
     def build(self, method: str, seed: int):
-        """Model and strategy of a slice, initialised from the seed alone (shared by every method)."""
-        torch.manual_seed(derive_seed(seed, "model"))
-        model = build_model(self.params, self.data).to(self.device)
-        if uses_channels_last(self.params, self.device):
-            model = model.to(memory_format=torch.channels_last)
-        torch.manual_seed(derive_seed(seed, "head", method))
-        strategy = get_strategy(method)(self.params, self.task, model, self.device)
+        """Model and strategy of a slice, initialised from the seed alone (the model shared by every
+        method); the global generator leaves as it came (see the module docstring)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, "model"))
+            model = build_model(self.params, self.data).to(self.device)
+            if uses_channels_last(self.params, self.device):
+                model = model.to(memory_format=torch.channels_last)
+            torch.manual_seed(derive_seed(seed, "head", method))
+            strategy = get_strategy(method)(self.params, self.task, model, self.device)
         return model, strategy
 
     def slice_dir(self, method: str, seed: int) -> Path:
@@ -110,14 +123,17 @@ class Study:
             labeled = initial_labeled_set(seed, self.data.n_pool, p.initial_labeled).to(self.device)
             rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
         self.write_views(path, rows, selected)
+        if first_cycle < p.n_cycles:
+            record = store.SliceProvenance(path / "provenance.json", self.device, self.weights_used(strategy), first_cycle)
         trainable = torch.compile(model) if p.compile else model
         for cycle in tqdm(range(first_cycle, p.n_cycles), desc=slice_name(method, seed), disable=not self.progress,
                           initial=first_cycle, total=p.n_cycles):
-            # not keyed by method: methods with the same labeled set train identically (cycle 0 above all)
-            torch.manual_seed(derive_seed(seed, "cycle", cycle))
-            if not p.continue_model and cycle > first_cycle:
+            if not p.continue_model and cycle > 0:
+                # every cycle trains from the initial weights, the first one after a resume too (the
+                # weights loaded from state.pt are the previous cycle's trained ones)
                 model, strategy = self.build(method, seed)
                 trainable = torch.compile(model) if p.compile else model
+            torch.manual_seed(derive_seed(seed, "cycle", cycle))
             timings = {}
             start = time.perf_counter()
             train_cycle(trainable, strategy, self.data, self.task, labeled, p,
@@ -138,7 +154,16 @@ class Study:
                 "model": model.state_dict(), "strategy": strategy.state_dict(), "labeled": labeled.cpu(),
                 "rows": rows, "selected": selected, "cycles_done": cycle + 1})
             self.write_views(path, rows, selected)
+            record.cycle_done(cycle + 1)
         return rows
+
+    def weights_used(self, strategy) -> dict:
+        """Files of weights a slice's results depend on, with their hashes (recorded in provenance)."""
+        used = strategy.weights_used()
+        if self.params.pretrained:
+            file = pretrained_file(self.params.pretrained)
+            used["pretrained"] = {"file": str(file), "sha256": store.file_sha256(file)}
+        return used
 
     def query(self, model, strategy, labeled, seed, cycle, timings) -> torch.Tensor:
         """Pool indices of the `query_size` items the strategy picks from this cycle's subset."""
@@ -161,45 +186,60 @@ class Study:
 
 
 def merge_results(out_dir: Path) -> pd.DataFrame:
-    """results.csv = the rows of every slice under out_dir/slices (any process may have written them)."""
+    """results.csv = the rows of every slice under out_dir/slices (any process may have written them);
+    provenance.json = the runs that computed them."""
     out_dir = Path(out_dir)
     frames = [pd.read_csv(f) for f in sorted((out_dir / "slices").glob("*/rows.csv"))]
     frames = [f for f in frames if len(f)]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
     table = table.sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
     store.atomic_write_text(out_dir / "results.csv", table.to_csv(index=False))
+    store.atomic_write_json(out_dir / "provenance.json", store.study_provenance(out_dir))
     return table
 
 
+def check_files(params: Params) -> None:
+    """Files the params name, checked before the (long) data loading."""
+    if params.pretrained:
+        pretrained_file(params.pretrained)
+
+
 def check_against_data(params: Params, data: StudyData) -> None:
-    """Size checks that need the loaded pool (a small ImageFolder tree, say)."""
+    """Checks that need the loaded data: the pool's size (a small ImageFolder tree, say) and each
+    strategy's needs of the inputs (VAAL's image shape)."""
     if params.max_labeled > data.n_pool:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({data.n_pool} samples"
                                          f" of {data.name}); lower max_labeled")
+    for name in params.strategies:
+        get_strategy(name).check_data(params, data)
+
+
+def check_study(params: Params) -> StudyData:
+    """Every check a run makes before training, on the CPU, writing nothing (`python -m l2ral_lib check`)."""
+    check_files(params)
+    data = load_dataset(params, torch.device("cpu"))
+    check_against_data(params, data)
+    return data
 
 
 def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
     """Validate the output folder, load the data: everything that can fail fast, before training."""
     device = resolve_device(str(device))
     out_dir = Path(out_dir)
-    store.prepare_output(out_dir, params)
+    store.guard_output(out_dir, params)
+    check_files(params)
     data = load_dataset(params, device)
     check_against_data(params, data)
+    store.write_params(out_dir, params)
     return Study(params, data, device, out_dir, progress)
 
 
 def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
-    started = time.time()
     study = open_study(params, device, out_dir, progress)
-    slices = only or [(method, seed) for seed in params.seeds for method in params.strategies]
-    names = [slice_name(m, s) for m, s in slices]
-    provenance_file = study.out_dir / "provenance.json"
-    store.atomic_write_json(provenance_file, store.provenance(study.device, started, None, names))
-    for method, seed in slices:
+    for method, seed in only or [(method, seed) for seed in params.seeds for method in params.strategies]:
         study.run_slice(method, seed)
-    store.atomic_write_json(provenance_file, store.provenance(study.device, started, time.time(), names))
     return merge_results(study.out_dir)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_params
-from .data.base import PROJECT_ROOT
 from .loop import run_study
+from .paths import PROJECT_ROOT
 
 
 def open_params(params_path: str, data_root: str = "", out_dir: str = ""):

@@ -5,8 +5,10 @@ either the old or the new file, never half of one.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -16,8 +18,11 @@ from pathlib import Path
 
 import torch
 
-from .config import ParamsError, Params
-from .data.base import PROJECT_ROOT
+from .config import Params
+from .errors import ParamsError
+from .paths import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -44,29 +49,31 @@ def atomic_torch_save(path: Path, payload) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def prepare_output(out_dir: Path, params: Params) -> None:
-    """Create the folder and write params.json, refusing a folder that holds a study run with other
-    params (results of two settings must never mix). Runs before any data is loaded."""
+IGNORED_PARAMS = {"data_root", "download"}  # where the data lies changes no result: a study may resume with it moved
+
+
+def guard_output(out_dir: Path, params: Params) -> None:
+    """Refuse an output folder that holds a study run with other params (results of two settings must
+    never mix), or one that cannot be written. Writes nothing: runs before the data is loaded."""
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as error:
-        raise ParamsError("out", f"cannot write to {out_dir} ({error.strerror}); choose another --out") from None
+    existing = next(parent for parent in [out_dir, *out_dir.parents] if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ParamsError("out", f"cannot write to {out_dir} ({existing} is not a writable folder); choose another --out")
     params_file = out_dir / "params.json"
-    current = params.to_dict()
-    # where the data lies changes no result: a study may resume with the data moved
-    ignored = {"data_root", "download"}
     if params_file.is_file():
-        previous = json.loads(params_file.read_text())
-        changed = sorted(k for k in (set(previous) | set(current)) - ignored if previous.get(k) != current.get(k))
+        previous, current = json.loads(params_file.read_text()), params.to_dict()
+        changed = sorted(k for k in (set(previous) | set(current)) - IGNORED_PARAMS if previous.get(k) != current.get(k))
         if changed:
             raise ParamsError("out", f"{out_dir} holds a study with other params (changed: {', '.join(changed)});"
                                      " use another --out, or delete the folder to start over")
-        return
-    atomic_write_json(params_file, current)
+
+
+def write_params(out_dir: Path, params: Params) -> None:
+    """Create the folder and record the resolved params, once every check has passed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not (out_dir / "params.json").is_file():
+        atomic_write_json(out_dir / "params.json", params.to_dict())
 
 
 def git_commit() -> dict:
@@ -87,18 +94,57 @@ def hardware(device: torch.device) -> dict:
     return info
 
 
-def provenance(device: torch.device, started: float, finished: float | None, slices: list[str]) -> dict:
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def environment(device: torch.device) -> dict:
+    """What a run ran on: code commit, library versions, hardware."""
     import numpy  # noqa: PLC0415
     import torchvision  # noqa: PLC0415
 
-    return {
-        "git": git_commit(),
-        "command": sys.argv,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "torchvision": torchvision.__version__, "numpy": numpy.__version__},
-        "hardware": hardware(device),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(finished)) if finished else None,
-        "wall_s": round((finished or time.time()) - started, 2),
-        "slices": slices,
-    }
+    return {"git": git_commit(),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "torchvision": torchvision.__version__, "numpy": numpy.__version__},
+            "hardware": hardware(device)}
+
+
+def timestamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+
+
+class SliceProvenance:
+    """slices/<slice>/provenance.json: one entry per run that computed cycles of the slice (a resumed
+    slice has several), each with its commit, versions, hardware, weights used and the cycles it ran.
+    The entry is rewritten after every finished cycle, so a killed run is recorded up to its last cycle."""
+
+    def __init__(self, path: Path, device: torch.device, weights: dict, first_cycle: int):
+        self.path = Path(path)
+        self.runs = json.loads(self.path.read_text())["runs"] if self.path.is_file() else []
+        self.entry = {**environment(device), "command": sys.argv, "weights": weights, "started": timestamp(time.time()),
+                      "first_cycle": first_cycle, "cycles_done": first_cycle, "finished": None}
+        earlier = sorted({run["git"]["commit"] for run in self.runs} - {self.entry["git"]["commit"]}, key=str)
+        if earlier:
+            log.warning("%s resumes on commit %s; earlier cycles ran on %s (both recorded in %s)", self.path.parent.name,
+                        self.entry["git"]["commit"], ", ".join(map(str, earlier)), self.path)
+
+    def cycle_done(self, cycles_done: int) -> None:
+        self.entry.update(cycles_done=cycles_done, finished=timestamp(time.time()))
+        atomic_write_json(self.path, {"runs": self.runs + [self.entry]})
+
+
+def study_provenance(out_dir: Path) -> dict:
+    """provenance.json of a study: every slice's runs, and the commits and weights they used
+    (`mixed_commits` is true when the rows of one results.csv come from more than one commit)."""
+    slices = {path.parent.name: json.loads(path.read_text())["runs"]
+              for path in sorted(Path(out_dir).glob("slices/*/provenance.json"))}
+    runs = [run for entries in slices.values() for run in entries]
+    commits = sorted({str(run["git"]["commit"]) for run in runs})
+    weights = {json.dumps(run["weights"], sort_keys=True) for run in runs}
+    return {"commits": commits, "mixed_commits": len(commits) > 1,
+            "dirty": any(run["git"]["dirty"] for run in runs),
+            "weights": [json.loads(w) for w in sorted(weights)], "slices": slices}

@@ -11,6 +11,8 @@ import scipy.stats
 import torch
 from torch.nn import functional as F
 
+from .registry import Registry
+
 
 def spearman(a, b) -> float:
     """Spearman's rank correlation of two 1-d sequences (ties get average ranks), = scipy's."""
@@ -62,16 +64,15 @@ class Classification(Task):
         return {"accuracy": 100.0 * float(sums["correct"]) / n}  # percent, as in the paper
 
 
-_TASKS = {"classification": Classification()}
+TASKS = Registry("task")  # name -> Task instance
+get_task = TASKS.get
 
 
 def register_task(task: Task) -> Task:
-    _TASKS[task.name] = task
-    return task
+    return TASKS.register(task.name)(task)
 
 
-def get_task(name: str) -> Task:
-    return _TASKS[name]
+register_task(Classification())
 
 
 # --- regression tasks (paper Sec. IV-C, IV-D)

@@ -1,5 +1,4 @@
 """Params: every shipped file validates; bad input is one line naming the key, exit status 2, before work."""
-import os
 from pathlib import Path
 
 import pytest
@@ -108,7 +107,7 @@ def test_unknown_device(tmp_path, capsys, tiny_data_root, device, message):
     args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", device, "--out", str(tmp_path / "o"),
             "--set", f"data_root={tiny_data_root}"]
     assert main(args) == 2
-    assert f"params: device:" in capsys.readouterr().err
+    assert "params: device:" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")

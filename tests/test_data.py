@@ -59,3 +59,34 @@ def test_crop_is_a_pure_shift():
         padded = torch.nn.functional.pad(image[0, 0], (2, 2, 2, 2))
         windows = [padded[y:y + 6, x:x + 6] for y in range(5) for x in range(5)]
         assert any(torch.equal(out, w) or torch.equal(out, w.flip(-1)) for w in windows)
+
+
+def test_generated_folder_killed_mid_write_is_rebuilt_not_reused(tmp_path):
+    """A generation interrupted after its folder appeared must not pass for a complete dataset."""
+    from types import SimpleNamespace
+
+    from l2ral_lib.data.base import FolderDataset
+
+    class Generated(FolderDataset):
+        folder, generated, fail = "tiny-generated", True, True
+
+        @classmethod
+        def is_present(cls, root):
+            return (root / "b.txt").is_file()
+
+        @classmethod
+        def make_generated(cls, root):
+            root.mkdir(parents=True)
+            (root / "a.txt").write_text("first half")
+            if cls.fail:
+                raise KeyboardInterrupt  # killed between two files
+            (root / "b.txt").write_text("second half")
+
+    params = SimpleNamespace(data_root=str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        Generated.root(params)
+    assert not (tmp_path / "tiny-generated").exists()
+    Generated.fail = False
+    root = Generated.root(params)
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt", "b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-generated"]  # the partial copy was cleared

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from l2ral_lib import loop
+from l2ral_lib.data import load_dataset
 from l2ral_lib.loop import initial_labeled_set, load_selected, query_subset, run_study
+from l2ral_lib.strategies import list_strategies
 
 METHODS = ["random", "entropy"]
 
@@ -31,9 +33,19 @@ def test_results_table_shape(finished):
     timings = set(table.metric[table.metric.str.startswith("time_")])
     assert {"time_train_s", "time_score_s", "time_select_s"} <= timings
     assert json.loads((out / "params.json").read_text())["strategies"] == METHODS
+
+
+def test_provenance_per_slice(finished):
+    params, out, _ = finished
     provenance = json.loads((out / "provenance.json").read_text())
-    assert provenance["finished"] and provenance["versions"]["torch"] == torch.__version__
-    assert "commit" in provenance["git"] and provenance["hardware"]["device"] == "cpu"
+    assert sorted(provenance["slices"]) == sorted(f"{m}-seed{s}" for m in METHODS for s in (0, 1))
+    for runs in provenance["slices"].values():
+        (run,) = runs  # one uninterrupted run per slice
+        assert run["first_cycle"] == 0 and run["cycles_done"] == params.n_cycles and run["finished"]
+        assert run["versions"]["torch"] == torch.__version__ and run["hardware"]["device"] == "cpu"
+        assert run["weights"] == {}  # random and entropy read no pretrained file
+    assert provenance["commits"] == [str(runs[0]["git"]["commit"]) for runs in provenance["slices"].values()][:1]
+    assert provenance["mixed_commits"] is False
 
 
 def test_selected_sizes_and_no_double_labeling(finished):
@@ -107,3 +119,82 @@ def test_finished_study_is_not_recomputed(finished, monkeypatch):
     params, out, table = finished
     monkeypatch.setattr(loop, "train_cycle", lambda *a, **k: pytest.fail("a finished cycle was retrained"))
     pd.testing.assert_frame_equal(run_study(params, "cpu", out, progress=False), table)
+
+
+def interrupt_at_query(monkeypatch, n: int):
+    """Make the n-th query of this process raise, as a kill after the (n-1)-th cycle was saved."""
+    calls, original = {"n": 0}, loop.Study.query
+
+    def crash(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop.Study, "query", crash)
+    return lambda: monkeypatch.setattr(loop.Study, "query", original)
+
+
+def assert_state_equal(expected, got, where="state"):
+    """Nested dicts of tensors (model and strategy state dicts) equal to the last bit."""
+    if isinstance(expected, dict):
+        assert expected.keys() == got.keys(), where
+        for key in expected:
+            assert_state_equal(expected[key], got[key], f"{where}.{key}")
+    elif isinstance(expected, torch.Tensor):
+        assert torch.equal(expected, got), where
+    else:
+        assert expected == got, where
+
+
+def final_state(out, method):
+    return torch.load(out / f"slices/{method}-seed0/state.pt", weights_only=False)
+
+
+@pytest.mark.parametrize("continue_model", [True, False])
+@pytest.mark.parametrize("method", list_strategies())
+def test_resume_equals_uninterrupted_run(method, continue_model, ci_params, tmp_path, monkeypatch):
+    """Killed in cycle 1 and resumed: the same rows, picks and final weights as without the kill."""
+    params = ci_params(strategies=[method], continue_model=continue_model, max_labeled=50)
+    reference = run_study(params, "cpu", tmp_path / "reference", progress=False)
+    restore = interrupt_at_query(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(params, "cpu", tmp_path / "resumed", progress=False)
+    assert final_state(tmp_path / "resumed", method)["cycles_done"] == 1
+    restore()
+    resumed = run_study(params, "cpu", tmp_path / "resumed", progress=False)
+    measured = lambda t: t[~t.metric.str.startswith("time_")].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(measured(resumed), measured(reference))
+    assert load_selected(tmp_path / "resumed", method, 0) == load_selected(tmp_path / "reference", method, 0)
+    for part in ("model", "strategy"):
+        expected, got = final_state(tmp_path / "reference", method)[part], final_state(tmp_path / "resumed", method)[part]
+        assert_state_equal(expected, got)
+    runs = json.loads((tmp_path / "resumed" / f"slices/{method}-seed0/provenance.json").read_text())["runs"]
+    assert [(r["first_cycle"], r["cycles_done"]) for r in runs] == [(0, 1), (1, params.n_cycles)]
+
+
+@pytest.mark.parametrize("continue_model", [True, False])
+def test_training_randomness_per_cycle_shared_by_methods(continue_model, ci_params, tmp_path, monkeypatch):
+    """The generator state at the start of each cycle's training: the same for every method, different
+    from cycle to cycle (a rebuilt model must not replay the stream of the build's seeds)."""
+    seen, original = {}, loop.train_cycle
+
+    def fingerprint(model, strategy, *args, **kwargs):
+        seen.setdefault(strategy.name, []).append(torch.random.get_rng_state().numpy().tobytes())
+        return original(model, strategy, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_cycle", fingerprint)
+    params = ci_params(strategies=["entropy", "l2r"], continue_model=continue_model, max_labeled=50)
+    run_study(params, "cpu", tmp_path, progress=False)
+    assert seen["entropy"] == seen["l2r"] and len(seen["l2r"]) == params.n_cycles
+    assert len(set(seen["l2r"])) == params.n_cycles
+
+
+def test_random_labels_the_first_items_of_the_shared_order(finished):
+    params, out, _ = finished
+    selected = load_selected(out, "random", 1)
+    labeled, n_pool = torch.tensor(selected[0]), load_dataset(params, "cpu").n_pool
+    for cycle in range(1, params.n_cycles):
+        subset = query_subset(1, cycle - 1, labeled, n_pool, params.subset_size)
+        assert selected[cycle] == subset[:params.query_size].tolist()
+        labeled = torch.cat([labeled, torch.tensor(selected[cycle])])

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from l2ral_lib.config import load_params
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.generated_pose import make_pose_folder
-from l2ral_lib.data.mpii import crop_people, read_annotations, read_gt_mat
+from l2ral_lib.data.mpii import read_annotations, read_gt_mat
 from l2ral_lib.models.pose import PoseResNet50
 from l2ral_lib.tasks import MPII_JOINTS, get_task, heatmap_argmax, pckh
 

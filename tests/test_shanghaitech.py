@@ -1,12 +1,13 @@
 """ShanghaiTech Part B crowd counting: density maps, loader, C^3 Res50 model, task, a tiny study."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from l2ral_lib.config import load_params
-from l2ral_lib.data import load_dataset
+from l2ral_lib.config import ParamsError, load_params
+from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.shanghaitech import (LOG_PARA, ShanghaiTechB, density_map, make_crowd_folder,
                                          read_head_points)
 from l2ral_lib.models.crowd import CrowdCounterRes50
@@ -106,7 +107,7 @@ def test_crop_flip_moves_image_and_density_together(crowd_root):
 
 def test_missing_data_names_the_path(tmp_path):
     params = load_params(ROOT / "params" / "shanghaitech-ci.yaml", {"data_root": str(tmp_path), "dataset": "shanghaitech"})
-    with pytest.raises(Exception, match="shanghaitech"):
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'shanghaitech' / 'part_B' / 'train_data' / 'images'} is missing")):
         ShanghaiTechB.load(params, "cpu")
 
 
@@ -132,7 +133,7 @@ def test_pretrained_weights_load_from_a_file(tmp_path):
     torch.save(reference.state_dict(), tmp_path / "r50.pth")
     load_pretrained(model.trunk, str(tmp_path / "r50.pth"))
     torch.testing.assert_close(model.trunk.layer3[0].conv2.weight, reference.layer3[0].conv2.weight)
-    with pytest.raises(FileNotFoundError, match="resnet50"):
+    with pytest.raises(ParamsError, match=re.escape(f"pretrained: weights not found at {tmp_path / 'missing.pth'}")):
         load_pretrained(model.trunk, str(tmp_path / "missing.pth"))
     with pytest.raises(ValueError, match="model_width"):
         load_pretrained(CrowdCounterRes50(width=8).trunk, str(tmp_path / "r50.pth"))

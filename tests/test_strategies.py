@@ -1,5 +1,4 @@
 """Every registered strategy, on the ci profile, plus the pieces with exact answers."""
-import itertools
 
 import pytest
 import torch

@@ -6,21 +6,12 @@ and normalised, so no per-image Python work sits in the training loop.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class DataError(RuntimeError):
-    """A dataset that is missing or broken: the message names the path and what to do."""
-
-
-def data_root(params, dataset: str) -> Path:
-    """`params.data_root`, else $L2RAL_DATA, else data/ in the project; then the dataset's folder."""
-    root = params.data_root or os.environ.get("L2RAL_DATA") or PROJECT_ROOT / "data"
-    return Path(root).expanduser() / dataset
+from ..paths import data_root
 
 
 def fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor | None:
@@ -55,7 +46,18 @@ class FolderDataset:
     def root(cls, params) -> Path:
         root = data_root(params, cls.folder)
         if cls.generated and not cls.is_present(root):
-            cls.make_generated(root)
+            # written whole under a temporary name, then renamed: a kill mid-write never leaves a
+            # folder that looks present but lacks images (a generated folder holds nothing else)
+            partial = root.with_name(f".{root.name}.partial{os.getpid()}")
+            shutil.rmtree(partial, ignore_errors=True)
+            cls.make_generated(partial)
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                os.rename(partial, root)
+            except OSError:
+                shutil.rmtree(partial, ignore_errors=True)
+                if not cls.is_present(root):  # not a concurrent process that finished first
+                    raise
         return root
 
 
@@ -95,6 +97,7 @@ class StudyData:
     task: str  # name in l2ral_lib.tasks
     num_classes: int | None = None
     n_pool: int
+    device: torch.device
     n_test: int
 
     def train_batch(self, index: torch.Tensor, augment: bool = True):

@@ -34,9 +34,10 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from ..errors import DataError
 from ..tasks import MPII_FLIP_PAIRS, MPII_JOINTS
 from . import register_dataset
-from .base import DataError, FolderDataset, StudyData, fixed_parts
+from .base import FolderDataset, StudyData, fixed_parts
 
 NUM_JOINTS = 16
 SIGMA = 2.0

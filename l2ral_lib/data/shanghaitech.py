@@ -31,9 +31,10 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from ..errors import DataError
 from ..tasks import CROWD_LOG_PARA
 from . import register_dataset
-from .base import DataError, FolderDataset, StudyData, fixed_parts
+from .base import FolderDataset, StudyData, fixed_parts
 
 LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0

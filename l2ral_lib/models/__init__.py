@@ -7,9 +7,11 @@
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
+
+from ..registry import Registry, import_submodules
 
 
 class ModelOutput(NamedTuple):
@@ -18,32 +20,13 @@ class ModelOutput(NamedTuple):
     embedding: torch.Tensor
 
 
-_MODELS: dict[str, Callable] = {}
-
-
-def register_model(name: str):
-    def wrap(builder):
-        _MODELS[name] = builder
-        return builder
-    return wrap
-
-
-def list_models() -> list[str]:
-    return sorted(_MODELS)
+MODELS = Registry("model")  # name -> builder(params, data) -> nn.Module returning ModelOutput
+register_model, list_models = MODELS.register, MODELS.names
 
 
 def build_model(params, data) -> torch.nn.Module:
     """Build the target model named by `params.model` for the loaded dataset `data`."""
-    return _MODELS[params.model](params, data)
+    return MODELS.get(params.model)(params, data)
 
 
-def _import_all():
-    """Import every module of this package so each registers its models: a new model is one new file."""
-    import importlib  # noqa: PLC0415
-    import pkgutil  # noqa: PLC0415
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-
-
-_import_all()
+import_submodules(__name__, __path__)  # a new model is one new file

@@ -14,20 +14,13 @@ resnet50 state dict, e.g. resnet50-0676ba61.pth), never downloaded here.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchvision.models.resnet import Bottleneck
 
-from ..data.base import PROJECT_ROOT
+from ..paths import pretrained_file
 from . import ModelOutput, register_model
-
-PRETRAINED_HINT = ("get torchvision's ImageNet ResNet-50 weights on a machine with internet:"
-                   " `python -c \"import torchvision; torchvision.models.resnet50(weights='IMAGENET1K_V1')\"` writes"
-                   " ~/.cache/torch/hub/checkpoints/resnet50-0676ba61.pth; copy it to the path in `pretrained`"
-                   " (or set `pretrained: null` for random initialisation)")
 
 
 def _res_layer(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -76,11 +69,7 @@ def load_pretrained(trunk: nn.Module, path: str | None) -> None:
     """Copy the ImageNet weights in `path` (torchvision ResNet-50 state dict) into `trunk`; fc is ignored."""
     if not path:
         return
-    file = Path(path).expanduser()
-    if not file.is_absolute() and not file.is_file():
-        file = PROJECT_ROOT / file
-    if not file.is_file():
-        raise FileNotFoundError(f"pretrained weights not found at {file}; {PRETRAINED_HINT}")
+    file = pretrained_file(path)
     state = torch.load(file, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]

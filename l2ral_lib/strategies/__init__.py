@@ -4,27 +4,18 @@ Adding a strategy = one module with a `@register_strategy("name")` class, import
 """
 from __future__ import annotations
 
+from ..registry import Registry
 from .base import QueryContext, ScoreStrategy, Strategy
 
-_STRATEGIES: dict[str, type] = {}
+STRATEGIES = Registry("strategy")
+list_strategies, get_strategy = STRATEGIES.names, STRATEGIES.get
 
 
 def register_strategy(name: str):
     def wrap(cls):
-        cls.name = name
-        _STRATEGIES[name] = cls
-        return cls
+        cls.name = name  # a strategy knows its own name (result rows, error messages)
+        return STRATEGIES.register(name)(cls)
     return wrap
-
-
-def list_strategies() -> list[str]:
-    return sorted(_STRATEGIES)
-
-
-def get_strategy(name: str) -> type:
-    if name not in _STRATEGIES:
-        raise KeyError(f"unknown strategy '{name}'; known: {', '.join(list_strategies())}")
-    return _STRATEGIES[name]
 
 
 from . import coreset, entropy, l2r, ll4al, random, vaal  # noqa: E402,F401  (register)

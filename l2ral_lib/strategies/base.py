@@ -61,6 +61,10 @@ class Strategy:
         """Raise config.ParamsError for params this strategy cannot run with (before any work)."""
 
     # --- training hooks: no-ops for strategies that train nothing alongside the target
+    @classmethod
+    def check_data(cls, params, data) -> None:
+        """Raise config.ParamsError for loaded data this strategy cannot work on (before any training)."""
+
     def begin_cycle(self) -> None:
         pass
 
@@ -77,6 +81,10 @@ class Strategy:
         pass
 
     def state_dict(self) -> dict:
+        return {}
+
+    def weights_used(self) -> dict:
+        """Pretrained files this strategy's results depend on: name -> {"file", "sha256"} (provenance)."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:

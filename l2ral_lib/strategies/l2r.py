@@ -8,9 +8,11 @@ All three keep the head's gradient away from the target model and train with the
 """
 from __future__ import annotations
 
-from ..config import ParamsError
+from ..errors import ParamsError
 from ..losses import loss_mse, ranking_loss
-from ..sorter import available_sorter_lengths, load_sorter
+from ..paths import PROJECT_ROOT
+from ..sorter import available_sorter_lengths, load_sorter, weights_path
+from ..store import file_sha256
 from . import register_strategy
 from .loss_head import LossHeadStrategy, l2r_head, lossnet
 
@@ -29,6 +31,10 @@ class ListwiseRanking(LossHeadStrategy):
             raise ParamsError("batch_size", f"{params.batch_size} matches no shipped {params.sorter_kind} sorter"
                                             f" (lengths {lengths}); use one of them or train one with"
                                             f" `make sorter SEQ_LEN={params.batch_size}`")
+
+    def weights_used(self):
+        file = weights_path(self.params.batch_size, self.params.sorter_kind)
+        return {"sorter": {"file": str(file.relative_to(PROJECT_ROOT)), "sha256": file_sha256(file)}}
 
     def objective(self, predicted_loss, true_loss):
         # the last, smaller batch of an epoch is no list the sorter was trained for: skip it

@@ -3,7 +3,7 @@ LossNet on all four blocks, pairwise margin loss added to the target loss with w
 head's input detached from `ll4al_detach_epoch` on (epoch 120 of 150 in the reference)."""
 from __future__ import annotations
 
-from ..config import ParamsError
+from ..errors import ParamsError
 from ..losses import margin_ranking_loss
 from . import register_strategy
 from .loss_head import LossHeadStrategy, lossnet

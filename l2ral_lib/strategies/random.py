@@ -2,11 +2,12 @@
 import torch
 
 from . import register_strategy
-from .base import ScoreStrategy
+from .base import Strategy
 
 
 @register_strategy("random")
-class RandomSampling(ScoreStrategy):
-    def score(self, ctx):
-        # the loop seeds the global generator per (seed, method, cycle), so this is reproducible
-        return torch.rand(len(ctx.subset), device=ctx.subset.device)
+class RandomSampling(Strategy):
+    def query(self, ctx, budget):
+        # the subset already lies in the (seed, cycle)'s shared random order of the pool (loop.query_subset):
+        # its first `budget` items are a uniform random draw, reproducible and identical for every seed's rerun
+        return torch.arange(budget, device=ctx.subset.device)

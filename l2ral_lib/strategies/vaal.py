@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import ParamsError
+from ..errors import ParamsError
 from . import register_strategy
 from .base import Strategy
 
@@ -66,6 +66,15 @@ class VAAL(Strategy):
         if params.vaal_image_size is not None and params.vaal_image_size % 16:
             raise ParamsError("vaal_image_size", f"({params.vaal_image_size}) must be a multiple of 16")
 
+    @classmethod
+    def check_data(cls, params, data):
+        if params.vaal_image_size is None:
+            inputs, _ = data.train_batch(torch.zeros(1, dtype=torch.long, device=data.device), augment=False)
+            side = inputs.shape[-2:]
+            if side[0] != side[1] or side[0] % 16:
+                raise ParamsError("vaal_image_size", f"VAAL's VAE needs square inputs with a side divisible by 16;"
+                                                     f" {data.name} gives {tuple(side)}: set vaal_image_size")
+
     def images(self, ctx, index, augment):
         inputs, _ = ctx.data.train_batch(index, augment=augment)
         size = self.params.vaal_image_size
@@ -75,10 +84,7 @@ class VAAL(Strategy):
 
     def fit(self, ctx, unlabeled: torch.Tensor):
         p, device = self.params, ctx.labeled.device
-        sample = self.images(ctx, ctx.labeled[:2], augment=False)
-        if sample.shape[-1] % 16 or sample.shape[-2] != sample.shape[-1]:
-            raise ValueError(f"VAAL needs square inputs with a side divisible by 16, got {tuple(sample.shape[-2:])};"
-                             " set vaal_image_size")
+        sample = self.images(ctx, ctx.labeled[:2], augment=False)  # checked by check_data before training
         vae = VAE(sample.shape[1], sample.shape[-1], p.vaal_latent_dim, p.vaal_width).to(device)
         disc = discriminator(p.vaal_latent_dim).to(device)
         vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
