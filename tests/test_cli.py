@@ -1,4 +1,5 @@
 """The command line runs a study without Jupyter; --jobs splits slices over processes and merges."""
+import json
 import subprocess
 import sys
 
@@ -25,6 +26,9 @@ def test_jobs_mode_equals_single_process(tmp_path, tiny_data_root):
     pd.testing.assert_frame_equal(measured(a), measured(b))
     assert sorted(p.name for p in (tmp_path / "jobs" / "slices").iterdir()) == \
         ["coreset-seed0", "entropy-seed0", "random-seed0"]
+    # every worker's slices in the study's provenance, not only the last writer's
+    provenance = json.loads((tmp_path / "jobs" / "provenance.json").read_text())
+    assert sorted(provenance["slices"]) == ["coreset-seed0", "entropy-seed0", "random-seed0"]
 
 
 def test_invalid_params_exit_2_in_a_subprocess(tmp_path):
@@ -110,3 +114,14 @@ def test_help_describes_every_command_with_examples():
     for command in ("run", "check", "merge", "list", "sorter"):
         assert f"python -m l2ral_lib {command}" in result.stdout
     assert "exit status 2" in result.stdout
+
+
+def test_package_exposes_version_and_public_api():
+    import importlib.metadata
+
+    import l2ral_lib
+
+    assert l2ral_lib.__version__ == importlib.metadata.version("l2ral")
+    for name in l2ral_lib.__all__[1:]:
+        assert getattr(l2ral_lib, name) is not None
+    assert l2ral_lib.get_strategy("l2r").name == "l2r"

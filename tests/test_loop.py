@@ -198,3 +198,36 @@ def test_random_labels_the_first_items_of_the_shared_order(finished):
         subset = query_subset(1, cycle - 1, labeled, n_pool, params.subset_size)
         assert selected[cycle] == subset[:params.query_size].tolist()
         labeled = torch.cat([labeled, torch.tensor(selected[cycle])])
+
+
+def test_resume_on_another_commit_is_recorded_and_said(ci_params, tmp_path, monkeypatch, caplog):
+    from l2ral_lib import store
+
+    params = ci_params(strategies=["random"])
+    monkeypatch.setattr(store, "git_commit", lambda: {"commit": "a" * 40, "dirty": False})
+    restore = interrupt_at_query(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(params, "cpu", tmp_path, progress=False)
+    restore()
+    monkeypatch.setattr(store, "git_commit", lambda: {"commit": "b" * 40, "dirty": True})
+    with caplog.at_level("WARNING", logger="l2ral_lib.store"):
+        run_study(params, "cpu", tmp_path, progress=False)
+    assert f"random-seed0 resumes on commit {'b' * 40}; earlier cycles ran on {'a' * 40}" in caplog.text
+    provenance = json.loads((tmp_path / "provenance.json").read_text())
+    assert provenance["commits"] == ["a" * 40, "b" * 40] and provenance["mixed_commits"] and provenance["dirty"]
+    runs = provenance["slices"]["random-seed0"]
+    assert [(r["git"]["commit"][0], r["first_cycle"], r["cycles_done"]) for r in runs] == \
+        [("a", 0, 1), ("b", 1, params.n_cycles)]
+
+
+def test_l2r_records_the_hash_of_the_sorter_weights_it_used(ci_params, tmp_path):
+    import hashlib
+
+    from l2ral_lib.sorter import weights_path
+
+    params = ci_params(strategies=["l2r"], max_labeled=30)
+    run_study(params, "cpu", tmp_path, progress=False)
+    (weights,) = json.loads((tmp_path / "provenance.json").read_text())["weights"]
+    file = weights_path(params.batch_size, params.sorter_kind)
+    assert weights == {"sorter": {"file": f"l2ral_lib/sorter_weights/{file.name}",
+                                  "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}}
