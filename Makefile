@@ -12,9 +12,9 @@ OUT         = outputs/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) paper-proof paper-proof-status bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) paper-proof paper-proof-status bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,14 @@ $(EXPERIMENTS): setup
 	mkdir -p $(OUT)
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 \
 	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
+
+# the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
+PROOF_OUT ?= outputs/cifar10-paper
+paper-proof: setup
+	$(PY) benchmarks/paper_proof.py start --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --jobs $(JOBS) --out $(PROOF_OUT)
+
+paper-proof-status: setup
+	$(PY) benchmarks/paper_proof.py status --out $(PROOF_OUT)
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))

@@ -148,6 +148,8 @@ class Study:
                 labeled = torch.cat([labeled, new])
                 selected[str(cycle + 1)] = new.tolist()
             measurements = {**metrics, **{f"time_{phase}_s": value for phase, value in timings.items()}}
+            if self.device.type == "cuda":  # what a GPU proof run reports beside images/s
+                measurements["gpu_peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
             rows += [dict(dataset=self.data.name, method=method, seed=seed, cycle=cycle, n_labeled=n_labeled,
                           metric=metric, value=float(value)) for metric, value in measurements.items()]
             store.atomic_torch_save(state_file, {

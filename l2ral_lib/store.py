@@ -50,6 +50,9 @@ def atomic_torch_save(path: Path, payload) -> None:
 
 
 IGNORED_PARAMS = {"data_root", "download"}  # where the data lies changes no result: a study may resume with it moved
+# a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
+# (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
+GROWING_PARAMS = ("seeds", "strategies")
 
 
 def guard_output(out_dir: Path, params: Params) -> None:
@@ -62,18 +65,26 @@ def guard_output(out_dir: Path, params: Params) -> None:
     params_file = out_dir / "params.json"
     if params_file.is_file():
         previous, current = json.loads(params_file.read_text()), params.to_dict()
-        changed = sorted(k for k in (set(previous) | set(current)) - IGNORED_PARAMS if previous.get(k) != current.get(k))
+        ignored = IGNORED_PARAMS | set(GROWING_PARAMS)
+        changed = sorted(k for k in (set(previous) | set(current)) - ignored if previous.get(k) != current.get(k))
         if changed:
             raise ParamsError("out", f"{out_dir} holds a study with other params (changed: {', '.join(changed)});"
                                      " use another --out, or delete the folder to start over")
 
 
 def write_params(out_dir: Path, params: Params) -> None:
-    """Create the folder and record the resolved params, once every check has passed."""
+    """Create the folder and record the resolved params, once every check has passed; seeds and
+    strategies accumulate over the runs that shared the folder (in the order first seen)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not (out_dir / "params.json").is_file():
-        atomic_write_json(out_dir / "params.json", params.to_dict())
+    params_file, record = out_dir / "params.json", params.to_dict()
+    if params_file.is_file():
+        previous = json.loads(params_file.read_text())
+        record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]
+                                 for key in GROWING_PARAMS}}
+        if record == previous:
+            return
+    atomic_write_json(params_file, record)
 
 
 def git_commit() -> dict:

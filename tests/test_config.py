@@ -1,6 +1,7 @@
 """Params: every shipped file validates; bad input is one line naming the key, exit status 2, before work."""
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -144,3 +145,26 @@ def test_changed_params_under_existing_output_refused(tmp_path, capsys, tiny_dat
     assert main(args + ["--set", "epochs=1", "--set", "lr_milestones=[1]"]) == 2
     assert "changed: epochs, lr_milestones" in capsys.readouterr().err
     assert (out / "results.csv").read_text() == before  # nothing mixed in, nothing lost
+
+
+def test_a_study_grows_by_seeds_and_strategies_without_recomputing(tmp_path, tiny_data_root, monkeypatch):
+    import json
+
+    from l2ral_lib import loop
+
+    out = tmp_path / "o"
+    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cpu", "--out", str(out), "--no-progress",
+            "--set", f"data_root={tiny_data_root}", "--set", "max_labeled=30"]
+    assert main(args + ["--set", "strategies=[random]", "--set", "seeds=[0]"]) == 0
+    first = pd.read_csv(out / "results.csv")
+    trained = []
+    loop_train = loop.train_cycle
+    monkeypatch.setattr(loop, "train_cycle", lambda *a, **k: trained.append("train") or loop_train(*a, **k))
+    assert main(args + ["--set", "strategies=[entropy, random]", "--set", "seeds=[1, 0]"]) == 0
+    assert json.loads((out / "params.json").read_text())["strategies"] == ["random", "entropy"]
+    assert json.loads((out / "params.json").read_text())["seeds"] == [0, 1]
+    grown = pd.read_csv(out / "results.csv")
+    assert sorted(set(zip(grown.method, grown.seed))) == [("entropy", 0), ("entropy", 1), ("random", 0), ("random", 1)]
+    kept = grown[(grown.method == "random") & (grown.seed == 0)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, first)  # the finished slice was read back, not retrained
+    assert trained.count("train") == 3 * 2  # three new slices of two cycles each
