@@ -1,6 +1,7 @@
 """One cycle's training of the target model (and the strategy's head), and its evaluation."""
 from __future__ import annotations
 
+import bisect
 import contextlib
 
 import torch
@@ -33,12 +34,19 @@ def _prepare(inputs: torch.Tensor, params) -> torch.Tensor:
 
 
 def make_optimizer(model, params):
+    """The target's optimizer and its per-epoch schedule: after e finished epochs the lr is
+    lr x lr_gamma^(milestones <= e) x lr_decay_per_epoch^e (MultiStepLR times ExponentialLR)."""
     if params.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=params.lr, momentum=params.momentum,
                                     weight_decay=params.weight_decay)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, params.lr_milestones, params.lr_gamma)
+    milestones = sorted(params.lr_milestones)
+
+    def factor(epoch: int) -> float:
+        return params.lr_gamma ** bisect.bisect_right(milestones, epoch) * params.lr_decay_per_epoch ** epoch
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, where: str, progress: bool = True):
