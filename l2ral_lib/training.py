@@ -21,6 +21,18 @@ def autocast(params, device: torch.device):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def full_precision():
+    """Suspend any active autocast, CPU or CUDA, for the ranking path (loss heads, sorter, rank losses):
+    in bf16 a list of close predicted losses collapses to a few distinct values before it is ranked
+    (64 values at 5 +/- 0.05 keep about 7), while the paper trains in float32."""
+    with contextlib.ExitStack() as stack:
+        for device_type in ("cpu", "cuda"):
+            if torch.is_autocast_enabled(device_type):
+                stack.enter_context(torch.autocast(device_type, enabled=False))
+        yield
+
+
 def uses_channels_last(params, device: torch.device) -> bool:
     """channels_last is a CUDA speed setting; on CPU it is ignored (torch 2.14.1's CPU backward has
     crashed on channels_last at small widths)."""
@@ -98,8 +110,7 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
             sums[key] = sums.get(key, 0) + value
         if strategy.predicts_loss:
             true_losses.append(task.per_sample_loss(output.output.float(), targets))
-            with autocast(params, device):
-                predicted.append(strategy.predicted_loss(output).float())
+            predicted.append(strategy.predicted_loss(output))
     metrics = task.reduce_metrics(sums, data.n_test)
     if strategy.predicts_loss:
         metrics["spearman"] = spearman(torch.cat(predicted), torch.cat(true_losses))
