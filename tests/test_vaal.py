@@ -48,7 +48,8 @@ def fit(monkeypatch, n_pool, n_labeled, **overrides):
     torch.manual_seed(0)
     picks = get_strategy("vaal")(params, None, None, "cpu").query(ctx, 10)
     assert len(set(picks.tolist())) == 10
-    vae_opt, disc_opt = sorted(CountingAdam.made, key=lambda o: -max(p.dim() for g in o.param_groups for p in g["params"]))
+    # the VAE's optimizer holds conv weights (4-d), the discriminator's only matrices
+    vae_opt, disc_opt = sorted(CountingAdam.made, key=lambda o: -max(p.dim() for p in o.param_groups[0]["params"]))
     return vae_opt.steps, disc_opt.steps, data, set(labeled.tolist()), set(unlabeled.tolist())
 
 
