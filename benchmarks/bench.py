@@ -110,7 +110,7 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128):
     model = SmallImageResNet(width=width).to(device).eval()
     task, rows = Classification(), []
     labeled, subset = torch.arange(1000, device=device), torch.arange(1000, 1000 + n, device=device)
-    quick = dataclasses.replace(params, model_width=width, vaal_epochs=1, vaal_width=vaal_width)
+    quick = dataclasses.replace(params, model_width=width, vaal_iterations=8, vaal_width=vaal_width)
     size = f"{n / 1000:g}k"
     for method in ("random", "entropy", "coreset", "ll4al", "l2r", "vaal"):
         strategy = get_strategy(method)(quick, task, model, device)

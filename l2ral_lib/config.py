@@ -45,10 +45,13 @@ class Params:
     lr: float = 0.1  # target model's learning rate
     lr_milestones: typing.List[int] = field(default_factory=lambda: [120])  # epochs where lr *= lr_gamma
     lr_gamma: float = 0.1  # factor applied at each lr milestone
+    lr_decay_per_epoch: float = 1.0  # lr *= this after every epoch, on top of the milestones (C^3 ShanghaiTech: 0.995)
     momentum: float = 0.9  # SGD momentum of the target model
     weight_decay: float = 5e-4  # of the target model's optimizer
     eval_batch_size: int = 512  # inference batch for test, scoring and features
-    augment: bool = True  # dataset's training augmentation (CIFAR-10: crop 32 from 4-padded + flip)
+    augment: bool = True  # dataset's training augmentation (CIFAR-10: random crop from zero-padded + flip)
+    crop_padding: int = 2  # image classification: zero padding before the random crop (paper IV-A: 32 from 36x36)
+    crop_fraction: float = 1.0  # crowd counting: side fraction of the random training crop (1: whole image + flip)
     # --- loss-prediction heads (l2r, ll4al and ablations)
     head_optimizer: str = "adam"  # adam | sgd (the paper trains both heads with Adam 1e-3 on CIFAR-10)
     head_lr: float = 1e-3  # learning rate of the loss-prediction head
@@ -58,12 +61,14 @@ class Params:
     sorter_kind: str = "gru"  # which shipped sorter family turns predicted losses into ranks
     ll4al_margin: float = 1.0  # LL4AL pair margin
     ll4al_weight: float = 1.0  # LL4AL lambda: weight of the margin loss added to the target loss
-    ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL reference)
+    ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL: after 120 epochs)
     # --- VAAL
     vaal_latent_dim: int = 32  # paper: 32 for CIFAR-10, 64 for CelebA
     vaal_width: int = 128  # channels of the VAE's first conv (128 in the official code)
     vaal_lr: float = 5e-4  # Adam lr of the VAE and the discriminator (official code)
-    vaal_epochs: int = 100  # passes over the labeled set per cycle (official: 100)
+    vaal_epochs: int = 100  # official train_epochs: iterations per cycle = pool size x vaal_epochs // vaal_batch_size
+    vaal_batch_size: int = 128  # official batch_size default (sinhasam/vaal arguments.py)
+    vaal_iterations: typing.Optional[int] = None  # set: this many iterations per cycle instead (CPU profiles)
     vaal_adversary_weight: float = 1.0  # weight of the adversarial term in the VAE loss (official: 1)
     vaal_beta: float = 1.0  # weight of the KL term
     vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
@@ -173,9 +178,14 @@ def validate(params: Params) -> None:
 
     _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
-              "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale")
+              "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale",
+              "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
-              "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", allow_zero=True)
+              "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
+              allow_zero=True)
+    for key in ("crop_fraction", "lr_decay_per_epoch"):
+        if getattr(params, key) > 1:
+            raise ParamsError(key, f"must be at most 1, got {getattr(params, key)}")
     if params.dataset not in data.list_datasets():
         raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(data.list_datasets())}")
     allowed = getattr(data.get_dataset(params.dataset), "downscales", (1,))

@@ -7,8 +7,9 @@ from torch.nn import functional as F
 
 
 def global_average_pool(feature_map: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C)."""
-    return torch.flatten(F.adaptive_avg_pool2d(feature_map, 1), 1)
+    """(B, C, H, W) -> float32 (B, C), whatever the map's dtype: a bf16 mean would round the heads'
+    inputs to 3 significant digits."""
+    return feature_map.mean((-2, -1), dtype=torch.float32)
 
 
 class L2RHead(nn.Module):

@@ -90,3 +90,20 @@ def test_generated_folder_killed_mid_write_is_rebuilt_not_reused(tmp_path):
     root = Generated.root(params)
     assert sorted(p.name for p in root.iterdir()) == ["a.txt", "b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-generated"]  # the partial copy was cleared
+
+
+@pytest.mark.parametrize("padding", [2, 3])
+def test_crop_offsets_span_exactly_the_padding_param(ci_params, padding):
+    """paper IV-A: 32x32 crops from 36x36 zero-padded images, i.e. offsets -2..2 on each axis; the
+    loader takes the padding from the params."""
+    data = load_dataset(ci_params(crop_padding=padding), "cpu")
+    image = torch.arange(1, 37, dtype=torch.uint8).view(1, 1, 6, 6).repeat(400, 3, 1, 1)
+    torch.manual_seed(0)
+    out = data.random_crop_flip(image)[:, 0]
+    shifts = set()
+    for crop in out:
+        crop = crop if crop[crop > 0].flatten()[:2].diff().item() == 1 else crop.flip(-1)  # undo a flip
+        row, col = divmod(int(crop[crop > 0].min()) - 1, 6)  # the top-left image pixel inside the crop
+        first_row, first_col = map(int, torch.nonzero(crop == crop[crop > 0].min())[0])
+        shifts.add((first_row - row, first_col - col))
+    assert shifts == {(dy, dx) for dy in range(-padding, padding + 1) for dx in range(-padding, padding + 1)}

@@ -172,3 +172,18 @@ def test_tiny_study_on_ci_profile(tmp_path):
     assert len(mae) == len(methods) * params.n_cycles and np.isfinite(mae.value).all()
     assert set(table.metric) >= {"mae", "rmse", "time_train_s"}
     assert (tmp_path / "data" / "shanghaitech-generated" / "part_B" / "test_data" / "ground-truth").is_dir()
+
+
+def test_paper_augmentation_is_whole_image_and_flip(crowd_root):
+    """C^3 SHHB (datasets/SHHB/loading_data.py): RandomCrop commented out, RandomHorizontallyFlip kept."""
+    params = load_params(ROOT / "params" / "shanghaitech-ci.yaml",
+                         {"data_root": str(crowd_root), "dataset": "shanghaitech", "crop_fraction": 1.0})
+    data = load_dataset(params, "cpu")
+    torch.manual_seed(0)
+    images, density = data.crop_flip(data.train_images, data.train_density)
+    flipped = [torch.equal(images[i], data.train_images[i].flip(-1)) for i in range(12)]
+    for i in range(12):
+        source = data.train_images[i].flip(-1) if flipped[i] else data.train_images[i]
+        assert torch.equal(images[i], source)
+        assert torch.equal(density[i], data.train_density[i].flip(-1) if flipped[i] else data.train_density[i])
+    assert 0 < sum(flipped) < 12

@@ -110,12 +110,13 @@ class StudyData:
 
 class ImageClassificationData(StudyData):
     """uint8 images (N, C, H, W) + int64 labels (N,), per-channel normalisation from the pool,
-    training augmentation = random crop from a zero-padded image + horizontal flip."""
+    training augmentation = random crop (size unchanged) from the image zero-padded by `crop_padding`
+    pixels per side + horizontal flip (paper IV-A: 32x32 from 36x36, i.e. padding 2)."""
 
     task = "classification"
 
     def __init__(self, name, train_images, train_labels, test_images, test_labels, num_classes, device,
-                 crop_padding: int = 4, augment: bool = True):
+                 crop_padding: int = 2, augment: bool = True):
         self.name = name
         self.num_classes = num_classes
         self.device = torch.device(device)

@@ -106,7 +106,7 @@ class CelebA:
         train_x, train_y, test_x, test_y, split = cls.load_arrays(params)
         (train_x, train_y), (test_x, test_y) = fixed_parts(params, (train_x, train_y), (test_x, test_y))
         data = ImageClassificationData("celeba", train_x, train_y, test_x, test_y, cls.num_classes, device,
-                                       augment=params.augment)
+                                       crop_padding=params.crop_padding, augment=params.augment)
         data.split_note = split.note  # which split this is, for the notebook
         data.split_kind = split.kind  # "official" | "carved"
         return data

@@ -40,7 +40,7 @@ class Cifar10:
         train_x, train_y, test_x, test_y = cls.load_arrays(params)
         (train_x, train_y), (test_x, test_y) = fixed_parts(params, (train_x, train_y), (test_x, test_y))
         return ImageClassificationData("cifar10", train_x, train_y, test_x, test_y, cls.num_classes, device,
-                                       augment=params.augment)
+                                       crop_padding=params.crop_padding, augment=params.augment)
 
 
 def _torchvision_arrays(root: Path, download: bool):

@@ -17,9 +17,11 @@ rounded down to a multiple of 8 (the model's output stride). `shanghaitech-gener
 folder in the official layout (written on first use under `<data_root>/shanghaitech-generated`, see
 `make_crowd_folder`) for ci and tests.
 
-Training augmentation (C^3 SHHB): a random crop of 3/4 of each side (576x768 at native resolution,
-rounded to multiples of 8) and a random horizontal flip, batched on the device; normalisation with
-C^3's SHHB mean/std. Test images are used whole.
+Training augmentation (C^3 SHHB, gjy3035/C-3-Framework datasets/SHHB/loading_data.py): a random
+horizontal flip of the whole image; its RandomCrop(TRAIN_SIZE 576x768) is commented out there. The
+params key `crop_fraction` (< 1) adds a random crop of that fraction of each side (0.75 = C^3's
+576x768 TRAIN_SIZE; rounded to multiples of 8), batched on the device with the flip. Normalisation
+with C^3's SHHB mean/std. Test images are used whole.
 """
 from __future__ import annotations
 
@@ -40,7 +42,6 @@ LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0
 # C^3 framework, datasets/SHHB/setting.py
 MEAN_STD = ((0.452016860247, 0.447249650955, 0.431981861591), (0.23242045939, 0.224925786257, 0.221840232611))
-CROP_FRACTION = 0.75  # C^3 SHHB: TRAIN_SIZE 576x768 of 768x1024
 HOW_TO_GET = ("unpack the official Part B archives there (`make data-offline` unpacks"
               " ../shared/data/shanghaitech-part-b-{train,test}.tar into data/shanghaitech)")
 
@@ -157,7 +158,7 @@ class CrowdData(StudyData):
     task = "crowd_counting"
 
     def __init__(self, name, train_images, train_density, train_counts, test_images, test_density, test_counts,
-                 device, augment: bool = True):
+                 device, augment: bool = True, crop_fraction: float = 1.0):
         self.name = name
         self.device = torch.device(device)
         self.train_images, self.test_images = train_images.to(self.device), test_images.to(self.device)
@@ -168,7 +169,7 @@ class CrowdData(StudyData):
         self.mean = torch.tensor(MEAN_STD[0], device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(MEAN_STD[1], device=self.device).view(1, 3, 1, 1)
         h, w = train_images.shape[-2:]
-        self.crop = (max(8, int(h * CROP_FRACTION) // 8 * 8), max(8, int(w * CROP_FRACTION) // 8 * 8))
+        self.crop = (max(8, int(h * crop_fraction) // 8 * 8), max(8, int(w * crop_fraction) // 8 * 8))
 
     def count(self, i: int) -> int:
         """Annotated heads of pool item i."""
@@ -228,7 +229,7 @@ class ShanghaiTechB(FolderDataset):
         *train, size = load_split(part_b / "train_data", params.input_downscale)
         *test, _ = load_split(part_b / "test_data", params.input_downscale, size=size)
         train, test = fixed_parts(params, tuple(train), tuple(test))
-        return CrowdData(cls.name, *train, *test, device, augment=params.augment)
+        return CrowdData(cls.name, *train, *test, device, augment=params.augment, crop_fraction=params.crop_fraction)
 
 
 register_dataset("shanghaitech")(ShanghaiTechB)

@@ -1,6 +1,7 @@
 """Learning Loss for Active Learning (Yoo & Kweon, CVPR 2019), as the L2R-AL paper compares with it:
 LossNet on all four blocks, pairwise margin loss added to the target loss with weight lambda, the
-head's input detached from `ll4al_detach_epoch` on (epoch 120 of 150 in the reference)."""
+head's input detached from `ll4al_detach_epoch` on (LL4AL: after 120 of its 200 epochs, Mephisto405
+config.py EPOCHL; the L2R-AL paper does not say, the profiles' choices are in FIDELITY.md)."""
 from __future__ import annotations
 
 from ..errors import ParamsError
@@ -19,7 +20,7 @@ class LearningLoss(LossHeadStrategy):
     def check_params(cls, params):
         if params.ll4al_detach_epoch > params.epochs:
             raise ParamsError("ll4al_detach_epoch", f"({params.ll4al_detach_epoch}) is beyond epochs ({params.epochs});"
-                                                    " use the reference's fraction, 120/150 of the epochs")
+                                                    " the paper profiles detach after 0.8 of the epochs")
 
     def build_head(self, model):
         return lossnet(self.params, model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..heads import L2RHead, LossNet
+from ..training import full_precision
 from .base import ScoreStrategy
 
 
@@ -45,9 +46,8 @@ class LossHeadStrategy(ScoreStrategy):
         if self.detach_features(epoch):
             features = [f.detach() for f in features]
         self.head.train()
-        predicted = self.head(features)
-        with torch.autocast(self.device.type, enabled=False):  # ranks and sorter in float32
-            loss = self.objective(predicted.float(), per_sample_loss.float())
+        with full_precision():  # head, sorter and ranks in float32 under any autocast
+            loss = self.objective(self.head(features), per_sample_loss.float())
         return None if loss is None else self.loss_weight * loss
 
     def zero_grad(self):
@@ -60,9 +60,10 @@ class LossHeadStrategy(ScoreStrategy):
         self.scheduler.step()
 
     def predicted_loss(self, output) -> torch.Tensor:
-        """(B,) predicted loss of a model output (eval mode)."""
+        """(B,) float32 predicted loss of a model output (eval mode), outside any autocast."""
         self.head.eval()
-        return self.head(output.features)
+        with full_precision():
+            return self.head(output.features)
 
     def score(self, ctx):
         return ctx.map_pool(ctx.subset, self.predicted_loss)

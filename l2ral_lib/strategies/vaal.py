@@ -1,16 +1,19 @@
 """VAAL (Sinha et al., ICCV 2019): a VAE and a discriminator play a minimax game on the latent
 space; the query takes the subset samples the discriminator is most sure are unlabeled.
 
-Architecture and losses follow the official code (4 stride-2 convs 128..1024 channels, latent fc,
-3 transposed convs; MLP discriminator 512-512-1; MSE reconstruction + beta * KL summed over the
-batch; 2 VAE steps per discriminator step). Differences, for a study of bounded cost: the VAE and
-discriminator are trained `vaal_epochs` passes over the labeled set per cycle (the official code
-counts iterations from the full dataset size), and inputs of regression tasks are resized to
-`vaal_image_size`. Both nets start fresh every cycle, as in the official code.
+Follows the official code (sinhasam/vaal model.py, solver.py, arguments.py): 4 stride-2 convs
+128..1024 channels, latent fc, 3 transposed convs; MLP discriminator 512-512-1; its initialisation;
+MSE reconstruction + beta * KL summed over the batch; Adam 5e-4 for both nets; per iteration two VAE
+steps, each on a fresh labeled and unlabeled batch, then one discriminator step on the last pair;
+`num_images * train_epochs // batch_size` iterations per cycle with num_images the whole pool
+(`vaal_epochs`, `vaal_batch_size`; a CPU profile may set `vaal_iterations` instead). Both nets start
+fresh every cycle. Differences, declared in FIDELITY.md: the VAE reads the study's inputs (its
+normalisation and training augmentation; regression inputs resized to `vaal_image_size`), scores in
+eval mode, and only the query subset is scored, as for every method of the paper.
 """
 from __future__ import annotations
 
-import math
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -54,6 +57,42 @@ def discriminator(latent_dim: int) -> nn.Module:
                          nn.Linear(512, 1), nn.Sigmoid(), nn.Flatten(0))
 
 
+def official_init(*modules: nn.Module) -> None:
+    """The official `kaiming_init`: Kaiming-normal weights and zero biases for the Conv2d and Linear
+    layers it reaches (the VAE's encoder and decoder input, the whole discriminator). Its loop misses
+    fc_mu, fc_logvar and the transposed convs, which keep PyTorch's default, as here."""
+    for module in modules:
+        for layer in module.modules():
+            if type(layer) in (nn.Conv2d, nn.Linear):
+                nn.init.kaiming_normal_(layer.weight)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+
+
+def iterations_per_cycle(params, n_pool: int) -> int:
+    """The official count, num_images * train_epochs // batch_size with num_images the whole pool
+    (sinhasam/vaal solver.py, main.py), unless a profile sets `vaal_iterations`; at least one."""
+    if params.vaal_iterations is not None:
+        return params.vaal_iterations
+    return max(1, n_pool * params.vaal_epochs // params.vaal_batch_size)
+
+
+def shuffled_batches(index: torch.Tensor, batch: int, drop_last: bool) -> Iterator[torch.Tensor]:
+    """Endless batches of `index` in a fresh random order every pass: a shuffled DataLoader read again
+    and again, as the official `read_data` (its labeled loader drops the short last batch, its
+    unlabeled one keeps it). Needs len(index) >= batch when drop_last."""
+    while True:
+        order = index[torch.randperm(len(index), device=index.device)]
+        end = len(order) - len(order) % batch if drop_last else len(order)
+        for start in range(0, end, batch):
+            yield order[start:start + batch]
+
+
+def bce(probability: torch.Tensor, target: float) -> torch.Tensor:
+    """The official bce_loss against a constant target (1: labeled, 0: unlabeled)."""
+    return F.binary_cross_entropy(probability, torch.full_like(probability, target))
+
+
 def vae_loss(x, reconstruction, mu, logvar, beta):
     kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())  # summed, as the official code
     return F.mse_loss(reconstruction, x) + beta * kld
@@ -87,31 +126,32 @@ class VAAL(Strategy):
         sample = self.images(ctx, ctx.labeled[:2], augment=False)  # checked by check_data before training
         vae = VAE(sample.shape[1], sample.shape[-1], p.vaal_latent_dim, p.vaal_width).to(device)
         disc = discriminator(p.vaal_latent_dim).to(device)
+        official_init(vae.encoder, vae.fc_decode, disc)
         vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=p.vaal_lr)
-        batch = min(p.batch_size, len(ctx.labeled))
-        iterations = p.vaal_epochs * math.ceil(len(ctx.labeled) / batch)
+        batch = min(p.vaal_batch_size, len(ctx.labeled))
+        labeled_batches = shuffled_batches(ctx.labeled, batch, drop_last=True)
+        unlabeled_batches = shuffled_batches(unlabeled, batch, drop_last=False)
         vae.train()
         disc.train()
-        for _ in range(iterations):
-            labeled_x = self.images(ctx, ctx.labeled[torch.randint(len(ctx.labeled), (batch,), device=device)], True)
-            unlabeled_x = self.images(ctx, unlabeled[torch.randint(len(unlabeled), (batch,), device=device)], True)
-            for _ in range(2):  # num_vae_steps of the official code
+        for _ in range(iterations_per_cycle(p, ctx.data.n_pool)):
+            for _ in range(2):  # num_vae_steps of the official code, each on fresh batches
+                labeled_x = self.images(ctx, next(labeled_batches), True)
+                unlabeled_x = self.images(ctx, next(unlabeled_batches), True)
                 recon_l, mu_l, logvar_l = vae(labeled_x)
                 recon_u, mu_u, logvar_u = vae(unlabeled_x)
                 # the VAE tries to make the discriminator call every sample labeled
-                adversarial = F.binary_cross_entropy(disc(mu_l), torch.ones(batch, device=device)) + \
-                    F.binary_cross_entropy(disc(mu_u), torch.ones(batch, device=device))
+                adversarial = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 1.0)
                 loss = vae_loss(labeled_x, recon_l, mu_l, logvar_l, p.vaal_beta) + \
                     vae_loss(unlabeled_x, recon_u, mu_u, logvar_u, p.vaal_beta) + p.vaal_adversary_weight * adversarial
                 vae_opt.zero_grad(set_to_none=True)
                 loss.backward()
                 vae_opt.step()
+            # one discriminator step (num_adv_steps) on the last VAE step's batches
             with torch.no_grad():
                 _, mu_l, _ = vae(labeled_x)
                 _, mu_u, _ = vae(unlabeled_x)
-            disc_loss = F.binary_cross_entropy(disc(mu_l), torch.ones(batch, device=device)) + \
-                F.binary_cross_entropy(disc(mu_u), torch.zeros(batch, device=device))
+            disc_loss = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 0.0)
             disc_opt.zero_grad(set_to_none=True)
             disc_loss.backward()
             disc_opt.step()

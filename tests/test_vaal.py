@@ -1,0 +1,91 @@
+"""VAAL's training schedule against the official code (sinhasam/vaal solver.py): the iteration count,
+two VAE steps on fresh batches per discriminator step, epoch-wise shuffled batches."""
+import pytest
+import torch
+
+from l2ral_lib.config import load_params
+from l2ral_lib.strategies import get_strategy
+from l2ral_lib.strategies.base import QueryContext
+from l2ral_lib.strategies.vaal import discriminator, official_init
+from conftest import ROOT
+
+
+class RecordingImages:
+    """A StudyData stand-in: random 16x16 images; records every index batch read for training."""
+
+    def __init__(self, n_pool: int):
+        self.n_pool = n_pool
+        self.images = torch.randn(n_pool, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        self.training_reads = []
+
+    def train_batch(self, index, augment=True):
+        if augment:
+            self.training_reads.append(index.tolist())
+        return self.images[index], None
+
+
+class CountingAdam(torch.optim.Adam):
+    made: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.steps = 0
+        CountingAdam.made.append(self)
+
+    def step(self, closure=None):
+        self.steps += 1
+        return super().step(closure)
+
+
+def fit(monkeypatch, n_pool, n_labeled, **overrides):
+    """Run one VAAL query; -> (VAE optimizer steps, discriminator steps, the data stand-in, labeled, unlabeled)."""
+    monkeypatch.setattr(torch.optim, "Adam", CountingAdam)
+    CountingAdam.made = []
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"vaal_width": 4, "vaal_latent_dim": 8, **overrides})
+    data = RecordingImages(n_pool)
+    labeled, unlabeled = torch.arange(n_labeled), torch.arange(n_labeled, n_pool)
+    ctx = QueryContext(model=None, data=data, task=None, params=params, labeled=labeled, subset=unlabeled[:30])
+    torch.manual_seed(0)
+    picks = get_strategy("vaal")(params, None, None, "cpu").query(ctx, 10)
+    assert len(set(picks.tolist())) == 10
+    # the VAE's optimizer holds conv weights (4-d), the discriminator's only matrices
+    vae_opt, disc_opt = sorted(CountingAdam.made, key=lambda o: -max(p.dim() for p in o.param_groups[0]["params"]))
+    return vae_opt.steps, disc_opt.steps, data, set(labeled.tolist()), set(unlabeled.tolist())
+
+
+def test_a_cycle_makes_the_official_number_of_steps(monkeypatch):
+    # official: train_iterations = num_images * train_epochs // batch_size, num_images = the whole pool
+    vae_steps, disc_steps, data, labeled, unlabeled = fit(monkeypatch, n_pool=100, n_labeled=20, vaal_iterations=None,
+                                                          vaal_epochs=3, vaal_batch_size=8)
+    iterations = 100 * 3 // 8
+    assert (vae_steps, disc_steps) == (2 * iterations, iterations)
+    # each VAE step reads a fresh labeled and a fresh unlabeled batch: 4 reads per iteration, of the VAAL batch size
+    reads = data.training_reads
+    assert len(reads) == 4 * iterations and all(len(r) == 8 for r in reads[0::2])
+    labeled_reads, unlabeled_reads = reads[0::2], reads[1::2]
+    assert all(set(r) <= labeled for r in labeled_reads) and all(set(r) <= unlabeled for r in unlabeled_reads)
+    # a shuffled pass, not draws with replacement: 2 full labeled batches of 20 (the short one dropped),
+    # 10 unlabeled batches covering all 80 once
+    first_labeled_pass = sum(labeled_reads[:2], [])
+    assert len(set(first_labeled_pass)) == 16
+    assert sorted(sum(unlabeled_reads[:10], [])) == sorted(unlabeled)
+
+
+def test_a_profile_may_set_the_iterations(monkeypatch):
+    vae_steps, disc_steps, data, *_ = fit(monkeypatch, n_pool=100, n_labeled=20, vaal_iterations=5, vaal_batch_size=8)
+    assert (vae_steps, disc_steps, len(data.training_reads)) == (10, 5, 20)
+
+
+def test_batch_shrinks_to_a_small_labeled_set(monkeypatch):
+    *_, data, labeled, _ = fit(monkeypatch, n_pool=60, n_labeled=12, vaal_iterations=3, vaal_batch_size=128)
+    assert all(sorted(r) == sorted(labeled) for r in data.training_reads[0::2])  # the whole labeled set each step
+    assert all(len(r) == 12 for r in data.training_reads[1::2])
+
+
+def test_official_init_is_kaiming_normal_with_zero_bias():
+    torch.manual_seed(0)
+    net = discriminator(512)
+    official_init(net)
+    first = net[0]
+    assert torch.count_nonzero(first.bias) == 0
+    assert first.weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.02)  # PyTorch's default is ~0.026
