@@ -18,8 +18,8 @@ def list_datasets() -> list[str]:
 
 
 def get_dataset(name: str):
-    """The loader class of `name`: `.pool_size(params)` (known without loading, or None) and
-    `.load(params, device) -> StudyData`."""
+    """The loader class of `name`: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known
+    without loading, or None) and `.load(params, device) -> StudyData`."""
     return _DATASETS[name]
 
 
