@@ -40,8 +40,10 @@ def kmeanspp_seeding(gradients: torch.Tensor, features: torch.Tensor, budget: in
     n = len(features)
     if budget > n:
         raise ValueError(f"budget {budget} exceeds the pool of {n} points")
-    g, h = gradients.double(), features.double()
-    squared_norms = g.pow(2).sum(1) * h.pow(2).sum(1)
+    # the (N, D) products in float32, as core-set's distances (3x faster than float64 on CPU); the rest
+    # in float64, so that cumulative weights over the pool stay exact enough to sample from
+    g, h = gradients.double(), features.float()
+    squared_norms = g.pow(2).sum(1) * h.double().pow(2).sum(1)
     uniforms = 1.0 - torch.rand(budget - 1, generator=generator, dtype=torch.float64).to(h.device)  # in (0, 1]
     picked = torch.zeros(n, dtype=torch.bool, device=h.device)
     picks = torch.empty(budget, dtype=torch.long, device=h.device)
@@ -49,15 +51,15 @@ def kmeanspp_seeding(gradients: torch.Tensor, features: torch.Tensor, budget: in
     pick = squared_norms.argmax()
     for i in range(budget):
         if i:
-            weights = torch.where(picked, 0.0, nearest)
-            if not weights.sum() > 0:
-                weights = (~picked).double()
-            cumulative = weights.cumsum(0)
+            cumulative = nearest.cumsum(0)
+            if not cumulative[-1] > 0:  # every unpicked item sits on a pick
+                cumulative = (~picked).double().cumsum(0)
             # first item whose cumulative weight reaches u * total: zero-weight items are never hit
             pick = torch.searchsorted(cumulative, uniforms[i - 1] * cumulative[-1:]).squeeze(0)
         picks[i], picked[pick] = pick, True
-        squared_distance = squared_norms + squared_norms[pick] - 2 * (g @ g[pick]) * (h @ h[pick])
+        squared_distance = squared_norms + squared_norms[pick] - 2 * (g @ g[pick]) * (h @ h[pick]).double()
         nearest = torch.minimum(nearest, squared_distance.clamp_min(0))
+        nearest[pick] = 0.0  # rounding must leave a pick no chance of being drawn again
     return picks
 
 
