@@ -2,11 +2,13 @@
 
     python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
                                [--vaal-width 128] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
+                               [--parts train_step,query,sorter,phases] [--query-methods random,entropy,...]
 
-Prints one table and writes outputs/bench/<name>.csv:
+Prints one table per part and writes outputs/bench/<name>.csv:
 - train_step: the study's training step (train_cycle: device-resident data, augmentation, target +
   the L2R head and sorter) vs a bare PyTorch loop over the same model, batch and device;
-- query: scoring + selection per strategy on a 10k subset; core-set with 10k pool x 10k labeled 512-d;
+- query: scoring + selection per strategy on a 10k subset; core-set's k-center with 10k pool x 10k
+  labeled 512-d, and BADGE's k-means++ seeding with 10k pool x 512-d features x 10 classes (5120-d);
 - sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
 - phases_<study>: seconds per phase and method of each finished smoke study found under outputs/.
 """
@@ -29,6 +31,7 @@ from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.results import timing_table
 from l2ral_lib.sorter import load_sorter
 from l2ral_lib.strategies import QueryContext, get_strategy
+from l2ral_lib.strategies.badge import gradient_factor, kmeanspp_seeding
 from l2ral_lib.strategies.coreset import kcenter_greedy
 from l2ral_lib.tasks import Classification
 from l2ral_lib.training import train_cycle
@@ -102,17 +105,21 @@ def bench_train_step(params, device, steps, rounds=3):
     return table
 
 
-def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128):
-    """Seconds of scoring + selection per strategy on an n-item subset (model of `width`), and
-    k-center alone on n pool x n labeled 512-d features."""
+QUERY_METHODS = ("random", "entropy", "coreset", "ll4al", "l2r", "vaal", "margin", "least-confidence", "bald", "badge")
+
+
+def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128, methods=QUERY_METHODS):
+    """Seconds of scoring + selection per strategy on an n-item subset (model of `width`), and the two
+    selections alone on n-point 512-d features: k-center with n labeled, k-means++ with 10 classes."""
     generator = torch.Generator().manual_seed(1)
     data = fake_cifar(n + picks + 1000, device, generator)
-    model = SmallImageResNet(width=width).to(device).eval()
+    # BALD samples the dropout layer (p as the modern profiles); in eval mode it costs the others nothing
+    model = SmallImageResNet(width=width, dropout=0.5).to(device).eval()
     task, rows = Classification(), []
     labeled, subset = torch.arange(1000, device=device), torch.arange(1000, 1000 + n, device=device)
-    quick = dataclasses.replace(params, model_width=width, vaal_iterations=8, vaal_width=vaal_width)
+    quick = dataclasses.replace(params, model_width=width, vaal_iterations=8, vaal_width=vaal_width, dropout=0.5)
     size = f"{n / 1000:g}k"
-    for method in ("random", "entropy", "coreset", "ll4al", "l2r", "vaal"):
+    for method in methods:
         strategy = get_strategy(method)(quick, task, model, device)
         ctx = QueryContext(model=model, data=data, task=task, params=quick, labeled=labeled, subset=subset)
         total = timed(lambda: strategy.query(ctx, picks), device)
@@ -122,6 +129,10 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128):
     centres = torch.randn(n, 512, generator=generator).to(device)
     rows.append({"case": f"kcenter_greedy: {size} pool, {size} labeled, 512-d, {picks} picks",
                  "seconds": timed(lambda: kcenter_greedy(pool, centres, picks), device)})
+    gradients = gradient_factor(torch.randn(n, 10, generator=generator).to(device))
+    rows.append({"case": f"kmeanspp_seeding: {size} pool, 512-d x 10 classes (5120-d), {picks} picks",
+                 "seconds": timed(lambda: kmeanspp_seeding(gradients, pool, picks, torch.Generator().manual_seed(0)),
+                                  device)})
     return pd.DataFrame(rows)
 
 
@@ -141,6 +152,9 @@ def bench_sorter(device, l2r_step_s: float):
                           "sorter_share": per_batch / l2r_step_s}])
 
 
+PARTS = ("train_step", "query", "sorter", "phases")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -151,19 +165,28 @@ def main():
     parser.add_argument("--vaal-width", type=int, default=128, help="VAAL's VAE width (128 = the official code's)")
     parser.add_argument("--smoke-dirs", default="outputs/*-smoke", help="glob of finished smoke studies to tabulate")
     parser.add_argument("--out", default="outputs/bench")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ", ".join(PARTS))
+    parser.add_argument("--query-methods", default=",".join(QUERY_METHODS), help="strategies timed by the query part")
     args = parser.parse_args()
+    parts, methods = args.parts.split(","), args.query_methods.split(",")
+    if set(parts) - set(PARTS) or ("sorter" in parts and "train_step" not in parts):
+        parser.error(f"--parts: choose among {', '.join(PARTS)}; sorter needs train_step (its share of an L2R step)")
     device = torch.device(args.device)
     params = load_params(PROJECT_ROOT / "params" / "cifar10-paper.yaml",
                          {"model_width": args.width, "amp": device.type == "cuda", "channels_last": device.type == "cuda"})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_step = bench_train_step(params, device, args.steps)
-    l2r_images_per_s = train_step.set_index("loop").images_per_s["study train_cycle (l2r)"]
-    tables = {"train_step": train_step,
-              "query": bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width),
-              "sorter": bench_sorter(device, params.batch_size / l2r_images_per_s)}
-    for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
-        tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
+    tables = {}
+    if "train_step" in parts:
+        tables["train_step"] = bench_train_step(params, device, args.steps)
+    if "query" in parts:
+        tables["query"] = bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width, methods)
+    if "sorter" in parts:
+        l2r_images_per_s = tables["train_step"].set_index("loop").images_per_s["study train_cycle (l2r)"]
+        tables["sorter"] = bench_sorter(device, params.batch_size / l2r_images_per_s)
+    if "phases" in parts:
+        for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
+            tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
     print(f"device {device} ({torch.get_num_threads()} threads), ResNet-18 width {args.width}, batch {params.batch_size}")
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False)

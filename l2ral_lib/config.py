@@ -29,6 +29,7 @@ class Params:
     input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper
     model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
     model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
+    dropout: float = 0.0  # p of a dropout before the classifier's last FC, every method (0: none = the paper's)
     pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
     strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])  # query strategies compared (`python -m l2ral_lib list`)
     seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
@@ -72,6 +73,8 @@ class Params:
     vaal_adversary_weight: float = 1.0  # weight of the adversarial term in the VAE loss (official: 1)
     vaal_beta: float = 1.0  # weight of the KL term
     vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
+    # --- BALD
+    bald_passes: int = 10  # T stochastic forward passes through the dropout layer (BADGE's reference: 10)
     # --- speed (GPU fast path; the same code runs on CPU)
     amp: bool = False  # bf16 autocast on CUDA
     channels_last: bool = False  # CUDA only
@@ -179,7 +182,8 @@ def validate(params: Params) -> None:
     _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
               "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale",
-              "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch")
+              "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch",
+              "bald_passes")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
               "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
               allow_zero=True)
@@ -192,6 +196,11 @@ def validate(params: Params) -> None:
     if params.input_downscale not in allowed:
         raise ParamsError("input_downscale", f"{params.dataset} supports {', '.join(map(str, allowed))}, got"
                                              f" {params.input_downscale}")
+    if not 0 <= params.dropout < 1:
+        raise ParamsError("dropout", f"must lie in [0, 1), got {params.dropout}")
+    if params.dropout and data.get_dataset(params.dataset).task != "classification":
+        raise ParamsError("dropout", f"only the classification models have a dropout layer; set 0 for"
+                                     f" {params.dataset}")
     if params.model not in models.list_models():
         raise ParamsError("model", f"unknown model '{params.model}'; known: {', '.join(models.list_models())}")
     if not params.strategies:

@@ -172,7 +172,7 @@ class Study:
         p = self.params
         subset = query_subset(seed, cycle, labeled, self.data.n_pool, p.subset_size).to(self.device)
         ctx = QueryContext(model=model, data=self.data, task=self.task, params=p, labeled=labeled, subset=subset,
-                           timings=timings)
+                           timings=timings, seed=derive_seed(seed, "query", cycle))
         picks = strategy.query(ctx, p.query_size)
         if len(picks) != p.query_size or len(torch.unique(picks)) != len(picks):
             raise RuntimeError(f"strategy {strategy.name} returned {len(picks)} picks ({len(torch.unique(picks))}"

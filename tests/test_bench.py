@@ -23,7 +23,7 @@ def test_bench_runs_tiny_and_writes_tables(tmp_path):
     bare = train[train.loop.str.startswith("bare")]
     assert len(train) == 3 and bare.ratio_to_bare.tolist() == [1.0] and (train.images_per_s > 0).all()
     query = pd.read_csv(tmp_path / "bench" / "query.csv")
-    assert query.case.str.contains("16 picks").sum() == 7 and (query.seconds >= 0).all()
+    assert query.case.str.contains("16 picks").sum() == 12 and (query.seconds >= 0).all()
     assert pd.read_csv(tmp_path / "bench" / "sorter.csv").sorter_share.item() > 0
     assert pd.read_csv(tmp_path / "bench" / "phases_toy-smoke.csv").train.item() == 6.0
     assert "== train_step" in done.stdout and "ratio_to_bare" in done.stdout

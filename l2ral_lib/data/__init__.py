@@ -6,7 +6,8 @@ from ..paths import data_root
 from ..registry import Registry, import_submodules
 from .base import StudyData
 
-# name -> loader class: `.pool_size(params)` (known without loading, or None), `.load(params, device) -> StudyData`
+# name -> loader class: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known without
+# loading, or None), `.load(params, device) -> StudyData`
 DATASETS = Registry("dataset")
 register_dataset, list_datasets, get_dataset = DATASETS.register, DATASETS.names, DATASETS.get
 

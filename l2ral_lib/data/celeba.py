@@ -42,6 +42,7 @@ HOW_TO_GET = ("get it with `make data-offline` (unpacks ../shared/data/celeba-fi
 @register_dataset("celeba")
 class CelebA:
     train_size, test_size, num_classes = 162770, 19962, 2  # official partitions 0 and 2
+    task = ImageClassificationData.task
 
     @classmethod
     def pool_size(cls, params) -> int:

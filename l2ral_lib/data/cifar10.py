@@ -20,6 +20,7 @@ HOW_TO_GET = ("get it with `make data-offline` (unpacks ../shared/data/cifar10-j
 @register_dataset("cifar10")
 class Cifar10:
     train_size, test_size, num_classes = 50000, 10000, 10
+    task = ImageClassificationData.task
 
     @classmethod
     def pool_size(cls, params) -> int:

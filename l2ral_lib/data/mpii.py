@@ -228,6 +228,7 @@ class PoseData(StudyData):
 class MPII(FolderDataset):
     name, folder, input_size, generated = "mpii", "mpii", 256, False
     train_size, test_size = 22246, 2958
+    task = PoseData.task
     downscales = (1, 2, 4)  # keeps the input a multiple of 4 x the heatmap
 
     @classmethod

@@ -209,6 +209,7 @@ class ShanghaiTechB(FolderDataset):
 
     name, folder, generated = "shanghaitech", "shanghaitech", False
     train_size, test_size = 400, 316
+    task = CrowdData.task
     downscales = (1, 2, 4, 8)
 
     @classmethod

@@ -28,9 +28,13 @@ class BasicBlock(nn.Module):
 
 
 class SmallImageResNet(nn.Module):
-    """(B, 3, H, W) -> ModelOutput(logits (B, classes), 4 block maps, embedding (B, 8*width))."""
+    """(B, 3, H, W) -> ModelOutput(logits (B, classes), 4 block maps, embedding (B, 8*width)).
 
-    def __init__(self, blocks=(2, 2, 2, 2), num_classes: int = 10, width: int = 64, in_channels: int = 3):
+    `dropout` > 0 puts a dropout layer between the embedding and the final FC (BALD's MC dropout,
+    Gal et al. 2017); at 0 there is none: the reference ResNet-18."""
+
+    def __init__(self, blocks=(2, 2, 2, 2), num_classes: int = 10, width: int = 64, in_channels: int = 3,
+                 dropout: float = 0.0):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -44,6 +48,7 @@ class SmallImageResNet(nn.Module):
                 in_planes = planes
             layers.append(nn.Sequential(*stage))
         self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()  # no parameters: state dicts unchanged
         self.linear = nn.Linear(in_planes, num_classes)
         self.feature_channels = [width * 2 ** i for i in range(len(blocks))]
 
@@ -55,9 +60,10 @@ class SmallImageResNet(nn.Module):
             features.append(out)
         # global average pooling = the reference's avg_pool2d(4) at 32x32, and any size at 64x64
         embedding = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
-        return ModelOutput(self.linear(embedding), features, embedding)
+        return ModelOutput(self.linear(self.dropout(embedding)), features, embedding)
 
 
 @register_model("resnet18")
 def resnet18(params, data) -> SmallImageResNet:
-    return SmallImageResNet((2, 2, 2, 2), num_classes=data.num_classes, width=params.model_width)
+    return SmallImageResNet((2, 2, 2, 2), num_classes=data.num_classes, width=params.model_width,
+                            dropout=params.dropout)

@@ -18,6 +18,7 @@ def register_strategy(name: str):
     return wrap
 
 
-from . import coreset, entropy, l2r, ll4al, random, vaal  # noqa: E402,F401  (register)
+from . import (  # noqa: E402,F401  (register)
+    badge, bald, coreset, entropy, l2r, least_confidence, ll4al, margin, random, vaal)
 
 __all__ = ["QueryContext", "ScoreStrategy", "Strategy", "register_strategy", "list_strategies", "get_strategy"]

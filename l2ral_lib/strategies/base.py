@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from torch import nn
+
+from ..errors import ParamsError
+from ..data import get_dataset
 
 
 @dataclass
@@ -27,6 +31,7 @@ class QueryContext:
     labeled: torch.Tensor  # (M,) pool indices already labeled
     subset: torch.Tensor  # (S,) unlabeled pool indices the query picks from
     timings: dict = field(default_factory=dict)  # phase -> seconds, reported as result rows
+    seed: int = 0  # fixed by the study's (seed, cycle): seeds a strategy's own generators (BADGE's sampling)
 
     @contextmanager
     def timed(self, phase: str):
@@ -39,14 +44,25 @@ class QueryContext:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
 
     @torch.no_grad()
-    def map_pool(self, index: torch.Tensor, fn: Callable) -> torch.Tensor:
-        """Concatenate fn(ModelOutput) over pool items `index`, in eval mode, without augmentation."""
+    def map_pool(self, index: torch.Tensor, fn: Callable, mc_dropout: bool = False) -> torch.Tensor:
+        """Concatenate fn(ModelOutput) over pool items `index`, in eval mode, without augmentation;
+        `mc_dropout`: the dropout layers alone sample (batch-norm keeps its running statistics).
+        Every module's train/eval mode is restored afterwards."""
+        modes = {module: module.training for module in self.model.modules()}
         self.model.eval()
-        parts = []
-        for start in range(0, len(index), self.params.eval_batch_size):
-            inputs, _ = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
-            parts.append(fn(self.model(inputs)).float())
-        return torch.cat(parts)
+        if mc_dropout:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.dropout._DropoutNd):
+                    module.train()
+        try:
+            parts = []
+            for start in range(0, len(index), self.params.eval_batch_size):
+                inputs, _ = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
+                parts.append(fn(self.model(inputs)).float())
+            return torch.cat(parts)
+        finally:
+            for module, training in modes.items():
+                module.train(training)
 
 
 class Strategy:
@@ -93,6 +109,18 @@ class Strategy:
     def query(self, ctx: QueryContext, budget: int) -> torch.Tensor:
         """-> LongTensor of `budget` distinct positions into ctx.subset."""
         raise NotImplementedError
+
+
+class ClassificationOnly:
+    """Mixin of the methods defined on class probabilities: the regression tasks are refused."""
+
+    @classmethod
+    def check_params(cls, params) -> None:
+        task = get_dataset(params.dataset).task
+        if task != "classification":
+            raise ParamsError(f"strategies[{params.strategies.index(cls.name)}]",
+                              f"{cls.name} is defined for classification only and {params.dataset} is {task};"
+                              f" remove {cls.name}")
 
 
 class ScoreStrategy(Strategy):
