@@ -50,15 +50,20 @@ def exact_ranks(x: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- input scaling: the gradient bound
 
-def scale_rows(x: torch.Tensor, floor: float) -> torch.Tensor:
+# rows' sd below which the sorters' input is no longer rescaled: SoDeep's synthetic rows have sd up to
+# about 1 (uniform on [-1, 1), standard normal), so at 1 the sodeep kind sees its training data only centred
+INPUT_FLOOR = 1.0
+
+
+def scale_rows(x: torch.Tensor, floor: float = INPUT_FLOOR) -> torch.Tensor:
     """(B, n) -> (B, n): each row centred and divided by max(sd, floor).
 
-    Rows with sd >= floor come out with unit sd, so the sorter is invariant to x -> a * x + b there
-    and its gradient w.r.t. x falls as 1 / sd, as any scale-free function's must. Rows narrower than
-    the floor are only centred and multiplied by 1 / floor, never blown up to unit sd: the gradient is
-    then capped at 1 / floor times the net's own, instead of growing as 1 / sd without bound (a
+    This bounds the gradient w.r.t. x across scales. Rows with sd >= floor come out with unit sd, so
+    the sorter is invariant to x -> a * x + b there and its gradient falls as 1 / sd, as any
+    scale-free function's must, and no faster (no saturation). Rows narrower than the floor are only
+    centred and never magnified, so the gradient stays capped instead of growing as 1 / sd (a
     collapsed head would get exploding updates). The variance is clamped before the square root, so
-    a constant row has a finite (zero) gradient."""
+    a constant row has a finite (zero) gradient. Both kinds use `INPUT_FLOOR`."""
     centred = x - x.mean(-1, keepdim=True)
     return centred / centred.pow(2).mean(-1, keepdim=True).clamp(min=floor * floor).sqrt()
 
@@ -76,7 +81,7 @@ class SoDeepGRU(nn.Module):
     (predicted losses come at any scale) are shrunk to sd 1 instead of saturating the input sigmoid,
     whose gradient would vanish exponentially; narrower rows are never magnified."""
 
-    def __init__(self, hidden: int = 32, layers: int = 6, input_floor: float = 1.0):
+    def __init__(self, hidden: int = 32, layers: int = 6, input_floor: float = INPUT_FLOOR):
         super().__init__()
         self.config = {"hidden": hidden, "layers": layers, "input_floor": input_floor}
         self.rnn = nn.GRU(1, hidden, num_layers=layers, batch_first=True, bidirectional=True)
@@ -103,12 +108,14 @@ class GRUSorter(nn.Module):
     learned): the standardised value z, tanh(z), and asinh of the robust-standardised value (a
     log-like squash that keeps heavy tails ordered without letting them dominate). A multi-layer
     bidirectional GRU then sees the whole list; a small MLP per position maps [both directions'
-    states, the features] to the predicted normalised rank. It was trained on unit-sd features, so
-    its input floor is low (rows narrower than it lose resolution; see `scale_rows`)."""
+    states, the features] to the predicted normalised rank. Its shipped weights were trained with
+    rows standardised at any sd; since the input floor (`scale_rows`) rows narrower than sd 1 reach
+    it compressed, and the robust feature, which rescales by the median absolute deviation, keeps
+    them ranked down to an sd of about 1e-3 (sorter notebook)."""
 
     n_features = 3
 
-    def __init__(self, hidden: int = 64, layers: int = 2, readout: int = 64, input_floor: float = 1e-2):
+    def __init__(self, hidden: int = 64, layers: int = 2, readout: int = 64, input_floor: float = INPUT_FLOOR):
         super().__init__()
         self.config = {"hidden": hidden, "layers": layers, "readout": readout, "input_floor": input_floor}
         self.gru = nn.GRU(self.n_features, hidden, num_layers=layers, batch_first=True, bidirectional=True)
@@ -116,7 +123,7 @@ class GRUSorter(nn.Module):
                                      nn.Linear(readout, 1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, n) -> (B, n, 3), invariant to x -> a * x + b for a > 0 while the row's sd >= the floor."""
+        """(B, n) -> (B, n, 3), invariant to x -> a * x + b for a > 0 while the row's sd stays >= the floor."""
         z = scale_rows(x.float(), self.config["input_floor"])
         return torch.stack([z, torch.tanh(z), torch.asinh(_robust_standardise(z))], -1)
 
@@ -336,6 +343,22 @@ def evaluate_sorter(sorter: nn.Module, seq_len: int, n: int = 500, families: str
     return {family: rank_quality(sorter, x) for family, x in validation_set(seq_len, n, families).items()}
 
 
+def gradient_by_spread(sorter: nn.Module, seq_len: int, spreads, rows: int = 8, seed: int = 5) -> list[float]:
+    """Per spread: mean over `rows` lists of |d loss / d predictions|, where the predictions are
+    5 + spread * (a unit-sd row) and the loss is the paper's ranking loss (eq. 6: MSE between the
+    sorter's ranks of the predictions and the exact ranks of unrelated true losses), summed over lists."""
+    generator = torch.Generator().manual_seed(seed)
+    base = torch.randn(rows, seq_len, generator=generator)
+    base = (base - base.mean(-1, keepdim=True)) / base.std(-1, correction=0, keepdim=True).clamp(min=1e-12)
+    target = exact_ranks(torch.randn(rows, seq_len, generator=generator))
+    norms = []
+    for spread in spreads:
+        x = (5 + spread * base).requires_grad_(True)
+        (sorter(x) - target).pow(2).mean(-1).sum().backward()
+        norms.append(x.grad.norm(dim=-1).mean().item())
+    return norms
+
+
 # ---------------------------------------------------------------- files
 
 def weights_path(seq_len: int, kind: str = DEFAULT_KIND) -> Path:
@@ -493,12 +516,13 @@ def sodeep_held_out(recipe: SoDeepRecipe) -> torch.Tensor:
 
 
 def train_sodeep(recipe: SoDeepRecipe, out: str | Path, resume: bool = False, max_minutes: float | None = None,
-                 max_steps: int | None = None, log=print) -> dict:
+                 max_steps: int | None = None, device: str | torch.device = "cpu", log=print) -> dict:
     """Train (or, with `resume`, continue) a `sodeep` sorter by SoDeep's recipe until `recipe.epochs`,
     or until this call has run `max_minutes` or `max_steps`. The state goes to `<out>.ckpt` every
     `checkpoint_every` steps, at every epoch end and at the stop, so a killed run loses little; the
     weights of the best validated point (SoDeep keeps its best validation epoch; here a stop inside an
-    epoch is a validated point too) go to `out` with the training record beside it. -> the record."""
+    epoch is a validated point too) go to `out` with the training record beside it. The vectors are
+    drawn on the CPU whatever the `device`, so a run continues the same data stream anywhere. -> the record."""
     from .store import atomic_torch_save, git_commit  # noqa: PLC0415 (store imports config)
 
     out = Path(out)
@@ -512,14 +536,15 @@ def train_sodeep(recipe: SoDeepRecipe, out: str | Path, resume: bool = False, ma
         state = _fresh_state(recipe)
     net = build_sorter("sodeep")
     net.load_state_dict(state["net"])
+    net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     if state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])
     generator = torch.Generator()
     generator.set_state(state["generator"])
-    held_out = sodeep_held_out(recipe)
+    held_out = sodeep_held_out(recipe).to(device)
     segment = {"commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "steps": 0, "wall_s": 0.0,
-               "torch_threads": torch.get_num_threads(), "torch": str(torch.__version__)}
+               "device": str(device), "torch_threads": torch.get_num_threads(), "torch": str(torch.__version__)}
     state["segments"].append(segment)
     start, begun, earlier_wall = time.time(), state["steps_total"], state["wall_s"]
 
@@ -556,7 +581,7 @@ def train_sodeep(recipe: SoDeepRecipe, out: str | Path, resume: bool = False, ma
             group["lr"] = recipe.lr_at(state["epoch"])
         while state["step"] < recipe.steps_per_epoch and not stop():
             x = sodeep_batch(torch.randint(0, len(SODEEP_TYPES), (recipe.batch_size(state["step"]),),
-                                           generator=generator), recipe.seq_len, generator)
+                                           generator=generator), recipe.seq_len, generator).to(device)
             loss = F.l1_loss(net(x), exact_ranks(x))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -623,6 +648,7 @@ def main(argv: list[str]) -> int:
     sodeep.add_argument("--epochs", type=int, default=400, help="epoch target (default 400, the paper's)")
     sodeep.add_argument("--max-minutes", type=float, help="stop this run after M minutes (checkpointed; --resume goes on)")
     sodeep.add_argument("--resume", action="store_true", help="continue from the checkpoint <out>.ckpt")
+    sodeep.add_argument("--device", default="cpu", help="cpu (default) | cuda | cuda:N")
     sodeep.add_argument("--samples-per-epoch", type=int, default=SoDeepRecipe.samples_per_epoch,
                         help="vectors per epoch (default SoDeep's 360000; smaller only for smoke tests)")
     gru = parser.add_argument_group("gru kind")
@@ -632,8 +658,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.seq_len < 1 or args.steps < 1 or args.epochs < 1 or args.samples_per_epoch < 1:
         parser.error("--seq-len, --steps, --epochs and --samples-per-epoch must be >= 1")
-    if args.kind == "gru" and (args.resume or args.max_minutes is not None):
-        parser.error("--resume and --max-minutes apply to --kind sodeep")
+    if args.kind == "gru" and (args.resume or args.max_minutes is not None or args.device != "cpu"):
+        parser.error("--resume, --max-minutes and --device apply to --kind sodeep")
     out = args.out or weights_path(args.seq_len, args.kind)
     shipped = out.resolve().parent == WEIGHTS_DIR
     existing = [p for p in (out, checkpoint_path(out)) if p.exists()]
@@ -653,7 +679,8 @@ def main(argv: list[str]) -> int:
         return 0
     recipe = SoDeepRecipe(args.seq_len, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, seed=args.seed)
     try:
-        record = train_sodeep(recipe, out, resume=args.resume, max_minutes=args.max_minutes)
+        record = train_sodeep(recipe, out, resume=args.resume, max_minutes=args.max_minutes, device=args.device,
+                              log=lambda line: print(line, flush=True))  # flushed: runs go to a log in the background
     except ValueError as error:  # a checkpoint of another recipe
         print(f"error: {error}", file=sys.stderr)
         return 2
