@@ -59,7 +59,7 @@ class Params:
     head_lr_milestones: typing.List[int] = field(default_factory=list)  # MPII: SGD 5e-2 -> 5e-3 at 110
     head_momentum: float = 0.9  # used by head_optimizer sgd
     head_hidden: int = 128  # width of the L2R head's hidden FC layer
-    sorter_kind: str = "gru"  # which shipped sorter family turns predicted losses into ranks
+    sorter_kind: str = "sodeep"  # shipped sorter turning predicted losses into ranks: sodeep (the paper's) | gru
     ll4al_margin: float = 1.0  # LL4AL pair margin
     ll4al_weight: float = 1.0  # LL4AL lambda: weight of the margin loss added to the target loss
     ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL: after 120 epochs)

@@ -7,7 +7,7 @@ import papermill
 import pytest
 
 from conftest import ROOT
-from l2ral_lib.sorter import FAMILIES
+from l2ral_lib.sorter import FAMILIES, KINDS, SODEEP_FAMILIES
 from test_celeba import make_celeba
 
 TEMPLATES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -49,7 +49,8 @@ def test_sorter_notebook_runs_on_a_tiny_setting(tmp_path):
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "sorter.ipynb"), str(tmp_path / "sorter.ipynb"), cwd=str(ROOT), kernel_name="python3",
         parameters={"seq_lens": [4], "n_eval": 16, "out_dir": str(tmp_path / "sorter")}, progress_bar=False)
-    assert (tmp_path / "sorter" / "sorter_quality.csv").read_text().count("\n") == 1 + len(FAMILIES)
+    rows = len(KINDS) * (len(FAMILIES) + len(SODEEP_FAMILIES))  # per kind: both family sets
+    assert (tmp_path / "sorter" / "sorter_quality.csv").read_text().count("\n") == 1 + rows
     assert (tmp_path / "sorter" / "figures" / "sorter_quality.png").stat().st_size > 10_000
 
 
