@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import store
 from .config import Params, ParamsError
 from .data import StudyData, load_dataset
 from .models import build_model
+from .progress import StudyProgress
 from .strategies import QueryContext, get_strategy
 from .tasks import get_task
 from .training import evaluate, train_cycle, uses_channels_last
@@ -76,7 +76,8 @@ class Study:
     data: StudyData
     device: torch.device
     out_dir: Path
-    progress: bool = True
+    progress: bool = True  # per-epoch progress bars
+    tracker: StudyProgress | None = None  # one log line per finished cycle
 
     @property
     def task(self):
@@ -111,8 +112,7 @@ class Study:
             rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
         self.write_views(path, rows, selected)
         trainable = torch.compile(model) if p.compile else model
-        for cycle in tqdm(range(first_cycle, p.n_cycles), desc=slice_name(method, seed), disable=not self.progress,
-                          initial=first_cycle, total=p.n_cycles):
+        for cycle in range(first_cycle, p.n_cycles):
             # not keyed by method: methods with the same labeled set train identically (cycle 0 above all)
             torch.manual_seed(derive_seed(seed, "cycle", cycle))
             if not p.continue_model and cycle > first_cycle:
@@ -138,6 +138,8 @@ class Study:
                 "model": model.state_dict(), "strategy": strategy.state_dict(), "labeled": labeled.cpu(),
                 "rows": rows, "selected": selected, "cycles_done": cycle + 1})
             self.write_views(path, rows, selected)
+            if self.tracker:
+                self.tracker.cycle_done(method, seed, cycle, n_labeled, metrics)
         return rows
 
     def query(self, model, strategy, labeled, seed, cycle, timings) -> torch.Tensor:
@@ -195,6 +197,8 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
     study = open_study(params, device, out_dir, progress)
     slices = only or [(method, seed) for seed in params.seeds for method in params.strategies]
     names = [slice_name(m, s) for m, s in slices]
+    study.tracker = StudyProgress(params.experiment, {(m, s): study.slice_dir(m, s) for m, s in slices},
+                                  params.n_cycles, (study.task.metric, "spearman"))
     provenance_file = study.out_dir / "provenance.json"
     store.atomic_write_json(provenance_file, store.provenance(study.device, started, None, names))
     for method, seed in slices:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from .tasks import spearman
 
