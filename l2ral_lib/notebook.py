@@ -29,8 +29,8 @@ def describe(params):
     values = params.to_dict()
     text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
     frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
-    return frame.style.set_properties(**{"text-align": "left"}).set_caption(
-        f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)")
+    # no cell styles: GitHub's notebook view drops <style> blocks, an empty one costs nothing
+    return frame.style.set_caption(f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)")
 
 
 def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True) -> pd.DataFrame:
