@@ -1,4 +1,4 @@
-# l2ral: `make setup`, `make test`, then `make <experiment> PROFILE=<paper|smoke|ci> DEVICE=<cpu|cuda|auto>`.
+# l2ral: `make setup`, `make test`, then `make <experiment> PROFILE=<paper|smoke|ci> DEVICE=<cpu|cuda|auto>`, `make summary`.
 PYTHON     ?= $(shell command -v python3.11 || command -v python3)
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
@@ -8,13 +8,14 @@ JOBS       ?= 1
 SEQ_LEN    ?= 64
 SHARED_DATA ?= ../shared/data
 DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
-OUT         = outputs/$@-$(PROFILE)
+OUTPUTS    ?= outputs
+OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
-EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb,$(wildcard notebooks/*.ipynb)))
+EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) paper-proof paper-proof-status bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) paper-proof paper-proof-status bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -29,12 +30,25 @@ $(VENV)/.installed: pyproject.toml
 test: setup
 	$(PY) -m pytest -q
 
-# Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill.
+# Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill;
+# --log-output shows the study's line per finished (method, seed, cycle) here as it happens.
 $(EXPERIMENTS): setup
 	$(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml
 	mkdir -p $(OUT)
-	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 \
+	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \
 	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
+
+# Every experiment at PROFILE (with smoke also the smoke-sized CIFAR-10 ablations), then the summary page.
+results: setup
+	$(MAKE) $(EXPERIMENTS) PROFILE=$(PROFILE)
+	$(if $(filter smoke,$(PROFILE)),$(MAKE) cifar10 PROFILE=ablations)
+	$(MAKE) summary
+
+# One page over every study under $(OUTPUTS): $(OUTPUTS)/summary/summary.ipynb and its figures.
+summary: setup
+	mkdir -p $(OUTPUTS)/summary
+	$(PY) -m papermill notebooks/summary.ipynb $(OUTPUTS)/summary/summary.ipynb --cwd . -k python3 --no-progress-bar \
+	  -p outputs_dir $(OUTPUTS)
 
 # the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
 PROOF_OUT ?= outputs/cifar10-paper

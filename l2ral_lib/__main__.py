@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", type=_slice, nargs="+", metavar="METHOD:SEED", help="run just these slices")
     run.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
                      help="override a params key (value read as YAML), e.g. --set data_root=/data")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no per-epoch progress bars (the line per finished cycle on stderr stays)")
     check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
                                 description="Validate the params, then load the data on the CPU and check sizes,"
                                             " pretrained and sorter weights and each strategy's input needs.")
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             raise ParamsError("--jobs", "must be >= 1")
         from .loop import run_study  # noqa: PLC0415
+        from .progress import log_to_stderr  # noqa: PLC0415
 
+        log_to_stderr()
         if args.jobs > 1:
             from .loop import open_study  # noqa: PLC0415
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import store
 from .config import Params
@@ -34,6 +33,7 @@ from .data import StudyData, load_dataset
 from .errors import ParamsError
 from .models import build_model
 from .paths import pretrained_file
+from .progress import StudyProgress
 from .strategies import QueryContext, get_strategy
 from .tasks import get_task
 from .training import evaluate, train_cycle, uses_channels_last
@@ -87,7 +87,8 @@ class Study:
     data: StudyData
     device: torch.device
     out_dir: Path
-    progress: bool = True
+    progress: bool = True  # per-epoch progress bars
+    tracker: StudyProgress | None = None  # one log line per finished cycle
 
     @property
     def task(self):
@@ -126,8 +127,7 @@ class Study:
         if first_cycle < p.n_cycles:
             record = store.SliceProvenance(path / "provenance.json", self.device, self.weights_used(strategy), first_cycle)
         trainable = torch.compile(model) if p.compile else model
-        for cycle in tqdm(range(first_cycle, p.n_cycles), desc=slice_name(method, seed), disable=not self.progress,
-                          initial=first_cycle, total=p.n_cycles):
+        for cycle in range(first_cycle, p.n_cycles):
             if not p.continue_model and cycle > 0:
                 # every cycle trains from the initial weights, the first one after a resume too (the
                 # weights loaded from state.pt are the previous cycle's trained ones)
@@ -157,6 +157,8 @@ class Study:
                 "rows": rows, "selected": selected, "cycles_done": cycle + 1})
             self.write_views(path, rows, selected)
             record.cycle_done(cycle + 1)
+            if self.tracker:
+                self.tracker.cycle_done(method, seed, cycle, n_labeled, metrics)
         return rows
 
     def weights_used(self, strategy) -> dict:
@@ -240,7 +242,10 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
     study = open_study(params, device, out_dir, progress)
-    for method, seed in only or [(method, seed) for seed in params.seeds for method in params.strategies]:
+    slices = only or [(method, seed) for seed in params.seeds for method in params.strategies]
+    study.tracker = StudyProgress(params.experiment, {(m, s): study.slice_dir(m, s) for m, s in slices},
+                                  params.n_cycles, (study.task.metric, "spearman"))
+    for method, seed in slices:
         study.run_slice(method, seed)
     return merge_results(study.out_dir)
 

@@ -12,6 +12,7 @@ import pandas as pd
 from .config import load_params
 from .loop import run_study
 from .paths import PROJECT_ROOT
+from .progress import log_to_stderr
 
 
 def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
@@ -22,18 +23,29 @@ def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
     return params, Path(out_dir or Path("outputs") / params.experiment)
 
 
-def describe(params) -> pd.DataFrame:
-    """The resolved params as a two-column table for the notebook."""
-    return pd.DataFrame(sorted(params.to_dict().items()), columns=["key", "value"]).set_index("key")
+def describe(params):
+    """The resolved params as a key / value table, one row per key in the order `Params` declares them
+    (grouped by meaning); a Styler, so that no row is cut however many keys there are."""
+    values = params.to_dict()
+    text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
+    frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
+    # no cell styles: GitHub's notebook view drops <style> blocks, an empty one costs nothing
+    return frame.style.set_caption(f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)")
 
 
 def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True) -> pd.DataFrame:
-    """Run or resume the study; with jobs > 1 through the CLI's process pool (results merged)."""
+    """Run or resume the study, one log line per finished cycle under the cell; with jobs > 1 through
+    the CLI's process pool (results merged), its lines passed on to this cell."""
+    log_to_stderr()
     if jobs <= 1:
         return run_study(params, device, out_dir, progress=progress)
     command = [sys.executable, "-m", "l2ral_lib", "run", params_path, "--device", device, "--out", str(out_dir),
                "--jobs", str(jobs)]
     if params.data_root:
         command += ["--set", f"data_root={params.data_root}"]
-    subprocess.run(command, check=True)
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as workers:
+        for line in workers.stderr:  # the workers' progress lines, into the notebook as they come
+            sys.stderr.write(line)
+    if workers.returncode:
+        raise subprocess.CalledProcessError(workers.returncode, command)
     return pd.read_csv(out_dir / "results.csv")

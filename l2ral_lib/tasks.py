@@ -27,10 +27,22 @@ def softmax_entropy(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim)
 
 
+# Metrics where smaller is better; every other metric (accuracy, PCKh, Spearman) is better higher. The one
+# place the statistics, tables and figures read a metric's orientation from.
+LOWER_IS_BETTER = frozenset({"mae", "rmse"})
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
 class Task:
     name: str
     metric: str  # the primary metric (the learning curve's y axis)
-    higher_is_better: bool
+
+    @property
+    def higher_is_better(self) -> bool:
+        return higher_is_better(self.metric)
 
     def per_sample_loss(self, output: torch.Tensor, target) -> torch.Tensor:
         """(B,) loss of each sample; its mean is the target model's training loss."""
@@ -49,7 +61,7 @@ class Task:
 
 
 class Classification(Task):
-    name, metric, higher_is_better = "classification", "accuracy", True
+    name, metric = "classification", "accuracy"
 
     def per_sample_loss(self, output, target):
         return F.cross_entropy(output.float(), target, reduction="none")
@@ -75,6 +87,12 @@ def register_task(task: Task) -> Task:
 register_task(Classification())
 
 
+def primary_metrics() -> set[str]:
+    """The metric each task's learning curve shows (accuracy, mae, pckh): how a results table's main
+    metric is recognised."""
+    return {get_task(name).metric for name in TASKS.names()}
+
+
 # --- regression tasks (paper Sec. IV-C, IV-D)
 
 CROWD_LOG_PARA = 100.0  # C^3's LOG_PARA: density maps are stored and predicted x 100
@@ -84,7 +102,7 @@ class CrowdCounting(Task):
     """Density-map regression (C^3): the loss is the pixel MSE of the map (x LOG_PARA); a count is the
     map's sum / LOG_PARA. Metrics: MAE and RMSE of the counts (C^3 calls the latter "MSE")."""
 
-    name, metric, higher_is_better = "crowd_counting", "mae", False
+    name, metric = "crowd_counting", "mae"
     log_para = CROWD_LOG_PARA
 
     def per_sample_loss(self, output, target):
@@ -172,7 +190,7 @@ class PoseEstimation(Task):
     Targets are dicts: `heatmaps` (B, J, h, w), `weights` (B, J); for test batches also `center` (B, 2),
     `box` (B,) (crop side in original pixels), `joints` (B, J, 2), `visible` (B, J), `headboxes` (B, 2, 2)."""
 
-    name, metric, higher_is_better = "pose", "pckh", True
+    name, metric = "pose", "pckh"
 
     def per_sample_loss(self, output, target):
         weights = target["weights"].float()[:, :, None, None]

@@ -5,7 +5,7 @@ import bisect
 import contextlib
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
 
 from .tasks import spearman
 

@@ -21,6 +21,9 @@ def test_jobs_mode_equals_single_process(tmp_path, tiny_data_root):
     assert single.returncode == 0, single.stderr
     jobs = cli(*common, "--out", str(tmp_path / "jobs"), "--jobs", "3")
     assert jobs.returncode == 0, jobs.stderr
+    # one progress line per (method, seed, cycle) on stderr, also from the workers of --jobs
+    for run in (single, jobs):
+        assert sum(" cycles done, elapsed " in line for line in run.stderr.splitlines()) == 3 * 3
     measured = lambda t: t[~t.metric.str.startswith("time_")].reset_index(drop=True)  # noqa: E731
     a, b = (pd.read_csv(tmp_path / name / "results.csv") for name in ("single", "jobs"))
     pd.testing.assert_frame_equal(measured(a), measured(b))

@@ -24,24 +24,48 @@ def test_template_is_stripped_with_one_parameters_cell(path):
 EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress"}
 
 
-@pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem != "sorter"], ids=lambda p: p.name)
+EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary")]
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
 def test_papermill_parses_every_parameter(path):
     """Regression: a quote inside a parameter's comment made papermill skip the line and warn
     'Passed unknown parameter: out_dir' on every make run."""
     assert set(papermill.inspect_notebook(str(path))) == EXPERIMENT_PARAMETERS
 
 
+def test_summary_parameters():
+    assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "summary.ipynb"))) == {"outputs_dir", "out_dir"}
+
+
+def stream_texts(path, name):
+    notebook = nbformat.read(path, as_version=4)
+    return [o.text for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "stream" and o.name == name]
+
+
 @pytest.mark.slow
 def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
     out = tmp_path / "cifar10-ci"
+    executed = tmp_path / "cifar10.ipynb"
     papermill.execute_notebook(
-        str(ROOT / "notebooks" / "cifar10.ipynb"), str(tmp_path / "cifar10.ipynb"), cwd=str(ROOT), kernel_name="python3",
+        str(ROOT / "notebooks" / "cifar10.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
         parameters={"params_path": "params/cifar10-ci.yaml", "device": "cpu", "out_dir": str(out),
                     "data_root": str(tiny_data_root), "progress": False})
     assert (out / "results.csv").is_file() and (out / "params.json").is_file() and (out / "provenance.json").is_file()
-    assert (out / "figures" / "fig4_accuracy.png").stat().st_size > 10_000
-    assert (out / "figures" / "fig5_spearman.png").stat().st_size > 10_000
-    assert json.loads((out / "params.json").read_text())["experiment"] == "cifar10-ci"
+    for figure in ("fig4_accuracy", "fig5_spearman", "aubc_accuracy", "penalty_accuracy"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    params = json.loads((out / "params.json").read_text())
+    assert params["experiment"] == "cifar10-ci"
+    # readable: one progress line per (method, seed, cycle) and nothing else on stderr (no tqdm / ipywidgets warning)
+    stderr = "".join(stream_texts(executed, "stderr")).splitlines()
+    n_cycles = (params["max_labeled"] - params["initial_labeled"]) // params["query_size"] + 1
+    assert len(stderr) == len(params["strategies"]) * len(params["seeds"]) * n_cycles
+    assert all(" cycles done, elapsed " in line for line in stderr)
+    # the params as a key/value table: one row per key
+    html = next(o.data["text/html"] for c in nbformat.read(executed, as_version=4).cells
+                if "notebook.describe(params)" in c.source for o in c.outputs if "data" in o)
+    assert html.count("<tr>") == 2 + len(params) and "L2R-AL (ours)" not in executed.read_text()  # 2 header rows
 
 
 @pytest.mark.slow
@@ -70,4 +94,7 @@ def test_experiment_notebook_runs_on_ci_profile(tmp_path, experiment, figure, me
     table = pd.read_csv(out / "results.csv")
     final = table[(table.metric == metric) & (table.cycle == table.cycle.max())]
     assert set(final.method) == set(json.loads((out / "params.json").read_text())["strategies"])
-    assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000
+    for name in (figure, f"aubc_{metric}", f"penalty_{metric}"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    stderr = "".join(stream_texts(tmp_path / f"{experiment}.ipynb", "stderr")).splitlines()
+    assert stderr and all(" cycles done, elapsed " in line for line in stderr)  # progress lines, no warnings
