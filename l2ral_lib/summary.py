@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import results, stats
-from .data.base import PROJECT_ROOT
+from .paths import PROJECT_ROOT
 from .tasks import primary_metrics
 
 

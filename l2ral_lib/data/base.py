@@ -90,6 +90,17 @@ def fixed_parts(params, train, test):
             take(test, fixed_subset(_length(test), params.test_size, seed=1)))
 
 
+class Normalisation:
+    """(uint8 images (B, C, H, W) / 255 - mean) / std per channel, the statistics on the data's device."""
+
+    def __init__(self, mean, std, device):
+        self.mean = torch.as_tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.std = torch.as_tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() / 255 - self.mean) / self.std
+
+
 class StudyData:
     """A pool (the training set, labels revealed when queried) and a test set, both on `device`."""
 
@@ -128,12 +139,8 @@ class ImageClassificationData(StudyData):
         self.crop_padding = crop_padding
         self.augment = augment
         pixels = self.train_images.float().div_(255).transpose(0, 1).flatten(1)
-        self.mean = pixels.mean(1).view(1, -1, 1, 1)
-        self.std = pixels.std(1).view(1, -1, 1, 1)
+        self.normalise = Normalisation(pixels.mean(1), pixels.std(1), self.device)
         del pixels
-
-    def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() / 255 - self.mean) / self.std
 
     def random_crop_flip(self, images: torch.Tensor) -> torch.Tensor:
         """Batched crop (size unchanged) from the zero-padded images, then a random horizontal flip."""

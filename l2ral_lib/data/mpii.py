@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from ..errors import DataError
 from ..tasks import MPII_FLIP_PAIRS, MPII_JOINTS
 from . import register_dataset
-from .base import FolderDataset, StudyData, fixed_parts
+from .base import FolderDataset, Normalisation, StudyData, fixed_parts
 
 NUM_JOINTS = 16
 SIGMA = 2.0
@@ -168,8 +168,7 @@ class PoseData(StudyData):
         self.n_pool, self.n_test = len(train["crops"]), len(test["crops"])
         self.input_size, self.heatmap_size = input_size, input_size // 4
         self.augment = augment
-        self.mean = torch.tensor(MEAN_STD[0], device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(MEAN_STD[1], device=self.device).view(1, 3, 1, 1)
+        self.normalise = Normalisation(*MEAN_STD, self.device)
         self.swap = list(range(NUM_JOINTS))
         for a, b in MPII_FLIP_PAIRS:
             self.swap[a], self.swap[b] = b, a
@@ -205,7 +204,7 @@ class PoseData(StudyData):
         swap = torch.tensor(self.swap, device=dev)
         joints = torch.where(flip[:, None, None], joints[:, swap], joints)
         visible = torch.where(flip[:, None], visible[:, swap], visible)
-        return (images / 255 - self.mean) / self.std, joints, visible
+        return self.normalise(images), joints, visible
 
     def targets(self, joints, visible) -> dict:
         heatmaps, weights = gaussian_heatmaps(joints, visible, self.heatmap_size, self.input_size / self.heatmap_size)

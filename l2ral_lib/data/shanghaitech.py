@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from ..errors import DataError
 from ..tasks import CROWD_LOG_PARA
 from . import register_dataset
-from .base import FolderDataset, StudyData, fixed_parts
+from .base import FolderDataset, Normalisation, StudyData, fixed_parts
 
 LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0
@@ -166,17 +166,13 @@ class CrowdData(StudyData):
         self.train_counts, self.test_counts = train_counts, test_counts
         self.n_pool, self.n_test = len(train_images), len(test_images)
         self.augment = augment
-        self.mean = torch.tensor(MEAN_STD[0], device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(MEAN_STD[1], device=self.device).view(1, 3, 1, 1)
+        self.normalise = Normalisation(*MEAN_STD, self.device)
         h, w = train_images.shape[-2:]
         self.crop = (max(8, int(h * crop_fraction) // 8 * 8), max(8, int(w * crop_fraction) // 8 * 8))
 
     def count(self, i: int) -> int:
         """Annotated heads of pool item i."""
         return int(self.train_counts[i])
-
-    def normalise(self, images):
-        return (images.float() / 255 - self.mean) / self.std
 
     def crop_flip(self, images, density):
         """The same random crop and horizontal flip for each image and its density map (batched)."""

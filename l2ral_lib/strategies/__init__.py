@@ -19,6 +19,16 @@ def register_strategy(name: str):
 
 
 from . import (  # noqa: E402,F401  (register)
-    badge, bald, coreset, entropy, l2r, least_confidence, ll4al, margin, random, vaal)
+    badge,
+    bald,
+    coreset,
+    entropy,
+    l2r,
+    least_confidence,
+    ll4al,
+    margin,
+    random,
+    vaal,
+)
 
 __all__ = ["QueryContext", "ScoreStrategy", "Strategy", "register_strategy", "list_strategies", "get_strategy"]

@@ -16,8 +16,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import ParamsError
 from ..data import get_dataset
+from ..errors import ParamsError
 
 
 @dataclass
