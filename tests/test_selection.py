@@ -28,8 +28,9 @@ def trained(tiny_data_root, tmp_path_factory):
 
     # lr 0.01: the ci profile's 0.1 drives this width-4 model to logits in the thousands, where every
     # softmax entropy is 0 and no ranking is left to check
+    # dropout 0.5: BALD samples it (the model of every method has it; eval-mode scoring passes through it)
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root), "lr": 0.01,
-                                                                "strategies": list_strategies()})
+                                                                "dropout": 0.5, "strategies": list_strategies()})
     study = loop.open_study(params, "cpu", tmp_path_factory.mktemp("selection"), progress=False)
     labeled = loop.initial_labeled_set(0, study.data.n_pool, params.initial_labeled)
     subset = loop.query_subset(0, 0, labeled, study.data.n_pool, params.subset_size)
