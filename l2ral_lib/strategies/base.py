@@ -119,8 +119,8 @@ class ClassificationOnly:
         task = get_dataset(params.dataset).task
         if task != "classification":
             raise ParamsError(f"strategies[{params.strategies.index(cls.name)}]",
-                              f"{cls.name} is defined for classification only and {params.dataset} is {task};"
-                              f" remove {cls.name}")
+                              f"{cls.name} is defined for classification only, and {params.dataset} is a {task}"
+                              f" task; remove {cls.name}")
 
 
 class ScoreStrategy(Strategy):
