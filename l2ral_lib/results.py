@@ -29,7 +29,8 @@ PAPER_FINAL = {
 # Labeled-set size of the paper's final cycle: marks are drawn only on a curve that ends there.
 PAPER_FINAL_LABELED = {"cifar10": 10000, "celeba": 1000, "mpii": 1000, "shanghaitech": 100}
 METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set", "vaal": "VAAL", "ll4al": "LL4AL",
-                 "l2r": "L2R-AL", "l2r-all-features": "Rank-all-features", "l2r-mse": "L2R head + MSE"}
+                 "l2r": "L2R-AL", "l2r-all-features": "Rank-all-features", "l2r-mse": "L2R head + MSE",
+                 "margin": "Margin", "least-confidence": "Least confidence", "bald": "BALD", "badge": "BADGE"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}
 METHOD_ORDER = list(METHOD_LABELS)
@@ -41,10 +42,9 @@ def load_results(out_dir: str | Path) -> pd.DataFrame:
 
 def palette(methods) -> dict:
     """One colour-blind-safe colour per method, fixed across figures."""
-    colours = sns.color_palette("colorblind", len(METHOD_ORDER))
-    extra = [m for m in methods if m not in METHOD_ORDER]
-    colours += sns.color_palette("dark", len(extra))
-    return dict(zip(METHOD_ORDER + extra, colours))
+    order = METHOD_ORDER + [m for m in methods if m not in METHOD_ORDER]
+    # colorblind has 10 distinct colours; beyond them, dark's 10 (never a colour twice up to 20 methods)
+    return dict(zip(order, sns.color_palette("colorblind") + sns.color_palette("dark")))
 
 
 def ordered(methods) -> list[str]:

@@ -105,3 +105,11 @@ def test_paper_marks_only_where_the_curve_ends_at_the_papers_final_cycle():
 def test_timing_table_sums_cycles():
     timing = results.timing_table(table())
     assert timing.loc["random", "train"] == 3.0
+
+
+def test_every_registered_strategy_has_a_label_and_its_own_colour():
+    from l2ral_lib.strategies import list_strategies
+
+    assert set(list_strategies()) <= set(results.METHOD_LABELS)
+    colours = results.palette(list_strategies())
+    assert len({colours[m] for m in list_strategies()}) == len(list_strategies())
