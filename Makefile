@@ -13,9 +13,9 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -57,6 +57,12 @@ paper-proof: setup
 
 paper-proof-status: setup
 	$(PY) benchmarks/paper_proof.py status --out $(PROOF_OUT)
+
+# mutants of the selection, loss, head, task and loop code against the tests ([tool.mutmut] in pyproject.toml)
+mutation: setup
+	$(PY) -m pip install -q mutmut==3.8.1
+	$(PY) -m mutmut run $(MUTANTS)
+	$(PY) -m mutmut results
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
