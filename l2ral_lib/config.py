@@ -7,7 +7,6 @@ any data is loaded or model built (the CLI turns it into one line and exit statu
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ParamsError
+from .registry import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def from_dict(raw: dict) -> Params:
     values = {}
     for key, value in raw.items():
         if key not in _FIELDS:
-            raise ParamsError(key, f"unknown key{_close(key, _FIELDS)}; see l2ral_lib/config.py for the known keys")
+            raise ParamsError(key, f"unknown key{did_you_mean(key, _FIELDS)}; see l2ral_lib/config.py for the known keys")
         values[key] = _check_type(key, value, _HINTS[key])
     params = Params(**values)
     validate(params)
@@ -207,7 +207,7 @@ def validate(params: Params) -> None:
         raise ParamsError("strategies", "name at least one strategy")
     for i, name in enumerate(params.strategies):
         if name not in strategies.list_strategies():
-            raise ParamsError(f"strategies[{i}]", f"unknown strategy '{name}'{_close(name, strategies.list_strategies())};"
+            raise ParamsError(f"strategies[{i}]", f"unknown strategy '{name}'{did_you_mean(name, strategies.list_strategies())};"
                                                   f" known: {', '.join(strategies.list_strategies())}")
     if len(set(params.strategies)) != len(params.strategies):
         raise ParamsError("strategies", "a strategy is listed twice")
@@ -240,11 +240,6 @@ def validate(params: Params) -> None:
             raise ParamsError(key, f"milestones {bad} lie outside 1..epochs ({params.epochs})")
     for name in params.strategies:
         strategies.get_strategy(name).check_params(params)
-
-
-def _close(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def describe_keys() -> list[dict]:

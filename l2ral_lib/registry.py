@@ -25,13 +25,17 @@ class Registry:
 
     def get(self, name: str):
         if name not in self._items:
-            close = difflib.get_close_matches(name, self.names(), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise KeyError(f"unknown {self.kind} '{name}'{hint}; known: {', '.join(self.names())}")
+            raise KeyError(f"unknown {self.kind} '{name}'{did_you_mean(name, self.names())}; known: {', '.join(self.names())}")
         return self._items[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+
+def did_you_mean(name: str, known) -> str:
+    """" (did you mean 'x'?)" for the closest of `known`, or ""."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def import_submodules(package: str, path) -> None:

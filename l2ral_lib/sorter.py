@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import math
 import sys
 import time
@@ -375,7 +374,9 @@ def available_sorter_lengths(kind: str = DEFAULT_KIND) -> list[int]:
 def weights_hash(seq_len: int, kind: str = DEFAULT_KIND) -> str:
     """sha256 (hex) of the shipped weights file of (seq_len, kind): what a study records to say which
     sorter it used."""
-    return hashlib.sha256(_existing_weights(seq_len, kind).read_bytes()).hexdigest()
+    from .store import file_sha256  # noqa: PLC0415 (store imports config)
+
+    return file_sha256(_existing_weights(seq_len, kind))
 
 
 class MissingSorterError(FileNotFoundError):

@@ -11,8 +11,7 @@ from __future__ import annotations
 from ..errors import ParamsError
 from ..losses import loss_mse, ranking_loss
 from ..paths import PROJECT_ROOT
-from ..sorter import available_sorter_lengths, load_sorter, weights_path
-from ..store import file_sha256
+from ..sorter import available_sorter_lengths, load_sorter, weights_hash, weights_path
 from . import register_strategy
 from .loss_head import LossHeadStrategy, l2r_head, lossnet
 
@@ -34,7 +33,8 @@ class ListwiseRanking(LossHeadStrategy):
 
     def weights_used(self):
         file = weights_path(self.params.batch_size, self.params.sorter_kind)
-        return {"sorter": {"file": str(file.relative_to(PROJECT_ROOT)), "sha256": file_sha256(file)}}
+        return {"sorter": {"file": str(file.relative_to(PROJECT_ROOT)),
+                           "sha256": weights_hash(self.params.batch_size, self.params.sorter_kind)}}
 
     def objective(self, predicted_loss, true_loss):
         # the last, smaller batch of an epoch is no list the sorter was trained for: skip it
