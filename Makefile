@@ -13,9 +13,9 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,14 @@ summary: setup
 	mkdir -p $(OUTPUTS)/summary
 	$(PY) -m papermill notebooks/summary.ipynb $(OUTPUTS)/summary/summary.ipynb --cwd . -k python3 --no-progress-bar \
 	  -p outputs_dir $(OUTPUTS)
+
+# README.md's Results tables from the studies under $(OUTPUTS) (tests/test_summary.py checks they agree)
+readme-results: setup
+	$(PY) -m l2ral_lib readme-results --outputs $(OUTPUTS)
+
+# rerun one finished slice of a study and compare it to the last digit: make verify STUDY=outputs/cifar10-smoke SLICE=l2r:0
+verify: setup
+	$(PY) -m l2ral_lib verify $(STUDY) $(SLICE)
 
 # the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
 PROOF_OUT ?= outputs/cifar10-paper

@@ -2,11 +2,15 @@
 
     python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
                                [--vaal-width 128] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
-                               [--parts train_step,query,sorter,phases] [--query-methods random,entropy,...]
+                               [--parts train_step,precision,query,sorter,phases]
+                               [--precision-models cifar10-smoke,celeba-smoke,paper] [--precision-steps N]
+                               [--query-methods random,entropy,...]
 
 Prints one table per part and writes outputs/bench/<name>.csv:
 - train_step: the study's training step (train_cycle: device-resident data, augmentation, target +
-  the L2R head and sorter) vs a bare PyTorch loop over the same model, batch and device;
+  the L2R head and sorter) vs a bare PyTorch loop over the same model, batch, device and precision;
+- precision: float32 vs bf16 autocast vs bf16 + channels_last, for the smoke and paper model widths,
+  the study's train_cycle and the bare loop each;
 - query: scoring + selection per strategy on a 10k subset; core-set's k-center with 10k pool x 10k
   labeled 512-d, and BADGE's k-means++ seeding with 10k pool x 512-d features x 10 classes (5120-d);
 - sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
@@ -27,6 +31,7 @@ import torch.nn.functional as F
 from l2ral_lib.config import load_params
 from l2ral_lib.data.base import ImageClassificationData
 from l2ral_lib.paths import PROJECT_ROOT
+from l2ral_lib.precision import cpu_bf16_flag, describe, uses_bf16, uses_channels_last
 from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.results import timing_table
 from l2ral_lib.sorter import load_sorter
@@ -54,55 +59,98 @@ def timed(fn, device, repeats=1):
     return best
 
 
-def fake_cifar(n, device, generator):
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+def fake_cifar(n, device, generator, size=32):
+    images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (n,), generator=generator)
     return ImageClassificationData("bench", images, labels, images[:1000], labels[:1000], 10, device)
 
 
-def bench_train_step(params, device, steps, rounds=3):
-    """Images/s of train_cycle (one epoch of `steps` batches) vs a bare loop doing the same work.
-
-    Every loop runs once untimed (allocator, kernels and caches warm), then the loops are timed in
-    turn for `rounds` rounds and each keeps its best: the ratio does not depend on which ran first."""
-    n = steps * params.batch_size
-    data = fake_cifar(n, device, torch.Generator().manual_seed(0))
-    labeled = torch.arange(n, device=device)
-    task = Classification()
-    one_epoch = dataclasses.replace(params, epochs=1, lr_milestones=[1])
-    loops = {}
-    for method in ("random", "l2r"):
-        torch.manual_seed(0)
-        model = SmallImageResNet(width=params.model_width).to(device)
-        strategy = get_strategy(method)(params, task, model, device)
-        loops[f"study train_cycle ({method})"] = (
-            lambda model=model, strategy=strategy: train_cycle(model, strategy, data, task, labeled, one_epoch, "bench",
-                                                               progress=False))
-    torch.manual_seed(0)
-    model = SmallImageResNet(width=params.model_width).to(device)
+def bare_loop(model, images, labels, batch_size, bf16, channels_last):
+    """Plain PyTorch training over uint8 `images` (no augmentation, no head) in the given precision."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    x_all, y_all = data.train_images.float().div(255), data.train_labels
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=layout)
+    x_all = images.float().div(255).contiguous(memory_format=layout)
 
-    def bare():
+    def run():
         model.train()
-        for start in range(0, n, params.batch_size):
-            logits = model(x_all[start:start + params.batch_size]).output
-            loss = F.cross_entropy(logits, y_all[start:start + params.batch_size])
+        for start in range(0, len(images), batch_size):
+            with torch.autocast(x_all.device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x_all[start:start + batch_size]).output
+            loss = F.cross_entropy(logits.float(), labels[start:start + batch_size])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+    return run
 
-    bare_name = "bare PyTorch loop (no augmentation, no head)"
-    loops[bare_name] = bare
+
+def study_loop(method, params, data, n, device):
+    """One epoch of the study's train_cycle (device-resident data, augmentation, the strategy's head)."""
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=params.model_width).to(device)
+    if uses_channels_last(params, device):
+        model = model.to(memory_format=torch.channels_last)
+    strategy = get_strategy(method)(params, Classification(), model, device)
+    labeled = torch.arange(n, device=device)
+    one_epoch = dataclasses.replace(params, epochs=1, lr_milestones=[1])
+    return lambda: train_cycle(model, strategy, data, Classification(), labeled, one_epoch, "bench", progress=False)
+
+
+def best_images_per_s(loops, n, device, rounds):
+    """Every loop once untimed (allocator, kernels, caches warm), then `rounds` interleaved timed rounds,
+    each loop keeping its best: no ratio depends on which loop ran first."""
     for fn in loops.values():
         fn()
     best = {name: float("inf") for name in loops}
     for _ in range(rounds):
         for name, fn in loops.items():
             best[name] = min(best[name], timed(fn, device))
-    table = pd.DataFrame([{"loop": name, "images_per_s": n / seconds} for name, seconds in best.items()])
-    table["ratio_to_bare"] = table.images_per_s / (n / best[bare_name])
+    return {name: n / seconds for name, seconds in best.items()}
+
+
+def bench_train_step(params, device, steps, rounds=3):
+    """Images/s of train_cycle (one epoch of `steps` batches) vs a bare loop doing the same work."""
+    n = steps * params.batch_size
+    data = fake_cifar(n, device, torch.Generator().manual_seed(0))
+    loops = {f"study train_cycle ({method})": study_loop(method, params, data, n, device) for method in ("random", "l2r")}
+    bare_name = "bare PyTorch loop (no augmentation, no head)"
+    torch.manual_seed(0)
+    loops[bare_name] = bare_loop(SmallImageResNet(width=params.model_width).to(device), data.train_images,
+                                 data.train_labels, params.batch_size, uses_bf16(params, device),
+                                 uses_channels_last(params, device))
+    speed = best_images_per_s(loops, n, device, rounds)
+    table = pd.DataFrame([{"loop": name, "images_per_s": value} for name, value in speed.items()])
+    table["ratio_to_bare"] = table.images_per_s / speed[bare_name]
     return table
+
+
+# name: (width, input size, training batches timed): the smoke profiles' models and the paper's ResNet-18
+PRECISION_MODELS = {"cifar10-smoke": (16, 32, 20), "celeba-smoke": (8, 64, 10), "paper": (64, 32, 6)}
+PRECISION_SETTINGS = (("float32", False, False), ("bf16", True, False), ("bf16 + channels_last", True, True))
+
+
+def bench_precision(params, device, models=tuple(PRECISION_MODELS), steps=None, rounds=2):
+    """Training images/s of the study's train_cycle (random: no head) and of a bare loop, per model and
+    precision setting, with the speed-up over float32 of the same loop and model. A setting the device
+    does not run natively (see precision.uses_bf16) is timed as what the study would do: float32."""
+    rows = []
+    for model_name in models:
+        width, size, default_steps = PRECISION_MODELS[model_name]
+        n = (steps or default_steps) * params.batch_size
+        data = fake_cifar(n, device, torch.Generator().manual_seed(0), size)
+        loops = {}
+        for setting, amp, channels_last in PRECISION_SETTINGS:
+            run = dataclasses.replace(params, model_width=width, amp=amp, channels_last=channels_last)
+            loops[(setting, "study train_cycle")] = study_loop("random", run, data, n, device)
+            torch.manual_seed(0)
+            loops[(setting, "bare loop")] = bare_loop(SmallImageResNet(width=width).to(device), data.train_images,
+                                                      data.train_labels, params.batch_size, uses_bf16(run, device),
+                                                      uses_channels_last(run, device))
+        speed = best_images_per_s(loops, n, device, rounds)
+        for (setting, loop), value in speed.items():
+            rows.append({"model": f"{model_name} (width {width}, {size}x{size})", "setting": setting, "loop": loop,
+                         "images_per_s": value, "speedup_vs_float32": value / speed[("float32", loop)]})
+    return pd.DataFrame(rows)
 
 
 QUERY_METHODS = ("random", "entropy", "coreset", "ll4al", "l2r", "vaal", "margin", "least-confidence", "bald", "badge")
@@ -152,7 +200,7 @@ def bench_sorter(device, l2r_step_s: float):
                           "sorter_share": per_batch / l2r_step_s}])
 
 
-PARTS = ("train_step", "query", "sorter", "phases")
+PARTS = ("train_step", "precision", "query", "sorter", "phases")
 
 
 def main():
@@ -160,6 +208,9 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--width", type=int, default=16, help="ResNet-18 width (64 = the paper's)")
     parser.add_argument("--steps", type=int, default=30, help="training batches timed per loop")
+    parser.add_argument("--precision-models", default=",".join(PRECISION_MODELS),
+                        help="models of the precision part: " + ", ".join(PRECISION_MODELS))
+    parser.add_argument("--precision-steps", type=int, help="training batches timed per precision loop (default: per model)")
     parser.add_argument("--query-n", type=int, default=10000, help="subset, pool and labeled size of the query cases")
     parser.add_argument("--picks", type=int, default=1000, help="items picked per query case")
     parser.add_argument("--vaal-width", type=int, default=128, help="VAAL's VAE width (128 = the official code's)")
@@ -169,16 +220,20 @@ def main():
     parser.add_argument("--query-methods", default=",".join(QUERY_METHODS), help="strategies timed by the query part")
     args = parser.parse_args()
     parts, methods = args.parts.split(","), args.query_methods.split(",")
+    if set(args.precision_models.split(",")) - set(PRECISION_MODELS):
+        parser.error(f"--precision-models: choose among {', '.join(PRECISION_MODELS)}")
     if set(parts) - set(PARTS) or ("sorter" in parts and "train_step" not in parts):
         parser.error(f"--parts: choose among {', '.join(PARTS)}; sorter needs train_step (its share of an L2R step)")
     device = torch.device(args.device)
-    params = load_params(PROJECT_ROOT / "params" / "cifar10-paper.yaml",
-                         {"model_width": args.width, "amp": device.type == "cuda", "channels_last": device.type == "cuda"})
+    # the study's own speed settings (amp, channels_last as the profiles set them): bf16 where native
+    params = load_params(PROJECT_ROOT / "params" / "cifar10-paper.yaml", {"model_width": args.width})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {}
     if "train_step" in parts:
         tables["train_step"] = bench_train_step(params, device, args.steps)
+    if "precision" in parts:
+        tables["precision"] = bench_precision(params, device, args.precision_models.split(","), args.precision_steps)
     if "query" in parts:
         tables["query"] = bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width, methods)
     if "sorter" in parts:
@@ -187,7 +242,8 @@ def main():
     if "phases" in parts:
         for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
             tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
-    print(f"device {device} ({torch.get_num_threads()} threads), ResNet-18 width {args.width}, batch {params.batch_size}")
+    print(f"device {device} ({torch.get_num_threads()} threads, CPU bf16 flag: {cpu_bf16_flag()}), ResNet-18 width"
+          f" {args.width}, batch {params.batch_size}; study setting: {describe(params, device)}")
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False)
         print(f"\n== {name}\n{table.round(3).to_string(index=False)}")

@@ -6,6 +6,7 @@ examples:
   python -m l2ral_lib run params/cifar10-paper.yaml --device cuda --jobs 6    6 (method, seed) slices at once
   python -m l2ral_lib run params/cifar10-ci.yaml --set data_root=/data --only l2r:0 random:0
   python -m l2ral_lib merge outputs/cifar10-smoke             rebuild results.csv and provenance.json
+  python -m l2ral_lib verify outputs/cifar10-smoke l2r:0       rerun one shipped slice, compare to the last digit
   python -m l2ral_lib list                                     strategies, datasets, models, every params key
   python -m l2ral_lib sorter --help                            pretrain a differentiable sorter
 
@@ -24,6 +25,7 @@ import yaml
 
 from .config import load_params
 from .errors import DataError, ParamsError
+from .paths import PROJECT_ROOT
 
 
 def _slice(text: str) -> tuple[str, int]:
@@ -65,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a params key, as for run")
     merge = commands.add_parser("merge", help="rebuild results.csv and provenance.json from the slices of DIR")
     merge.add_argument("out", metavar="DIR")
+    verify = commands.add_parser("verify", help="rerun one finished slice from the study's params.json and compare",
+                                 description="Rerun METHOD:SEED of the study in DIR in a temporary folder and compare"
+                                             " every stored row (timings aside) and selection with the rerun's, to"
+                                             " the last digit; exit 1 when anything differs.")
+    verify.add_argument("out", metavar="DIR")
+    verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
+    verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
+    readme = commands.add_parser("readme-results", help="rewrite README.md's Results tables from outputs/*/results.csv",
+                                 description="Regenerate the block between the results markers of README.md from"
+                                             " the studies under --outputs; --check only reports a difference.")
+    readme.add_argument("--outputs", default="outputs")
+    readme.add_argument("--check", action="store_true", help="exit 1 if the README differs, writing nothing")
     commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
     commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
     return parser
@@ -116,6 +130,25 @@ def main(argv: list[str] | None = None) -> int:
             from .loop import merge_results  # noqa: PLC0415
 
             print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
+            return 0
+        if args.command == "verify":
+            from .verify import verify_slice  # noqa: PLC0415
+
+            (method, seed), lines = args.slice, verify_slice(args.out, *args.slice, device=args.device)
+            print("\n".join(lines) if lines else f"{args.out} {method}:{seed}: reproduced exactly")
+            return 1 if lines else 0
+        if args.command == "readme-results":
+            from .summary import find_studies, rendered_readme  # noqa: PLC0415
+
+            readme, studies = PROJECT_ROOT / "README.md", find_studies(args.outputs)
+            current = readme.read_text()
+            new = rendered_readme(current, studies)
+            if args.check:
+                print(f"README.md {'matches' if new == current else 'differs from'} {len(studies)} studies under {args.outputs}")
+                return 0 if new == current else 1
+            if new != current:
+                readme.write_text(new)
+            print(f"README.md: {'updated' if new != current else 'unchanged'} ({len(studies)} studies)")
             return 0
         if args.command == "list":
             print(listing())

@@ -75,9 +75,9 @@ class Params:
     vaal_image_size: typing.Optional[int] = None  # resize the VAE's input (None: the dataset's size)
     # --- BALD
     bald_passes: int = 10  # T stochastic forward passes through the dropout layer (BADGE's reference: 10)
-    # --- speed (GPU fast path; the same code runs on CPU)
-    amp: bool = False  # bf16 autocast on CUDA
-    channels_last: bool = False  # CUDA only
+    # --- speed (precision.py: what runs where, recorded in provenance)
+    amp: bool = False  # bf16 autocast of the target model where native: CUDA, CPUs with avx512_bf16/amx_bf16/bf16
+    channels_last: bool = False  # memory layout: CUDA, and CPU together with bf16 (float32 CPU stays contiguous)
     compile: bool = False  # torch.compile the target model
 
     def to_dict(self) -> dict:

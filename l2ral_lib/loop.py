@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +34,13 @@ from .data import StudyData, load_dataset
 from .errors import ParamsError
 from .models import build_model
 from .paths import pretrained_file
+from .precision import describe as describe_precision, uses_channels_last
 from .progress import StudyProgress
 from .strategies import QueryContext, get_strategy
 from .tasks import get_task
-from .training import evaluate, train_cycle, uses_channels_last
+from .training import evaluate, train_cycle
+
+log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
 
@@ -125,7 +129,8 @@ class Study:
             rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
         self.write_views(path, rows, selected)
         if first_cycle < p.n_cycles:
-            record = store.SliceProvenance(path / "provenance.json", self.device, self.weights_used(strategy), first_cycle)
+            record = store.SliceProvenance(path / "provenance.json", self.device, self.weights_used(strategy), first_cycle,
+                                           describe_precision(p, self.device))
         trainable = torch.compile(model) if p.compile else model
         for cycle in range(first_cycle, p.n_cycles):
             if not p.continue_model and cycle > 0:
@@ -235,6 +240,7 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
     data = load_dataset(params, device)
     check_against_data(params, data)
     store.write_params(out_dir, params)
+    log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
     return Study(params, data, device, out_dir, progress)
 
 

@@ -133,10 +133,10 @@ class SliceProvenance:
     slice has several), each with its commit, versions, hardware, weights used and the cycles it ran.
     The entry is rewritten after every finished cycle, so a killed run is recorded up to its last cycle."""
 
-    def __init__(self, path: Path, device: torch.device, weights: dict, first_cycle: int):
+    def __init__(self, path: Path, device: torch.device, weights: dict, first_cycle: int, precision: str):
         self.path = Path(path)
         self.runs = json.loads(self.path.read_text())["runs"] if self.path.is_file() else []
-        self.entry = {**environment(device), "command": sys.argv, "weights": weights, "started": timestamp(time.time()),
+        self.entry = {**environment(device), "command": sys.argv, "precision": precision, "weights": weights, "started": timestamp(time.time()),
                       "first_cycle": first_cycle, "cycles_done": first_cycle, "finished": None}
         earlier = sorted({run["git"]["commit"] for run in self.runs} - {self.entry["git"]["commit"]}, key=str)
         if earlier:

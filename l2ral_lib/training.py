@@ -2,47 +2,16 @@
 from __future__ import annotations
 
 import bisect
-import contextlib
 
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
 
+from .precision import autocast, prepare
 from .tasks import spearman
 
 
 class NumericalError(RuntimeError):
     """A NaN or infinite loss: the message names method, seed, cycle and epoch."""
-
-
-def autocast(params, device: torch.device):
-    """bf16 autocast on CUDA when `params.amp`; a no-op elsewhere."""
-    if params.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def full_precision():
-    """Suspend any active autocast, CPU or CUDA, for the ranking path (loss heads, sorter, rank losses):
-    in bf16 a list of close predicted losses collapses to a few distinct values before it is ranked
-    (64 values at 5 +/- 0.05 keep about 7), while the paper trains in float32."""
-    with contextlib.ExitStack() as stack:
-        for device_type in ("cpu", "cuda"):
-            if torch.is_autocast_enabled(device_type):
-                stack.enter_context(torch.autocast(device_type, enabled=False))
-        yield
-
-
-def uses_channels_last(params, device: torch.device) -> bool:
-    """channels_last is a CUDA speed setting; on CPU it is ignored (torch 2.14.1's CPU backward has
-    crashed on channels_last at small widths)."""
-    return params.channels_last and device.type == "cuda"
-
-
-def _prepare(inputs: torch.Tensor, params) -> torch.Tensor:
-    if uses_channels_last(params, inputs.device) and inputs.dim() == 4:
-        return inputs.contiguous(memory_format=torch.channels_last)
-    return inputs
 
 
 def make_optimizer(model, params):
@@ -76,7 +45,7 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
         for start in range(0, len(order), params.batch_size):
             inputs, targets = data.train_batch(order[start:start + params.batch_size], augment=True)
             with autocast(params, device):
-                output = model(_prepare(inputs, params))
+                output = model(prepare(inputs, params))
                 per_sample_loss = task.per_sample_loss(output.output, targets)
                 loss = per_sample_loss.mean()
                 head_loss = strategy.head_loss(output, per_sample_loss, epoch)
@@ -105,7 +74,7 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
         index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
         inputs, targets = data.test_batch(index)
         with autocast(params, device):
-            output = model(_prepare(inputs, params))
+            output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():
             sums[key] = sums.get(key, 0) + value
         if strategy.predicts_loss:

@@ -1,13 +1,19 @@
 """The ranking path (loss heads, sorter, rank losses) stays float32 when the target runs under bf16
 autocast: the paper trains in float32, and in bf16 close predicted losses collapse before ranking."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
+from l2ral_lib import precision
 from l2ral_lib.config import load_params
+from l2ral_lib.data.base import ImageClassificationData
 from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.tasks import Classification
-from l2ral_lib.training import full_precision
+from l2ral_lib.training import train_cycle
+from l2ral_lib.precision import cpu_flags, full_precision
 from conftest import ROOT
 
 BATCH = 64
@@ -77,3 +83,66 @@ def test_full_precision_suspends_either_autocast(device_type):
         assert torch.is_autocast_enabled(device_type)
     finally:
         torch.set_autocast_enabled(device_type, previous)
+
+
+X86_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\nprocessor\t: 1\nflags\t\t: fpu\n"
+ARM_CPUINFO = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\nCPU implementer\t: 0x41\n"
+
+
+def test_cpu_flags_read_x86_and_arm_cpuinfo():
+    assert {"avx512_bf16", "avx512f", "fpu"} <= cpu_flags(X86_CPUINFO)
+    assert "bf16" in cpu_flags(ARM_CPUINFO) and "0x41" not in cpu_flags(ARM_CPUINFO)
+
+
+@pytest.mark.parametrize("flag, amp, channels_last, bf16, layout", [
+    ("avx512_bf16", True, True, True, True),
+    ("avx512_bf16", True, False, True, False),
+    ("avx512_bf16", False, True, False, False),  # amp off: float32, and so contiguous (the fp32 CPU segfault)
+    (None, True, True, False, False),            # no native bf16: float32, contiguous
+])
+def test_cpu_precision_follows_the_processor_and_params(monkeypatch, flag, amp, channels_last, bf16, layout):
+    monkeypatch.setattr(precision, "cpu_bf16_flag", lambda: flag)
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"amp": amp, "channels_last": channels_last})
+    cpu = torch.device("cpu")
+    assert precision.uses_bf16(params, cpu) is bf16 and precision.uses_channels_last(params, cpu) is layout
+    with precision.autocast(params, cpu):
+        assert torch.is_autocast_enabled("cpu") is bf16
+    assert precision.describe(params, cpu).startswith("bf16 autocast" if bf16 else "float32")
+    assert precision.prepare(torch.zeros(2, 3, 4, 4), params).is_contiguous(memory_format=torch.channels_last) is layout
+
+
+def test_cpu_training_runs_in_bf16_with_a_float32_ranking_path(monkeypatch):
+    """One L2R training cycle under CPU amp: the target's convolutions see bf16, the head float32."""
+    monkeypatch.setattr(precision, "cpu_bf16_flag", lambda: "avx512_bf16")
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"amp": True, "channels_last": True, "batch_size": BATCH,
+                                                                "epochs": 1,
+                                                                "lr_milestones": [1], "head_lr_milestones": [1]})
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=4).to(memory_format=torch.channels_last)
+    strategy = get_strategy("l2r")(params, Classification(), model, "cpu")
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen.setdefault(name, output.dtype)
+        return hook
+    model.conv1.register_forward_hook(record("target"))
+    strategy.head.register_forward_hook(record("head"))
+    data = ImageClassificationData("toy", torch.randint(0, 256, (BATCH, 3, 32, 32), dtype=torch.uint8),
+                                   torch.randint(0, 10, (BATCH,)), torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+                                   torch.zeros(1, dtype=torch.long), 10, "cpu")
+    train_cycle(model, strategy, data, Classification(), torch.arange(BATCH), params, "test", progress=False)
+    assert seen == {"target": torch.bfloat16, "head": torch.float32}
+
+
+@pytest.mark.parametrize("width, size", [(8, 64), (16, 32), (4, 32)])
+def test_bf16_channels_last_backward_runs_on_cpu(width, size):
+    """The CPU settings the profiles enable (bf16 + channels_last at the smoke widths) must not hit the
+    float32 channels_last segfault of torch 2.14.1: run in a subprocess so a crash fails, not kills, the suite."""
+    code = ("import torch; from l2ral_lib.models.resnet import SmallImageResNet\n"
+            f"m = SmallImageResNet(num_classes=40, width={width}).to(memory_format=torch.channels_last)\n"
+            f"x = torch.randn(64, 3, {size}, {size}).contiguous(memory_format=torch.channels_last)\n"
+            "with torch.autocast('cpu', dtype=torch.bfloat16):\n    out = m(x).output\n"
+            "out.float().sum().backward()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..heads import L2RHead, LossNet
-from ..training import full_precision
+from ..precision import full_precision
 from .base import ScoreStrategy
 
 

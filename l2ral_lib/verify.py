@@ -1,0 +1,55 @@
+"""Rerun one finished slice of a study from its recorded params and compare it with what is stored:
+the check behind "the shipped numbers are what this code computes" (`python -m l2ral_lib verify`).
+
+Exact equality is expected on the machine type and thread count that computed the slice (its
+provenance.json names both): CPU kernels may reduce in another order elsewhere.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .config import from_dict
+from .errors import ParamsError
+from .loop import run_study, slice_name
+
+# measurements of the machine, not of the method: they differ on every run
+MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")
+
+
+def comparable_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows a rerun must reproduce exactly: every metric except the timings and memory."""
+    keep = ~rows.metric.str.startswith(MACHINE_METRICS)
+    return rows[keep].sort_values(["cycle", "metric"], ignore_index=True)[["cycle", "n_labeled", "metric", "value"]]
+
+
+def differences(stored_dir: Path, rerun_dir: Path) -> list[str]:
+    """One line per stored row or selection that the rerun does not reproduce to the last digit."""
+    stored, rerun = (comparable_rows(pd.read_csv(d / "rows.csv")) for d in (stored_dir, rerun_dir))
+    merged = stored.merge(rerun, on=["cycle", "n_labeled", "metric"], how="outer", suffixes=("_stored", "_rerun"),
+                          indicator="found")
+    lines = [f"cycle {r.cycle} ({r.n_labeled} labeled) {r.metric}: stored {r.value_stored!r}, rerun {r.value_rerun!r}"
+             for r in merged.itertuples() if r.found != "both" or r.value_stored != r.value_rerun]
+    picks = [json.loads((d / "selected.json").read_text()) for d in (stored_dir, rerun_dir)]
+    lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]), key=int)
+              if picks[0].get(cycle) != picks[1].get(cycle)]
+    return lines
+
+
+def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu",
+                 scratch: str | Path | None = None) -> list[str]:
+    """Rerun slice (method, seed) of the study in `out_dir` from its params.json, in `scratch` (a
+    temporary folder by default), and return the differences (empty: reproduced exactly)."""
+    out_dir = Path(out_dir)
+    stored = out_dir / "slices" / slice_name(method, seed)
+    for needed in (out_dir / "params.json", stored / "rows.csv", stored / "selected.json"):
+        if not needed.is_file():
+            raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
+    recorded = json.loads((out_dir / "params.json").read_text())
+    params = from_dict({**recorded, "strategies": [method], "seeds": [seed]})
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
+        run_study(params, device, folder, only=[(method, seed)], progress=False)
+        return differences(stored, Path(folder) / "slices" / slice_name(method, seed))
