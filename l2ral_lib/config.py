@@ -24,6 +24,7 @@ class Params:
     dataset: str = "cifar10"  # registered dataset (l2ral_lib.data.list_datasets())
     data_root: typing.Optional[str] = None  # None: $L2RAL_DATA, else data/ in the project
     download: bool = False  # allow the official download when the data is missing (never in tests)
+    reuse_from: typing.Optional[str] = None  # a sibling study (same params but experiment, seeds, strategies): copy its finished slices
     pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
     test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
     input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper

@@ -232,14 +232,24 @@ def check_study(params: Params) -> StudyData:
 
 
 def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
-    """Validate the output folder, load the data: everything that can fail fast, before training."""
+    """Validate the output folder, load the data: everything that can fail fast, before training. With
+    `reuse_from` (a sibling study run with the same params), its finished slices are copied, not recomputed."""
     device = resolve_device(str(device))
     out_dir = Path(out_dir)
     store.guard_output(out_dir, params)
+    reuse = out_dir.parent / params.reuse_from if params.reuse_from else None
+    if reuse and not reuse.exists():
+        log.info("%s: reuse_from %s not found; every slice is computed here", params.experiment, reuse)
+    elif reuse:
+        store.check_reuse(reuse, params)
     check_files(params)
     data = load_dataset(params, device)
     check_against_data(params, data)
     store.write_params(out_dir, params)
+    if reuse and reuse.exists():
+        names = [slice_name(m, s) for s in params.seeds for m in params.strategies]
+        copied = store.reuse_slices(reuse, out_dir, names, params.n_cycles)
+        log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse)
     log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
     return Study(params, data, device, out_dir, progress)
 

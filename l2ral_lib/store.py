@@ -11,11 +11,13 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .config import Params
@@ -49,7 +51,9 @@ def atomic_torch_save(path: Path, payload) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-IGNORED_PARAMS = {"data_root", "download"}  # where the data lies changes no result: a study may resume with it moved
+# where the data lies, or which study finished slices were copied from, changes no result: a study may
+# resume with the data moved
+IGNORED_PARAMS = {"data_root", "download", "reuse_from"}
 # a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
 # (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
 GROWING_PARAMS = ("seeds", "strategies")
@@ -64,12 +68,48 @@ def guard_output(out_dir: Path, params: Params) -> None:
         raise ParamsError("out", f"cannot write to {out_dir} ({existing} is not a writable folder); choose another --out")
     params_file = out_dir / "params.json"
     if params_file.is_file():
-        previous, current = json.loads(params_file.read_text()), params.to_dict()
-        ignored = IGNORED_PARAMS | set(GROWING_PARAMS)
-        changed = sorted(k for k in (set(previous) | set(current)) - ignored if previous.get(k) != current.get(k))
+        changed = changed_params(json.loads(params_file.read_text()), params)
         if changed:
             raise ParamsError("out", f"{out_dir} holds a study with other params (changed: {', '.join(changed)});"
                                      " use another --out, or delete the folder to start over")
+
+
+def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
+    """Keys in which `params` differ from a recorded params.json, beside those that change no slice."""
+    current = params.to_dict()
+    skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
+    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
+
+
+def check_reuse(source: Path, params: Params) -> None:
+    """A study whose finished slices may be copied instead of recomputed: same params but for the
+    experiment's name, seeds and strategies (cifar10-ablations reusing cifar10-smoke's six methods)."""
+    recorded = Path(source) / "params.json"
+    if not recorded.is_file():
+        raise ParamsError("reuse_from", f"{recorded} not found: {source} holds no study; run it first or set null")
+    changed = changed_params(json.loads(recorded.read_text()), params, ignored={"experiment"})
+    if changed:
+        raise ParamsError("reuse_from", f"{source} ran with other params (changed: {', '.join(changed)}); its slices"
+                                     " would not be this study's")
+
+
+def reuse_slices(source: Path, out_dir: Path, names: list[str], n_cycles: int) -> list[str]:
+    """Copy every finished slice of `source` among `names` that `out_dir` has not started (after
+    check_reuse); the copy's provenance.json says where it came from. Returns the names copied."""
+    copied = []
+    for name in names:
+        origin, target = Path(source) / "slices" / name, Path(out_dir) / "slices" / name
+        rows = origin / "rows.csv"
+        if target.exists() or not rows.is_file() or pd.read_csv(rows).cycle.nunique() < n_cycles:
+            continue
+        partial = target.with_name(f".{name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(origin, partial)
+        record = json.loads((partial / "provenance.json").read_text())
+        atomic_write_json(partial / "provenance.json", {**record, "copied_from": str(origin)})
+        partial.rename(target)
+        copied.append(name)
+    return copied
 
 
 def write_params(out_dir: Path, params: Params) -> None:

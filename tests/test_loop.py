@@ -7,6 +7,7 @@ import torch
 
 from l2ral_lib import loop
 from l2ral_lib.data import load_dataset
+from l2ral_lib.errors import ParamsError
 from l2ral_lib.loop import initial_labeled_set, load_selected, query_subset, run_study
 from l2ral_lib.strategies import list_strategies
 
@@ -232,3 +233,23 @@ def test_l2r_records_the_hash_of_the_sorter_weights_it_used(ci_params, tmp_path)
     file = weights_path(params.batch_size, params.sorter_kind)
     assert weights == {"sorter": {"file": f"l2ral_lib/sorter_weights/{file.name}",
                                   "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}}
+
+
+def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_path):
+    """A study that names a sibling run with the same params copies its finished slices (files equal,
+    nothing recomputed) and computes only the others; other params are refused before anything is written."""
+    outputs = tmp_path / "outputs"
+    run_study(ci_params(experiment="base", strategies=["random"]), "cpu", outputs / "base", progress=False)
+    before = {f.name: f.read_bytes() for f in (outputs / "base" / "slices" / "random-seed0").iterdir()}
+    table = run_study(ci_params(experiment="grown", strategies=["random", "entropy"], reuse_from="base"), "cpu",
+                      outputs / "grown", progress=False)
+    copied = outputs / "grown" / "slices" / "random-seed0"
+    provenance = json.loads((copied / "provenance.json").read_text())
+    assert provenance["copied_from"] == str(outputs / "base" / "slices" / "random-seed0")
+    assert provenance["runs"] == json.loads(before["provenance.json"])["runs"]  # no run of its own
+    assert {name: (copied / name).read_bytes() for name in before if name != "provenance.json"} == \
+        {name: data for name, data in before.items() if name != "provenance.json"}
+    assert set(table.method) == {"random", "entropy"}
+    with pytest.raises(ParamsError, match="reuse_from: .*other params \\(changed: epochs\\)"):
+        run_study(ci_params(experiment="other", epochs=3, reuse_from="base"), "cpu", outputs / "other", progress=False)
+    assert not (outputs / "other").exists()
