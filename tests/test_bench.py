@@ -1,9 +1,12 @@
 """The benchmark script runs end to end (tiny sizes) and reports ratios against its own baseline."""
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from conftest import ROOT
 
@@ -31,3 +34,37 @@ def test_bench_runs_tiny_and_writes_tables(tmp_path):
     assert pd.read_csv(tmp_path / "bench" / "sorter.csv").sorter_share.item() > 0
     assert pd.read_csv(tmp_path / "bench" / "phases_toy-smoke.csv").train.item() == 6.0
     assert "== train_step" in done.stdout and "ratio_to_bare" in done.stdout
+
+
+def write_precision_study(folder, params, shift, seconds):
+    """results.csv of two methods x 3 seeds x 3 cycles (value = 10 cycle + seed + shift) and params.json."""
+    rows = [dict(dataset="cifar10", method=method, seed=seed, cycle=cycle, n_labeled=10 * (cycle + 1), metric=metric,
+                 value=value)
+            for method in ("random", "l2r") for seed in range(3) for cycle in range(3)
+            for metric, value in (("accuracy", 10 * cycle + seed + shift * (seed + 1) * (method == "l2r")),
+                                  ("time_train_s", seconds))]
+    folder.mkdir()
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    (folder / "params.json").write_text(json.dumps(params.to_dict()))
+
+
+@pytest.mark.parametrize("other, error", [({}, None), ({"epochs": 3}, "epochs")])
+def test_precision_comparison_pairs_seeds_and_refuses_other_params(ci_params, tmp_path, other, error):
+    write_precision_study(tmp_path / "a", ci_params(experiment="a"), shift=0.5, seconds=1.0)
+    write_precision_study(tmp_path / "b", ci_params(experiment="b", amp=not ci_params().amp, **other), shift=0.0,
+                          seconds=2.0)
+    done = subprocess.run([sys.executable, "benchmarks/precision_comparison.py", str(tmp_path / "a"),
+                           str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if error:
+        assert done.returncode != 0 and f"differ in more than precision: {error}" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "a" / "precision_vs_b.csv").set_index(["method", "quantity"])
+    # l2r's seeds differ by 0.5, 1.0, 1.5 at every cycle: mean 1.0 for the final cycle and the AUBC alike
+    diffs = np.array([0.5, 1.0, 1.5])
+    low, high = scipy.stats.t.interval(0.95, 2, loc=diffs.mean(), scale=diffs.std(ddof=1) / np.sqrt(3))
+    for quantity in ("final", "aubc"):
+        row = table.loc[("L2R-AL", quantity)]
+        assert row["mean bf16 - float32"] == 1.0 and row["95% interval"] == f"[{low:.4g}, {high:.4g}]"
+        assert row["train time float32 / bf16"] == 2.0
+    assert table.loc[("Random", "final"), "verdict"] == "not significant"
