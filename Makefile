@@ -38,11 +38,14 @@ $(EXPERIMENTS): setup
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \
 	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
 
-# Every experiment at PROFILE (with smoke also the smoke-sized CIFAR-10 ablations), then the summary page.
+# Every experiment at PROFILE, then the summary page and README's Results tables. With smoke, also the
+# studies shipped beside them: the CIFAR-10 ablations (copying cifar10-smoke's finished slices), the
+# modern baselines, and the float32 halves of the bf16 comparison (BENCHMARKS.md).
+SMOKE_EXTRAS := cifar10:ablations cifar10:modern-smoke celeba:modern-smoke cifar10:smoke-fp32 celeba:smoke-fp32
 results: setup
 	$(MAKE) $(EXPERIMENTS) PROFILE=$(PROFILE)
-	$(if $(filter smoke,$(PROFILE)),$(MAKE) cifar10 PROFILE=ablations)
-	$(MAKE) summary
+	$(if $(filter smoke,$(PROFILE)),$(foreach x,$(SMOKE_EXTRAS),$(MAKE) $(word 1,$(subst :, ,$(x))) PROFILE=$(word 2,$(subst :, ,$(x))) &&) true)
+	$(MAKE) summary readme-results
 
 # One page over every study under $(OUTPUTS): $(OUTPUTS)/summary/summary.ipynb and its figures.
 summary: setup
