@@ -49,7 +49,7 @@ def atomic_torch_save(path: Path, payload) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-IGNORED_PARAMS = {"data_root", "download"}  # where the data lies changes no result: a study may resume with it moved
+IGNORED_PARAMS = {"data_root", "download", "cluster"}  # where the data lies or the slices run changes no result: a study may resume with it moved
 # a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
 # (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
 GROWING_PARAMS = ("seeds", "strategies")
