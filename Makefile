@@ -1,10 +1,14 @@
 # l2ral: `make setup`, `make test`, then `make <experiment> PROFILE=<paper|smoke|ci> DEVICE=<cpu|cuda|auto>`, `make summary`.
+# On a Slurm cluster: `make <experiment> PROFILE=paper EXECUTOR=slurm [CLUSTER='partition=gpu time_min=240']`.
 PYTHON     ?= $(shell command -v python3.11 || command -v python3)
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
 PROFILE    ?= smoke
 DEVICE     ?= auto
 JOBS       ?= 1
+EXECUTOR   ?= local
+CLUSTER    ?=
+COLLECT    ?=
 SEQ_LEN    ?= 64
 SHARED_DATA ?= ../shared/data
 DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
@@ -32,11 +36,20 @@ test: setup
 
 # Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill;
 # --log-output shows the study's line per finished (method, seed, cycle) here as it happens.
+# EXECUTOR=slurm: the same checks, then one Slurm array task per unfinished slice (settings: the params'
+# cluster: section, CLUSTER='key=value ...' on top), waiting with a line per change; the notebook then only
+# renders (collect). COLLECT=1: render what the slices hold now, running nothing.
+STUDY = $(if $(COLLECT),,$(if $(filter slurm,$(EXECUTOR)),\
+  $(PY) -m l2ral_lib run params/$@-$(PROFILE).yaml --executor slurm --wait --device $(DEVICE) --out $(OUT) \
+    $(foreach setting,$(CLUSTER),--set cluster.$(setting)),\
+  $(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml))
 $(EXPERIMENTS): setup
-	$(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml
+	$(if $(filter-out local slurm,$(EXECUTOR)),$(error EXECUTOR is local or slurm, not '$(EXECUTOR)'))
+	$(STUDY)
 	mkdir -p $(OUT)
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \
-	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False
+	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False \
+	  -p collect $(if $(COLLECT)$(filter slurm,$(EXECUTOR)),True,False)
 
 # Every experiment at PROFILE, then the summary page and README's Results tables. With smoke, also the
 # studies shipped beside them: the CIFAR-10 ablations (copying cifar10-smoke's finished slices), the

@@ -5,6 +5,9 @@ examples:
   python -m l2ral_lib run params/cifar10-smoke.yaml --device cpu --out outputs/cifar10-smoke
   python -m l2ral_lib run params/cifar10-paper.yaml --device cuda --jobs 6    6 (method, seed) slices at once
   python -m l2ral_lib run params/cifar10-ci.yaml --set data_root=/data --only l2r:0 random:0
+  python -m l2ral_lib run params/cifar10-paper.yaml --executor slurm --wait --set cluster.partition=gpu
+                                                               a Slurm array task per slice (README "On a cluster")
+  python -m l2ral_lib status outputs/cifar10-paper            cycles finished and state of every slice
   python -m l2ral_lib merge outputs/cifar10-smoke             rebuild results.csv and provenance.json
   python -m l2ral_lib verify outputs/cifar10-smoke l2r:0       rerun one shipped slice, compare to the last digit
   python -m l2ral_lib list                                     strategies, datasets, models, every params key
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("params", help="params YAML (params/<experiment>-<profile>.yaml)")
     run.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
     run.add_argument("--out", help="output folder (default outputs/<experiment>)")
-    run.add_argument("--jobs", type=int, default=1, help="independent processes, each owning some (method, seed) slices")
+    run.add_argument("--jobs", type=int, default=1, help="independent processes, each owning some (method, seed) slices;"
+                                                          " with --device cuda spread over the visible GPUs")
+    run.add_argument("--executor", choices=("local", "slurm"), default="local",
+                     help="local: here (default); slurm: one Slurm array task per unfinished slice, settings from the"
+                          " params' cluster: section and --set cluster.KEY=VALUE")
+    run.add_argument("--wait", action="store_true",
+                     help="with --executor slurm: wait for the tasks, a line per change, then merge and report failures")
     run.add_argument("--only", type=_slice, nargs="+", metavar="METHOD:SEED", help="run just these slices")
     run.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
                      help="override a params key (value read as YAML), e.g. --set data_root=/data")
@@ -79,25 +87,12 @@ def _parser() -> argparse.ArgumentParser:
                                              " the studies under --outputs; --check only reports a difference.")
     readme.add_argument("--outputs", default="outputs")
     readme.add_argument("--check", action="store_true", help="exit 1 if the README differs, writing nothing")
+    status = commands.add_parser("status", help="cycles finished and state (done, queued, running, failed) of every"
+                                                " slice of the study in DIR")
+    status.add_argument("out", metavar="DIR")
     commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
     commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
     return parser
-
-
-def run_jobs(args, params, out: Path) -> int:
-    """Split the (method, seed) slices over `args.jobs` processes, then merge their rows."""
-    from .loop import merge_results  # noqa: PLC0415
-
-    slices = args.only or [(m, s) for s in params.seeds for m in params.strategies]
-    groups = [slices[j::args.jobs] for j in range(args.jobs) if slices[j::args.jobs]]
-    base = [sys.executable, "-m", "l2ral_lib", "run", args.params, "--device", args.device, "--out", str(out),
-            "--no-progress", *[f"--set={key}={json.dumps(value)}"
-                               for key, value in args.set]]
-    workers = [subprocess.Popen(base + ["--only", *[f"{m}:{s}" for m, s in group]]) for group in groups]
-    codes = [worker.wait() for worker in workers]
-    merge_results(out)
-    failed = [code for code in codes if code]
-    return failed[0] if failed else 0
 
 
 def listing() -> str:
@@ -126,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return sorter_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run":
+            from .executor import require  # noqa: PLC0415
+
+            require(args.executor)
         if args.command == "merge":
             from .loop import merge_results  # noqa: PLC0415
 
@@ -150,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
                 readme.write_text(new)
             print(f"README.md: {'updated' if new != current else 'unchanged'} ({len(studies)} studies)")
             return 0
+        if args.command == "status":
+            from .config import from_dict  # noqa: PLC0415
+            from .slurm import reachable_live_tasks, slice_states  # noqa: PLC0415
+
+            params_file = Path(args.out) / "params.json"
+            if not params_file.is_file():
+                raise ParamsError("status", f"no study in {args.out} (no params.json)")
+            states = slice_states(from_dict(json.loads(params_file.read_text())), Path(args.out), reachable_live_tasks())
+            print(states.to_string(index=False))
+            return 0
         if args.command == "list":
             print(listing())
             return 0
@@ -167,11 +176,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ParamsError("--only", f"methods {unknown} are not in the params' strategies")
         if args.jobs < 1:
             raise ParamsError("--jobs", "must be >= 1")
+        if args.executor == "slurm":
+            from .slurm import run_on_slurm  # noqa: PLC0415
+
+            return run_on_slurm(args, params, out)
+        if args.wait:
+            raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
         from .loop import run_study  # noqa: PLC0415
         from .progress import log_to_stderr  # noqa: PLC0415
 
         log_to_stderr()
         if args.jobs > 1:
+            from .executor import run_jobs  # noqa: PLC0415
             from .loop import open_study  # noqa: PLC0415
 
             open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning

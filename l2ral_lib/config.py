@@ -18,6 +18,24 @@ from .registry import did_you_mean
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Where `run --executor slurm` runs a study: one Slurm array task per unfinished (method, seed) slice.
+    No key changes a result (store.IGNORED_PARAMS): a study may move between clusters and settings."""
+
+    partition: typing.Optional[str] = None  # Slurm partition (None: the cluster's default)
+    account: typing.Optional[str] = None  # account charged (None: your default account)
+    qos: typing.Optional[str] = None  # quality of service (None: the partition's default)
+    gpus_per_task: int = 1  # GPUs per slice: the paper profiles are GPU jobs; the CPU profiles (smoke, ci) set 0
+    cpus_per_task: int = 4  # CPU cores per slice (the data lives on the GPU: a few cores suffice)
+    mem_gb: typing.Optional[float] = None  # memory per slice in GB (None: the partition's default)
+    time_min: int = 720  # time limit of a task in minutes; a task stopped at its limit is requeued and resumes
+    max_timeouts: int = 10  # how often a task may be requeued after reaching its time limit (preemptions not counted)
+    array_parallelism: typing.Optional[int] = None  # slices running at once (None: as many as Slurm grants)
+    setup: typing.List[str] = field(default_factory=list)  # shell lines run before each task, e.g. "module load cuda/12.4"
+    sbatch_options: typing.Dict[str, typing.Union[str, int, float, bool]] = field(default_factory=dict)  # further sbatch options, e.g. {constraint: a100, mail-type: END}; true: a bare flag
+
+
+@dataclass(frozen=True)
 class Params:
     # --- what is studied
     experiment: str = "cifar10"  # output folder name and the label of every result row
@@ -80,6 +98,8 @@ class Params:
     amp: bool = False  # bf16 autocast of the target model where native: CUDA, CPUs with avx512_bf16/amx_bf16/bf16
     channels_last: bool = False  # memory layout: CUDA, and CPU together with bf16 (float32 CPU stays contiguous)
     compile: bool = False  # torch.compile the target model
+    # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; README "On a cluster")
+    cluster: Cluster = field(default_factory=Cluster)  # the keys cluster.* below
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -99,17 +119,30 @@ _HINTS = typing.get_type_hints(Params)
 
 def _check_type(key: str, value, hint):
     """Coerce YAML scalars that are unambiguous (int for float), refuse anything else."""
+    if dataclasses.is_dataclass(hint):
+        return _section(key, value, hint)
     origin = typing.get_origin(hint)
-    if origin is typing.Union:  # Optional[X]
-        if value is None:
+    if origin is typing.Union:  # Optional[X], or one of several scalar types
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(hint)):
             return None
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _check_type(key, value, inner)
+        for option in options:
+            try:
+                return _check_type(key, value, option)
+            except ParamsError:
+                if len(options) == 1:
+                    raise
+        raise ParamsError(key, f"expected {_type_name(hint)}, got {type(value).__name__} {value!r}")
     if origin in (list, typing.List):
         if not isinstance(value, (list, tuple)):
             raise ParamsError(key, f"expected a list, got {value!r}")
         (inner,) = typing.get_args(hint)
         return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if origin in (dict, typing.Dict):
+        if not isinstance(value, dict):
+            raise ParamsError(key, f"expected a mapping of name: value, got {value!r}")
+        _, inner = typing.get_args(hint)
+        return {str(k): _check_type(f"{key}.{k}", v, inner) for k, v in value.items()}
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if hint is float and isinstance(value, str):
@@ -120,6 +153,22 @@ def _check_type(key: str, value, hint):
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ParamsError(key, f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _section(name: str, raw, cls):
+    """A mapping of keys of the dataclass `cls` (the `cluster:` section), each key checked as above;
+    an instance (a Params built in code) is taken as it is."""
+    if isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, dict):
+        raise ParamsError(name, f"expected a mapping of key: value, got {raw!r}")
+    fields, hints = [f.name for f in dataclasses.fields(cls)], typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ParamsError(f"{name}.{key}", f"unknown key{did_you_mean(key, fields)}; known: {', '.join(fields)}")
+        values[key] = _check_type(f"{name}.{key}", value, hints[key])
+    return cls(**values)
 
 
 def from_dict(raw: dict) -> Params:
@@ -162,17 +211,47 @@ def resolve_yaml(path: str | Path, _seen: tuple = ()) -> dict:
 
 
 def load_params(path: str | Path, overrides: dict | None = None) -> Params:
-    """Load, resolve and validate a params file; `overrides` win over the file (notebook use)."""
-    return from_dict({**resolve_yaml(path), **(overrides or {})})
+    """Load, resolve and validate a params file; `overrides` win over the file (notebook use, `--set`).
+    A dotted key sets one key of a section (`cluster.partition`), keeping the section's other keys."""
+    raw = resolve_yaml(path)
+    for key, value in (overrides or {}).items():
+        section, dot, sub = key.partition(".")
+        if not dot:
+            raw[key] = value
+            continue
+        current = raw.get(section) or {}
+        if not isinstance(current, dict):
+            raise ParamsError(section, f"expected a mapping of key: value, got {current!r}")
+        raw[section] = {**current, sub: value}
+    return from_dict(raw)
 
 
-def _positive(params: Params, *keys: str, allow_zero: bool = False):
+def _positive(params, *keys: str, allow_zero: bool = False, section: str = ""):
     for key in keys:
         value = getattr(params, key)
         if value is None:
             continue
         if value < 0 or (value == 0 and not allow_zero):
-            raise ParamsError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+            raise ParamsError(f"{section}.{key}" if section else key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+# sbatch options the `cluster:` section sets under its own names, and those submitit sets (logs, array,
+# requeue signal): in cluster.sbatch_options they would contradict or break the submission
+_OWN_SBATCH_OPTIONS = {"partition": "partition", "account": "account", "qos": "qos", "gpus-per-task": "gpus_per_task",
+                       "cpus-per-task": "cpus_per_task", "mem": "mem_gb", "time": "time_min"}
+_SUBMITIT_SBATCH_OPTIONS = {"array", "output", "error", "open-mode", "signal", "job-name"}
+
+
+def validate_cluster(cluster: Cluster) -> None:
+    _positive(cluster, "cpus_per_task", "mem_gb", "time_min", "array_parallelism", section="cluster")
+    _positive(cluster, "gpus_per_task", "max_timeouts", allow_zero=True, section="cluster")
+    for option in cluster.sbatch_options:
+        flag = option.lstrip("-").replace("_", "-")
+        if flag in _OWN_SBATCH_OPTIONS:
+            raise ParamsError(f"cluster.sbatch_options.{option}", f"set cluster.{_OWN_SBATCH_OPTIONS[flag]} instead")
+        if flag in _SUBMITIT_SBATCH_OPTIONS:
+            raise ParamsError(f"cluster.sbatch_options.{option}", "submitit sets this option (logs, array, requeue"
+                                                                   " signal); leave it out")
 
 
 def validate(params: Params) -> None:
@@ -241,32 +320,50 @@ def validate(params: Params) -> None:
             raise ParamsError(key, f"milestones {bad} lie outside 1..epochs ({params.epochs})")
     for name in params.strategies:
         strategies.get_strategy(name).check_params(params)
+    validate_cluster(params.cluster)
+
+
+def _declared(cls) -> dict[str, tuple[str, str]]:
+    """key -> (section, meaning) of a dataclass's fields: the comment beside each declaration, and the
+    section comment ("# --- ...") above it."""
+    import inspect  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    names, meanings, section = {f.name for f in dataclasses.fields(cls)}, {}, ""
+    for line in inspect.getsource(cls).splitlines():
+        heading = re.match(r"\s*# --- (.*)", line)
+        if heading:
+            section = heading.group(1)
+        declared = re.match(r"\s{4}(\w+): [^=]+=.*?(?:#\s*(.*))?$", line)
+        if declared and declared.group(1) in names:
+            meanings[declared.group(1)] = (section, declared.group(2) or "")
+    return meanings
 
 
 def describe_keys() -> list[dict]:
     """Every params key with its type, default and meaning (the comment beside its declaration in
     `Params`, so the documentation cannot drift from the code), in declaration order; section
-    comments ("# --- ...") become the `section` of the keys below them."""
-    import inspect  # noqa: PLC0415
-    import re  # noqa: PLC0415
-
-    meanings, section = {}, ""
-    for line in inspect.getsource(Params).splitlines():
-        heading = re.match(r"\s*# --- (.*)", line)
-        if heading:
-            section = heading.group(1)
-        declared = re.match(r"\s{4}(\w+): [^=]+=.*?(?:#\s*(.*))?$", line)
-        if declared and declared.group(1) in _FIELDS:
-            meanings[declared.group(1)] = (section, declared.group(2) or "")
-    defaults = Params().to_dict()
-    return [{"key": name, "type": _type_name(_HINTS[name]), "default": defaults[name], "section": meanings[name][0],
-             "meaning": meanings[name][1]} for name in _FIELDS]
+    comments ("# --- ...") become the `section` of the keys below them. A section key (`cluster`)
+    is listed as its keys (`cluster.partition`, ...), with the comments of its dataclass."""
+    meanings, defaults, keys = _declared(Params), Params().to_dict(), []
+    for name in _FIELDS:
+        section, hint = meanings[name][0], _HINTS[name]
+        if dataclasses.is_dataclass(hint):
+            inner, hints = _declared(hint), typing.get_type_hints(hint)
+            keys += [{"key": f"{name}.{key}", "type": _type_name(hints[key]), "default": defaults[name][key],
+                      "section": section, "meaning": inner[key][1]} for key in hints]
+        else:
+            keys.append({"key": name, "type": _type_name(hint), "default": defaults[name], "section": section,
+                         "meaning": meanings[name][1]})
+    return keys
 
 
 def _type_name(hint) -> str:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if typing.get_origin(hint) is typing.Union:
-        return f"{_type_name(args[0])} or null"
+        return " or ".join(map(_type_name, args)) + (" or null" if len(args) < len(typing.get_args(hint)) else "")
     if typing.get_origin(hint) in (list, typing.List):
         return f"list of {_type_name(args[0])}"
+    if typing.get_origin(hint) in (dict, typing.Dict):
+        return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
     return hint.__name__

@@ -83,6 +83,16 @@ def slice_name(method: str, seed: int) -> str:
     return f"{method}-seed{seed}"
 
 
+def slice_path(out_dir: str | Path, method: str, seed: int) -> Path:
+    """The folder of one slice: its state after the last finished cycle, rows, picks and provenance."""
+    return Path(out_dir) / "slices" / slice_name(method, seed)
+
+
+def study_slices(params: Params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
+    """The (method, seed) slices of a study, or just `only`, in the order they run in one process."""
+    return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
+
+
 @dataclass
 class Study:
     """A loaded study: params, data, task and output folder, shared by its slices."""
@@ -111,7 +121,7 @@ class Study:
         return model, strategy
 
     def slice_dir(self, method: str, seed: int) -> Path:
-        return self.out_dir / "slices" / slice_name(method, seed)
+        return slice_path(self.out_dir, method, seed)
 
     def run_slice(self, method: str, seed: int) -> list[dict]:
         p, path = self.params, self.slice_dir(method, seed)
@@ -258,7 +268,7 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
     study = open_study(params, device, out_dir, progress)
-    slices = only or [(method, seed) for seed in params.seeds for method in params.strategies]
+    slices = study_slices(params, only)
     study.tracker = StudyProgress(params.experiment, {(m, s): study.slice_dir(m, s) for m, s in slices},
                                   params.n_cycles, (study.task.metric, "spearman"))
     for method, seed in slices:
@@ -268,5 +278,5 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
 
 def load_selected(out_dir: Path, method: str, seed: int) -> dict[int, list[int]]:
     """Pool indices labeled at each cycle (0 = the initial set) of one slice."""
-    raw = json.loads((Path(out_dir) / "slices" / slice_name(method, seed) / "selected.json").read_text())
+    raw = json.loads((slice_path(out_dir, method, seed) / "selected.json").read_text())
     return {int(cycle): indices for cycle, indices in raw.items()}

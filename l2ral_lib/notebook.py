@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_params
-from .loop import run_study
+from .loop import merge_results, run_study
 from .paths import PROJECT_ROOT
 from .progress import log_to_stderr
 
@@ -33,9 +33,13 @@ def describe(params):
     return frame.style.set_caption(f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)")
 
 
-def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True,
+        collect: bool = False) -> pd.DataFrame:
     """Run or resume the study, one log line per finished cycle under the cell; with jobs > 1 through
-    the CLI's process pool (results merged), its lines passed on to this cell."""
+    the CLI's process pool (results merged), its lines passed on to this cell. With `collect`, run
+    nothing: merge what the slices hold (the tasks of a cluster wrote them) and list the unfinished ones."""
+    if collect:
+        return collected(params, out_dir)
     log_to_stderr()
     if jobs <= 1:
         return run_study(params, device, out_dir, progress=progress)
@@ -49,3 +53,21 @@ def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, pro
     if workers.returncode:
         raise subprocess.CalledProcessError(workers.returncode, command)
     return pd.read_csv(out_dir / "results.csv")
+
+
+def collected(params, out_dir: Path) -> pd.DataFrame:
+    """The merged rows of the finished cycles; the slices not finished are printed with their state
+    (queued, running, failed with its log, not submitted), so that a partial render says what it lacks."""
+    from .slurm import STATE_DONE, reachable_live_tasks, slice_states  # noqa: PLC0415
+
+    table = merge_results(out_dir) if (Path(out_dir) / "slices").is_dir() else pd.DataFrame()
+    if table.empty:
+        raise RuntimeError(f"no finished cycle in {out_dir} yet: nothing to render (see `python -m l2ral_lib status"
+                           f" {out_dir}`)")
+    states = slice_states(params, out_dir, reachable_live_tasks())
+    missing = states[states.state != STATE_DONE]
+    if len(missing):
+        print(f"INCOMPLETE: {len(missing)} of {len(states)} slices unfinished; the tables and figures below hold the"
+              " finished cycles, methods short of a seed or cycle marked incomplete:")
+        print(missing.to_string(index=False))
+    return table

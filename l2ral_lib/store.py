@@ -51,9 +51,9 @@ def atomic_torch_save(path: Path, payload) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-# where the data lies, or which study finished slices were copied from, changes no result: a study may
-# resume with the data moved
-IGNORED_PARAMS = {"data_root", "download", "reuse_from"}
+# where the data lies, where the slices run, or which study finished slices were copied from, changes no
+# result: a study may resume with the data moved or on a cluster
+IGNORED_PARAMS = {"data_root", "download", "reuse_from", "cluster"}
 # a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
 # (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
 GROWING_PARAMS = ("seeds", "strategies")

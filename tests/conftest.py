@@ -1,4 +1,8 @@
-"""Shared fixtures: a tiny generated CIFAR-like ImageFolder tree and the ci profile pointing at it."""
+"""Shared fixtures: a tiny generated CIFAR-like ImageFolder tree, the ci profile pointing at it, and a
+Slurm cluster to submit to."""
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,3 +25,21 @@ def ci_params(tiny_data_root):
     def make(**overrides):
         return load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root), **overrides})
     return make
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A Slurm controller that answers (`.ci/slurm-cluster start`, SLURM_CONF exported). Without one the
+    tests that need it skip -- or fail where L2RAL_REQUIRE_SLURM=1 (CI), so that a cluster that did not
+    come up cannot pass for a green run."""
+    if shutil.which("sbatch") is None:
+        reason = "Slurm is not installed (no sbatch on PATH)"
+    else:
+        answer = subprocess.run(["sinfo", "--noheader", "--format", "%t"], capture_output=True, text=True, timeout=60)
+        states = answer.stdout.split()
+        reason = (None if answer.returncode == 0 and {"idle", "mix", "alloc"} & set(states) else
+                  f"no Slurm node is up (sinfo: {(answer.stderr or answer.stdout).strip()[:200]})")
+    if reason:
+        if os.environ.get("L2RAL_REQUIRE_SLURM") == "1":
+            pytest.fail(f"L2RAL_REQUIRE_SLURM=1 but {reason}; start one: eval \"$(.ci/slurm-cluster start)\"")
+        pytest.skip(f"{reason}; start one: eval \"$(.ci/slurm-cluster start)\"")

@@ -64,6 +64,14 @@ BAD = [
     ({"input_downscale": 2}, "input_downscale", "cifar10 supports 1"),
     ({"dataset": "shanghaitech-generated", "model": "crowd_res50", "input_downscale": 3,
       "subset_size": None}, "input_downscale", "supports 1, 2, 4, 8"),
+    ({"cluster": {"partitoin": "gpu"}}, "cluster.partitoin", "did you mean 'partition'"),
+    ({"cluster": "gpu"}, "cluster", "mapping"),
+    ({"cluster": {"cpus_per_task": 0}}, "cluster.cpus_per_task", "> 0"),
+    ({"cluster": {"gpus_per_task": -1}}, "cluster.gpus_per_task", ">= 0"),
+    ({"cluster": {"time_min": "1:00:00"}}, "cluster.time_min", "expected int"),
+    ({"cluster": {"sbatch_options": {"time": "1:00:00"}}}, "cluster.sbatch_options.time", "set cluster.time_min"),
+    ({"cluster": {"sbatch_options": {"output": "x.log"}}}, "cluster.sbatch_options.output", "submitit sets"),
+    ({"cluster": {"sbatch_options": {"gres": ["gpu:1"]}}}, "cluster.sbatch_options.gres", "expected str or int"),
 ]
 
 

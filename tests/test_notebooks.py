@@ -21,7 +21,7 @@ def test_template_is_stripped_with_one_parameters_cell(path):
     assert sum("parameters" in c.metadata.get("tags", []) for c in notebook.cells) == 1
 
 
-EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress"}
+EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress", "collect"}
 
 
 EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary")]
