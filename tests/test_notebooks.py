@@ -57,8 +57,10 @@ def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     params = json.loads((out / "params.json").read_text())
     assert params["experiment"] == "cifar10-ci"
-    # readable: one progress line per (method, seed, cycle) and nothing else on stderr (no tqdm / ipywidgets warning)
-    stderr = "".join(stream_texts(executed, "stderr")).splitlines()
+    # readable: the precision line, then one progress line per (method, seed, cycle) and nothing else on
+    # stderr (no tqdm / ipywidgets warning)
+    precision, *stderr = "".join(stream_texts(executed, "stderr")).splitlines()
+    assert precision.endswith("cifar10-ci on cpu: float32 (amp: false)")
     n_cycles = (params["max_labeled"] - params["initial_labeled"]) // params["query_size"] + 1
     assert len(stderr) == len(params["strategies"]) * len(params["seeds"]) * n_cycles
     assert all(" cycles done, elapsed " in line for line in stderr)
@@ -96,5 +98,6 @@ def test_experiment_notebook_runs_on_ci_profile(tmp_path, experiment, figure, me
     assert set(final.method) == set(json.loads((out / "params.json").read_text())["strategies"])
     for name in (figure, f"aubc_{metric}", f"penalty_{metric}"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, name
-    stderr = "".join(stream_texts(tmp_path / f"{experiment}.ipynb", "stderr")).splitlines()
-    assert stderr and all(" cycles done, elapsed " in line for line in stderr)  # progress lines, no warnings
+    precision, *stderr = "".join(stream_texts(tmp_path / f"{experiment}.ipynb", "stderr")).splitlines()
+    assert " on cpu: float32 (amp: false)" in precision  # the precision line, then progress lines, no warnings
+    assert stderr and all(" cycles done, elapsed " in line for line in stderr)
