@@ -37,9 +37,11 @@ def cli(*args, env=None):
 
 
 def make(*args, env=None):
-    """make in the project with this interpreter's virtual environment, taken as set up."""
+    """make in the project with this interpreter's virtual environment, taken as set up (no "Entering
+    directory" lines when the tests themselves run under `make test`)."""
     venv = os.path.dirname(os.path.dirname(sys.executable))
-    return subprocess.run([shutil.which("make"), "-o", f"{venv}/.installed", f"VENV={venv}", *args], cwd=ROOT,
+    return subprocess.run([shutil.which("make"), "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}",
+                           *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=900, env=env)
 
 
