@@ -15,11 +15,11 @@ DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
 OUTPUTS    ?= outputs
 OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
-EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb,$(wildcard notebooks/*.ipynb)))
+EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -90,6 +90,13 @@ mutation: setup
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
+
+# issue 16: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and joint), then its
+# notebook; outputs/ranking/ (the targets are cached in outputs/ranking/cache: a rerun trains the heads only)
+ranking-bench: setup
+	$(PY) benchmarks/ranking_bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --out outputs/ranking
+	$(PY) -m papermill notebooks/ranking.ipynb outputs/ranking/ranking.ipynb --cwd . -k python3 --no-progress-bar \
+	  -p out_dir outputs/ranking
 
 sorter: setup
 	$(PY) -m l2ral_lib sorter --seq-len $(SEQ_LEN)

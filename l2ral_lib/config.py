@@ -79,6 +79,7 @@ class Params:
     head_momentum: float = 0.9  # used by head_optimizer sgd
     head_hidden: int = 128  # width of the L2R head's hidden FC layer
     sorter_kind: str = "sodeep"  # shipped sorter turning predicted losses into ranks: sodeep (the paper's) | gru
+    rank_loss: typing.Optional[str] = None  # head objective of every loss head: sodeep | margin | mse | softrank | diffsort (losses.py); null: each method's own
     ll4al_margin: float = 1.0  # LL4AL pair margin
     ll4al_weight: float = 1.0  # LL4AL lambda: weight of the margin loss added to the target loss
     ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL: after 120 epochs)
@@ -258,6 +259,7 @@ def validate(params: Params) -> None:
     """Cross-key checks that need no data. Registries are imported here, not at module import,
     so that loading params stays cheap."""
     from . import data, models, strategies  # noqa: PLC0415 (registries import torch)
+    from .losses import RANK_LOSSES  # noqa: PLC0415
 
     _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
@@ -296,6 +298,9 @@ def validate(params: Params) -> None:
     for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam"))):
         if getattr(params, key) not in allowed:
             raise ParamsError(key, f"must be one of {', '.join(allowed)}, got '{getattr(params, key)}'")
+    if params.rank_loss is not None and params.rank_loss not in RANK_LOSSES:
+        raise ParamsError("rank_loss", f"unknown objective '{params.rank_loss}'{did_you_mean(params.rank_loss, RANK_LOSSES)};"
+                                       f" known: {', '.join(RANK_LOSSES)} (or null: each method's own)")
     if params.max_labeled < params.initial_labeled:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is smaller than initial_labeled ({params.initial_labeled})")
     if (params.max_labeled - params.initial_labeled) % params.query_size:

@@ -30,7 +30,10 @@ PAPER_FINAL = {
 PAPER_FINAL_LABELED = {"cifar10": 10000, "celeba": 1000, "mpii": 1000, "shanghaitech": 100}
 METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set", "vaal": "VAAL", "ll4al": "LL4AL",
                  "l2r": "L2R-AL", "l2r-all-features": "Rank-all-features", "l2r-mse": "L2R head + MSE",
-                 "margin": "Margin", "least-confidence": "Least confidence", "bald": "BALD", "badge": "BADGE"}
+                 "margin": "Margin", "least-confidence": "Least confidence", "bald": "BALD", "badge": "BADGE",
+                 # appended, so that every earlier method keeps its colour (palette follows this order)
+                 "l2r-softrank": "L2R head + SoftRank", "l2r-diffsort": "L2R head + DiffSort",
+                 "l2r-gru-sorter": "L2R-AL (GRU sorter)"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}
 METHOD_ORDER = list(METHOD_LABELS)

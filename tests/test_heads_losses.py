@@ -1,4 +1,5 @@
 """Loss-prediction heads and their objectives."""
+import numpy as np
 import pytest
 import scipy.stats
 import torch
@@ -111,3 +112,197 @@ def test_spearman_equals_scipy(seed):
     a = torch.randint(0, 5, (40,), generator=generator).float()  # ties on purpose
     b = torch.randn(40, generator=generator)
     assert spearman(a, b) == pytest.approx(scipy.stats.spearmanr(a.numpy(), b.numpy()).statistic, abs=1e-12)
+
+
+# ---------------------------------------------------------------- the ranking objectives of issue 16
+
+from l2ral_lib.losses import (DIFFSORT_STEEPNESS, RANK_LOSSES, RELAXATION_FLOOR, SOFTRANK_TAU,  # noqa: E402
+                              diffsort_loss, diffsort_ranks, soft_ranks, softrank_loss)
+from l2ral_lib.sorter import exact_ranks, gradient_by_spread, load_sorter  # noqa: E402
+
+
+def separated(d: int, seed: int) -> torch.Tensor:
+    """(d,) distinct values at least 0.5 apart, in random order, at an odd offset and scale."""
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.randperm(d, generator=generator).float() + 0.4 * torch.rand(d, generator=generator)
+    return 3.0 * values - 7.0
+
+
+def test_soft_ranks_follow_the_pairwise_sigmoid_formula():
+    """Against a double loop in float64 over the list standardised by hand (population sd)."""
+    x = torch.randn(9, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 0.2 + 4
+    z = ((x - x.mean()) / x.std(correction=0)).tolist()
+    tau = 0.5
+    by_hand = [(0.5 + sum(1 / (1 + np.exp(-(zi - zj) / tau)) for zj in z)) / len(z) for zi in z]
+    assert soft_ranks(x, tau).tolist() == pytest.approx(by_hand, abs=1e-12)
+
+
+@pytest.mark.parametrize("d", [4, 40, 64])
+def test_soft_ranks_become_exact_ranks_as_tau_goes_to_zero(d):
+    x = separated(d, d)
+    errors = [(soft_ranks(x, tau) - exact_ranks(x)).abs().max().item() for tau in (1.0, 0.1, 0.01, 1e-3)]
+    assert errors == sorted(errors, reverse=True) and errors[0] > 1e-2
+    assert errors[-1] < 1e-6
+
+
+@pytest.mark.parametrize("d", [4, 40, 64])  # 40: an epoch's last, partial batch (not a power of two)
+def test_diffsort_ranks_become_exact_ranks_as_the_network_hardens(d):
+    x = torch.stack([separated(d, d), separated(d, d + 1)])
+    assert torch.allclose(diffsort_ranks(x, steepness=1e7), exact_ranks(x), atol=1e-4)
+    soft = diffsort_ranks(x)  # a relaxed permutation: every row of P sums to 1, so do the positions
+    assert not torch.allclose(soft, exact_ranks(x), atol=1e-3)
+    assert soft.sum(-1).tolist() == pytest.approx([(d + 1) / 2] * 2, rel=1e-5)
+
+
+def test_relaxations_are_as_smooth_as_the_shipped_sorter():
+    """The temperatures' rationale (losses.py): on unit-normal lists of 64 the mean |rank error| of
+    softrank and diffsort is within 0.15 positions of the shipped sodeep-64 sorter's (about 1.9)."""
+    x = torch.randn(500, 64, generator=torch.Generator().manual_seed(0))
+    error = lambda ranks: ((ranks - exact_ranks(x)).abs().mean() * 64).item()  # noqa: E731
+    with torch.no_grad():
+        sorter = error(load_sorter(64, "sodeep")(x))
+    assert 1.5 < sorter < 2.5
+    assert error(soft_ranks(x)) == pytest.approx(sorter, abs=0.15)
+    assert error(diffsort_ranks(x)) == pytest.approx(sorter, abs=0.15)
+
+
+@pytest.mark.parametrize("ranks", [soft_ranks, diffsort_ranks], ids=["softrank", "diffsort"])
+@pytest.mark.parametrize("d", [40, 64])
+def test_relaxed_objectives_neither_explode_nor_vanish_across_spreads(ranks, d):
+    """Eq. 6's gradient w.r.t. predictions of sd 1e-6 to 1e2 (sorter.gradient_by_spread). From the floor
+    up it falls exactly as 1 / sd (scale-free: the lists are standardised); below it, it levels off
+    within 10x the scale-free law's value at the floor (measured: at most 8.3x); unstandardised
+    pairwise sigmoids would saturate at sd 1e2 (gradient ~ 0) and blow up as 1 / sd at 1e-6."""
+    wide = [2 * RELAXATION_FLOOR, 1e-2, 1.0, 1e2]
+    above = gradient_by_spread(ranks, d, wide)
+    scale_free = above[0] * wide[0]  # gradient x sd
+    assert [g * s for g, s in zip(above, wide)] == pytest.approx([scale_free] * 4, rel=1e-3)
+    narrow = gradient_by_spread(ranks, d, [1e-4, 1e-5, 1e-6])
+    assert 0 < min(narrow) and max(narrow) < 10 * scale_free / RELAXATION_FLOOR
+    assert narrow[2] == pytest.approx(narrow[1], rel=0.1)
+    assert np.isfinite(gradient_by_spread(ranks, d, [0.0])).all()  # a constant list: zero, finite
+
+
+def test_relaxed_objectives_are_invariant_to_positive_affine_maps_and_zero_when_perfect():
+    x = torch.randn(3, 64, generator=torch.Generator().manual_seed(4))
+    true = torch.rand(3, 64, generator=torch.Generator().manual_seed(5))
+    for loss in (softrank_loss, diffsort_loss):
+        assert loss(250 * x - 3, true).item() == pytest.approx(loss(x, true).item(), rel=1e-4)
+        assert loss(true, true) < loss(-true, true) / 10  # right order: only the relaxation's own error remains
+    separated_list = separated(64, 0)
+    assert softrank_loss(separated_list, separated_list, tau=1e-3).item() < 1e-12
+
+
+def test_margin_gradient_keeps_its_size_across_spreads():
+    """LL4AL's hinge: each violated pair pays a constant slope whatever the spread, so the gradient
+    neither vanishes at sd 1e-4 (every pair within the margin) nor grows at sd 1e2."""
+    generator = torch.Generator().manual_seed(6)
+    base, true = torch.randn(64, generator=generator), torch.rand(64, generator=generator)
+    norms = []
+    for spread in (1e-4, 1.0, 1e2):
+        x = (spread * base).requires_grad_(True)
+        margin_ranking_loss(x, true).backward()
+        norms.append(x.grad.norm().item())
+    assert all(0.05 < n < 0.5 for n in norms), norms
+
+
+def test_mse_gradient_grows_with_the_spread_by_design():
+    """Pinned so that nobody 'fixes' it: l2r-mse is the scale-sensitive objective of Fig. 2's argument."""
+    base, true = torch.randn(64, generator=torch.Generator().manual_seed(7)), torch.zeros(64)
+    grads = []
+    for spread in (1.0, 1e2):
+        x = (spread * base).requires_grad_(True)
+        loss_mse(x, true).backward()
+        grads.append(x.grad.norm().item())
+    assert grads[1] == pytest.approx(100 * grads[0], rel=1e-5)
+
+
+def test_objectives_average_stacked_lists():
+    """Lists along the last dim: a stack of lists costs the mean of the lists' losses (the ranking
+    bench trains one head per seed in one step)."""
+    generator = torch.Generator().manual_seed(8)
+    predicted, true = torch.randn(3, 64, generator=generator), torch.rand(3, 64, generator=generator)
+    sorter = load_sorter(64, "sodeep")
+    for loss in (softrank_loss, diffsort_loss, margin_ranking_loss, loss_mse,
+                 lambda p, t: ranking_loss(p, t, sorter)):
+        each = [loss(predicted[i], true[i]).item() for i in range(3)]
+        assert loss(predicted, true).item() == pytest.approx(np.mean(each), rel=1e-5)
+
+
+# The method -> (head, objective, sorter kind) table of issue 16, each objective computed here from losses.py
+def _sodeep(kind):
+    return lambda p, t, params: ranking_loss(p, t, load_sorter(params.batch_size, kind))
+
+
+EXPECTED = {
+    "l2r": (L2RHead, _sodeep("sodeep"), "sodeep"), "l2r-all-features": (LossNet, _sodeep("sodeep"), "sodeep"),
+    "l2r-gru-sorter": (L2RHead, _sodeep("gru"), "gru"),
+    "ll4al": (LossNet, lambda p, t, params: params.ll4al_weight * margin_ranking_loss(p, t, params.ll4al_margin),
+              None),
+    "l2r-mse": (L2RHead, lambda p, t, params: loss_mse(p, t), None),
+    "l2r-softrank": (L2RHead, lambda p, t, params: softrank_loss(p, t, SOFTRANK_TAU), None),
+    "l2r-diffsort": (L2RHead, lambda p, t, params: diffsort_loss(p, t, DIFFSORT_STEEPNESS), None),
+}
+
+
+def _head_loss(method, params, batch):
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=4)
+    strategy = get_strategy(method)(params, Classification(), model, "cpu")
+    strategy.begin_cycle()
+    out = model(torch.randn(batch, 3, 32, 32, generator=torch.Generator().manual_seed(9)))
+    true = torch.rand(batch, generator=torch.Generator().manual_seed(10)) * 3
+    return strategy, out, true, strategy.head_loss(out, true, epoch=params.epochs - 1)
+
+
+@pytest.mark.parametrize("method", sorted(EXPECTED))
+def test_each_method_trains_its_head_with_its_own_objective(method, ci_params):
+    params = ci_params(ll4al_weight=0.5)
+    head_class, objective, sorter_kind = EXPECTED[method]
+    strategy, out, true, loss = _head_loss(method, params, params.batch_size)
+    assert isinstance(strategy.head, head_class)
+    with torch.no_grad():
+        assert loss.item() == objective(strategy.head(out.features), true, params).item()
+    loss.backward()  # the gradient reaches every weight of the head
+    *inner, (last_bias_name, last_bias) = strategy.head.named_parameters()
+    assert last_bias_name.endswith("bias") and all(p.grad.abs().sum() > 0 for _, p in inner)
+    # ranks ignore a common shift of the predictions, regression does not
+    assert (last_bias.grad.abs().item() > 1e-3) == (method == "l2r-mse"), last_bias.grad
+    sorter = strategy.weights_used().get("sorter")  # provenance names the sorter file a method depends on
+    assert (sorter and sorter["file"]) == (sorter_kind and f"l2ral_lib/sorter_weights/{sorter_kind}-4.pt")
+
+
+@pytest.mark.parametrize("rank_loss", RANK_LOSSES)
+@pytest.mark.parametrize("method", ["l2r", "ll4al", "l2r-softrank"])
+def test_rank_loss_param_overrides_the_methods_objective(method, rank_loss, ci_params):
+    params = ci_params(rank_loss=rank_loss, ll4al_weight=0.5)
+    own = {"sodeep": _sodeep("sodeep"), "margin": lambda p, t, params: margin_ranking_loss(p, t, params.ll4al_margin),
+           "mse": EXPECTED["l2r-mse"][1], "softrank": EXPECTED["l2r-softrank"][1],
+           "diffsort": EXPECTED["l2r-diffsort"][1]}[rank_loss]
+    weight = params.ll4al_weight if method == "ll4al" else 1.0  # LL4AL's lambda weighs whatever objective it has
+    strategy, out, true, loss = _head_loss(method, params, params.batch_size)
+    assert strategy.rank_loss == rank_loss
+    with torch.no_grad():
+        assert loss.item() == pytest.approx(weight * own(strategy.head(out.features), true, params).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("method,used", [("l2r", False), ("l2r-gru-sorter", False), ("l2r-softrank", True),
+                                         ("l2r-diffsort", True), ("ll4al", True), ("l2r-mse", True)])
+def test_which_objectives_use_a_short_last_batch(method, used, ci_params):
+    """The sorter ranks lists of exactly batch_size (paper: 64); the other objectives rank any list of 2+."""
+    params = ci_params(ll4al_detach_epoch=0)
+    assert (_head_loss(method, params, params.batch_size - 1)[3] is not None) == used
+    assert (_head_loss(method, params, 1)[3] is not None) == (method == "l2r-mse")
+
+
+def test_unknown_rank_loss_is_one_line_naming_the_key(ci_params):
+    from l2ral_lib.errors import ParamsError
+
+    with pytest.raises(ParamsError, match=r"rank_loss.*'softrnk'.*did you mean 'softrank'"):
+        ci_params(rank_loss="softrnk")
+    with pytest.raises(ParamsError, match="batch_size"):  # the sorter objective needs a shipped length
+        ci_params(strategies=["l2r-mse"], rank_loss="sodeep", batch_size=5)
+    ci_params(strategies=["l2r-mse"], rank_loss="softrank", batch_size=5)  # no sorter, any batch size

@@ -5,19 +5,21 @@ config.py EPOCHL; the L2R-AL paper does not say, the profiles' choices are in FI
 from __future__ import annotations
 
 from ..errors import ParamsError
-from ..losses import margin_ranking_loss
 from . import register_strategy
 from .loss_head import LossHeadStrategy, lossnet
 
 
 @register_strategy("ll4al")
 class LearningLoss(LossHeadStrategy):
+    default_rank_loss = "margin"
+
     def __init__(self, params, task, model, device):
         super().__init__(params, task, model, device)
         self.loss_weight = params.ll4al_weight
 
     @classmethod
     def check_params(cls, params):
+        super().check_params(params)
         if params.ll4al_detach_epoch > params.epochs:
             raise ParamsError("ll4al_detach_epoch", f"({params.ll4al_detach_epoch}) is beyond epochs ({params.epochs});"
                                                     " the paper profiles detach after 0.8 of the epochs")
@@ -27,6 +29,3 @@ class LearningLoss(LossHeadStrategy):
 
     def detach_features(self, epoch):
         return epoch >= self.params.ll4al_detach_epoch
-
-    def objective(self, predicted_loss, true_loss):
-        return margin_ranking_loss(predicted_loss, true_loss, self.params.ll4al_margin) if len(true_loss) >= 2 else None

@@ -1,31 +1,94 @@
 """Shared machinery of the strategies that learn to predict the target model's per-sample loss
 and query the subset's highest predicted losses (LL4AL, L2R-AL and the ablations).
 
-The subclasses differ in three choices only: the head (`build_head`), its objective
-(`objective`), and whether its gradient may reach the target model (`detach_features`, `loss_weight`).
+The subclasses differ in four choices only: the head (`build_head`), its objective (`default_rank_loss`,
+which the `rank_loss` param overrides; `make_objective` binds it to the study), the sorter kind of the
+`sodeep` objective (`sorter_kind`), and whether the head's gradient may reach the target model
+(`detach_features`, `loss_weight`).
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 
+from ..errors import ParamsError
 from ..heads import L2RHead, LossNet
+from ..losses import diffsort_loss, loss_mse, margin_ranking_loss, ranking_loss, softrank_loss
+from ..paths import PROJECT_ROOT
 from ..precision import full_precision
+from ..sorter import available_sorter_lengths, load_sorter, weights_hash, weights_path
 from .base import ScoreStrategy
+
+Objective = Callable[[torch.Tensor, torch.Tensor], Optional[torch.Tensor]]
+
+
+def make_objective(rank_loss: str, params, device, sorter_kind: str) -> Objective:
+    """The head objective `rank_loss` (losses.RANK_LOSSES) bound to a study's params:
+    (predicted, true) lists (..., d) -> loss, or None for a batch it cannot use."""
+    if rank_loss == "sodeep":
+        sorter = load_sorter(params.batch_size, kind=sorter_kind, device=device)
+
+        def through_sorter(predicted, true):
+            # the last, smaller batch of an epoch is no list the sorter was trained for: skip it
+            return ranking_loss(predicted, true, sorter) if true.shape[-1] == params.batch_size else None
+        return through_sorter
+    if rank_loss == "mse":
+        return loss_mse
+    pairwise = {"margin": lambda predicted, true: margin_ranking_loss(predicted, true, params.ll4al_margin),
+                "softrank": softrank_loss, "diffsort": diffsort_loss}[rank_loss]
+    return lambda predicted, true: pairwise(predicted, true) if true.shape[-1] >= 2 else None  # one item: no order
+
+
+def make_head_optimizer(params, head_parameters):
+    """A loss head's optimizer and its per-epoch schedule (x0.1 at each of `head_lr_milestones`)."""
+    if params.head_optimizer == "adam":
+        optimizer = torch.optim.Adam(head_parameters, lr=params.head_lr)
+    else:  # the LL4AL reference's module optimiser: SGD with the target's weight decay
+        optimizer = torch.optim.SGD(head_parameters, lr=params.head_lr, momentum=params.head_momentum,
+                                    weight_decay=params.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, params.head_lr_milestones, 0.1)
 
 
 class LossHeadStrategy(ScoreStrategy):
     predicts_loss = True
     loss_weight = 1.0  # weight of the head's loss in the one backward pass of a training step
+    default_rank_loss = ""  # the method's own head objective (losses.RANK_LOSSES); params.rank_loss overrides it
+    sorter_kind: str | None = None  # the sorter of the sodeep objective; None: params.sorter_kind
 
     def __init__(self, params, task, model, device):
         super().__init__(params, task, model, device)
         self.head = self.build_head(model).to(self.device)
+        self.rank_loss = self.rank_loss_of(params)
+        self.objective = make_objective(self.rank_loss, params, self.device, self.kind_of(params))
+
+    @classmethod
+    def rank_loss_of(cls, params) -> str:
+        return params.rank_loss or cls.default_rank_loss
+
+    @classmethod
+    def kind_of(cls, params) -> str:
+        return cls.sorter_kind or params.sorter_kind
+
+    @classmethod
+    def check_params(cls, params):
+        if cls.rank_loss_of(params) != "sodeep":
+            return
+        kind = cls.kind_of(params)
+        lengths = available_sorter_lengths(kind)
+        if params.batch_size not in lengths:
+            raise ParamsError("batch_size", f"{params.batch_size} matches no shipped {kind} sorter"
+                                            f" (lengths {lengths}); use one of them or train one with"
+                                            f" `make sorter SEQ_LEN={params.batch_size}`")
+
+    def weights_used(self):
+        if self.rank_loss != "sodeep":
+            return {}
+        length, kind = self.params.batch_size, self.kind_of(self.params)
+        return {"sorter": {"file": str(weights_path(length, kind).relative_to(PROJECT_ROOT)),
+                           "sha256": weights_hash(length, kind)}}
 
     def build_head(self, model) -> torch.nn.Module:
-        raise NotImplementedError
-
-    def objective(self, predicted_loss: torch.Tensor, true_loss: torch.Tensor) -> torch.Tensor | None:
-        """Head loss for one batch; None when this batch cannot be used (e.g. not a full sorter list)."""
         raise NotImplementedError
 
     def detach_features(self, epoch: int) -> bool:
@@ -33,13 +96,7 @@ class LossHeadStrategy(ScoreStrategy):
 
     def begin_cycle(self):
         # a fresh optimizer per cycle, like the target's (the LL4AL reference does the same)
-        head_params = self.head.parameters()
-        if self.params.head_optimizer == "adam":
-            self.optimizer = torch.optim.Adam(head_params, lr=self.params.head_lr)
-        else:  # the LL4AL reference's module optimiser: SGD with the target's weight decay
-            self.optimizer = torch.optim.SGD(head_params, lr=self.params.head_lr, momentum=self.params.head_momentum,
-                                             weight_decay=self.params.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, self.params.head_lr_milestones, 0.1)
+        self.optimizer, self.scheduler = make_head_optimizer(self.params, self.head.parameters())
 
     def head_loss(self, output, per_sample_loss, epoch):
         features = output.features
