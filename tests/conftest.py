@@ -43,3 +43,16 @@ def slurm_cluster():
         if os.environ.get("L2RAL_REQUIRE_SLURM") == "1":
             pytest.fail(f"L2RAL_REQUIRE_SLURM=1 but {reason}; start one: eval \"$(.ci/slurm-cluster start)\"")
         pytest.skip(f"{reason}; start one: eval \"$(.ci/slurm-cluster start)\"")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per test that ran on the Slurm cluster, with its outcome and duration: the evidence in a
+    CI log (pytest -q prints dots only) that the `--executor slurm` tests ran and did not skip."""
+    reports = [report for outcome in ("passed", "failed", "skipped", "error")
+               for report in terminalreporter.stats.get(outcome, [])
+               if getattr(report, "when", "call") in ("call", "setup") and "slurm" in getattr(report, "keywords", {})
+               and (report.when == "call" or report.outcome != "passed")]
+    if reports:
+        terminalreporter.section("tests on the Slurm cluster")
+        for report in reports:
+            terminalreporter.write_line(f"{report.outcome:8} {report.duration:6.1f} s  {report.nodeid}")
