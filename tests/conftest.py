@@ -45,12 +45,21 @@ def slurm_cluster():
         pytest.skip(f"{reason}; start one: eval \"$(.ci/slurm-cluster start)\"")
 
 
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item):
+    """Mark the reports of tests with the `slurm` marker (a keyword match would also take a parameter id)."""
+    outcome = yield
+    if item.get_closest_marker("slurm"):
+        outcome.get_result().user_properties.append(("on_slurm", True))
+
+
 def pytest_terminal_summary(terminalreporter):
     """One line per test that ran on the Slurm cluster, with its outcome and duration: the evidence in a
     CI log (pytest -q prints dots only) that the `--executor slurm` tests ran and did not skip."""
     reports = [report for outcome in ("passed", "failed", "skipped", "error")
                for report in terminalreporter.stats.get(outcome, [])
-               if getattr(report, "when", "call") in ("call", "setup") and "slurm" in getattr(report, "keywords", {})
+               if ("on_slurm", True) in getattr(report, "user_properties", ())
                and (report.when == "call" or report.outcome != "passed")]
     if reports:
         terminalreporter.section("tests on the Slurm cluster")

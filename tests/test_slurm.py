@@ -16,11 +16,12 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+import torch
 import yaml
 from submitit.slurm.slurm import _make_sbatch_string
 
 from conftest import ROOT
-from l2ral_lib import executor, store
+from l2ral_lib import executor, slurm, store
 from l2ral_lib.__main__ import main
 from l2ral_lib.config import Cluster, load_params
 from l2ral_lib.errors import ParamsError
@@ -162,12 +163,16 @@ def test_jobs_workers_spread_over_the_visible_gpus(device, n_workers, n_gpus, ex
 
 
 def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
-    """run_jobs hands worker i the device of worker_devices (no GPU needed: the processes are recorded)."""
-    started = []
+    """run_jobs hands worker i the device of worker_devices and its share of the cores (no GPU needed: the
+    processes are recorded)."""
+    started, threads = [], []
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(executor.os, "sched_getaffinity", lambda pid: set(range(7)))
 
     class Worker:
-        def __init__(self, command):
+        def __init__(self, command, env):
             started.append(command)
+            threads.append(env["OMP_NUM_THREADS"])
 
         def wait(self):
             return 0
@@ -182,6 +187,28 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
     only = [command[command.index("--only") + 1:] for command in started]
     assert devices == ["cuda:0", "cuda:1", "cuda:0"]
     assert only == [["random:0"], ["entropy:0"], ["l2r:0"]]
+    assert threads == ["2", "2", "2"]  # 7 cores // 3 workers
+
+
+@pytest.mark.parametrize("n_workers,cores,environ,expected", [
+    (2, 2, {}, "1"), (3, 8, {}, "2"), (4, 2, {}, "1"), (1, 16, {}, "16"), (2, 8, {"OMP_NUM_THREADS": "3"}, "3")])
+def test_jobs_workers_share_the_cores(n_workers, cores, environ, expected):
+    assert executor.worker_threads(n_workers, environ, cores) == expected
+
+
+def test_slurm_task_trains_on_the_cores_slurm_gave_it(monkeypatch, tmp_path):
+    """SliceTask sets torch's threads to SLURM_CPUS_PER_TASK before its slice runs."""
+    seen = []
+    monkeypatch.setattr(slurm, "run_study", lambda *args, **kwargs: seen.append(torch.get_num_threads()))
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
+    before = torch.get_num_threads()
+    try:
+        params = load_params(ROOT / "params" / "cifar10-ci.yaml")
+        assert slurm.SliceTask(params, "cpu", tmp_path, "random", 0)() == "random-seed0"
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [3]
+    assert slurm.task_threads({}) == len(os.sched_getaffinity(0))
 
 
 def test_status_of_a_study_run_here(tmp_path, tiny_data_root, capsys):
