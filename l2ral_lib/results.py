@@ -254,6 +254,24 @@ def timing_table(table: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[ordered(wide.index)].round(2)
 
 
+def sorter_quality(seq_len: int) -> pd.DataFrame:
+    """The shipped sorters' held-out quality for lists of `seq_len` (their training records, written by
+    `make sorter`): mean Spearman with the exact ranks and mean |rank error| in positions, per input
+    family, one column pair per sorter kind. The gru sorter is validated on the project's families only."""
+    import json  # noqa: PLC0415
+
+    from .sorter import KINDS, weights_path  # noqa: PLC0415 (imports torch)
+
+    rows = []
+    for kind in KINDS:
+        validation = json.loads(weights_path(seq_len, kind).with_suffix(".json").read_text())["validation"]
+        for families, table in (validation if "sodeep" in validation else {"project": validation}).items():
+            rows += [{"kind": kind, "families": families, "family": family, "spearman": quality["spearman"],
+                      "rank error (positions)": quality["mean_abs_rank_error"]} for family, quality in table.items()]
+    return pd.DataFrame(rows).pivot_table(index=["families", "family"], columns="kind", sort=False,
+                                          values=["spearman", "rank error (positions)"]).round(3)
+
+
 def save_figure(ax_or_fig, out_dir: str | Path, name: str) -> Path:
     """Save under out_dir/figures/name.png and return the path."""
     fig = getattr(ax_or_fig, "figure", ax_or_fig)

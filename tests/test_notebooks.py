@@ -75,6 +75,25 @@ def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
 
 
 @pytest.mark.slow
+def test_cifar10_notebook_compares_the_two_sorters_when_both_run(tmp_path, tiny_data_root):
+    """With l2r and l2r-gru-sorter in a study, the notebook shows both sorters' recorded quality at the
+    study's list length and the paired differences of the second to the first."""
+    params_file = tmp_path / "two-sorters.yaml"
+    params_file.write_text(f"base: {ROOT / 'params' / 'cifar10-ci.yaml'}\nexperiment: two-sorters\n"
+                           "strategies: [random, l2r, l2r-gru-sorter]\nseeds: [0, 1]\n")
+    executed = tmp_path / "cifar10.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "cifar10.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
+        parameters={"params_path": str(params_file), "device": "cpu", "out_dir": str(tmp_path / "out"),
+                    "data_root": str(tiny_data_root)})
+    cell = next(c for c in nbformat.read(executed, as_version=4).cells if "results.sorter_quality(" in c.source)
+    shown = [o.data["text/plain"] for o in cell.outputs if "data" in o]
+    assert len(shown) == 3  # the quality table, then the Spearman and accuracy differences
+    record = json.loads((ROOT / "l2ral_lib" / "sorter_weights" / "gru-4.json").read_text())["validation"]
+    assert f"{record['loss_like']['spearman']:.3f}" in shown[0] and "L2R-AL (GRU sorter)" in shown[1]
+
+
+@pytest.mark.slow
 def test_sorter_notebook_runs_on_a_tiny_setting(tmp_path):
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "sorter.ipynb"), str(tmp_path / "sorter.ipynb"), cwd=str(ROOT), kernel_name="python3",

@@ -1,4 +1,6 @@
 """Results table helpers and figures."""
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,6 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
 
+from conftest import ROOT  # noqa: E402
 from l2ral_lib import results, stats  # noqa: E402
 
 
@@ -113,3 +116,14 @@ def test_every_registered_strategy_has_a_label_and_its_own_colour():
     assert set(list_strategies()) <= set(results.METHOD_LABELS)
     colours = results.palette(list_strategies())
     assert len({colours[m] for m in list_strategies()}) == len(list_strategies())
+
+
+def test_sorter_quality_reads_each_kinds_record():
+    table = results.sorter_quality(64)
+    for kind in ("sodeep", "gru"):
+        record = json.loads((ROOT / "l2ral_lib" / "sorter_weights" / f"{kind}-64.json").read_text())["validation"]
+        project = record.get("project", record)
+        assert table.loc[("project", "loss_like"), ("spearman", kind)] == round(project["loss_like"]["spearman"], 3)
+        assert table.loc[("project", "near_ties"), ("rank error (positions)", kind)] == round(
+            project["near_ties"]["mean_abs_rank_error"], 3)
+    assert pd.isna(table.loc[("sodeep", "grid"), ("spearman", "gru")])  # gru is validated on the project's families only
