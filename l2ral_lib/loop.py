@@ -261,7 +261,19 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
         copied = store.reuse_slices(reuse, out_dir, names, params.n_cycles)
         log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse)
     log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
+    if device.type == "cpu":
+        warn_thread_mismatch(params, out_dir)
     return Study(params, data, device, out_dir, progress)
+
+
+def warn_thread_mismatch(params: Params, out_dir: Path) -> None:
+    """Say so when this run computes slices on another torch thread count than the study's finished
+    ones: their cycle-0 models would differ though they share data, weights and batch order."""
+    used, now = store.cpu_threads_used(out_dir.glob("slices/*")), torch.get_num_threads()
+    if used and used != {now}:
+        log.warning("%s: this run trains on %d torch thread(s), the study's slices so far on %s: on a CPU the"
+                    " numbers depend on it, so methods would not share their cycle 0; run with OMP_NUM_THREADS=%d"
+                    " to match", params.experiment, now, ", ".join(map(str, sorted(used))), max(used))
 
 
 def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",

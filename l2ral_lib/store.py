@@ -188,6 +188,19 @@ class SliceProvenance:
         atomic_write_json(self.path, {"runs": self.runs + [self.entry]})
 
 
+def cpu_threads_used(slice_dirs) -> set[int]:
+    """The torch thread counts of every recorded run that computed cycles of these slices on a CPU. On a
+    CPU a slice's numbers depend on it (kernels split their reductions by thread), so the methods of a
+    study share their cycle 0 only where they ran on one thread count, and `verify` reruns on it."""
+    counts = set()
+    for folder in slice_dirs:
+        record = Path(folder) / "provenance.json"
+        runs = json.loads(record.read_text())["runs"] if record.is_file() else []
+        counts |= {run["hardware"]["torch_threads"] for run in runs
+                   if run["hardware"]["device"] == "cpu" and run["cycles_done"] > run["first_cycle"]}
+    return counts
+
+
 def study_provenance(out_dir: Path) -> dict:
     """provenance.json of a study: every slice's runs, and the commits and weights they used
     (`mixed_commits` is true when the rows of one results.csv come from more than one commit)."""

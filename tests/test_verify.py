@@ -5,10 +5,11 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 
 from l2ral_lib.__main__ import main
 from l2ral_lib.config import load_params
-from l2ral_lib.loop import run_study
+from l2ral_lib.loop import open_study, run_study
 from l2ral_lib.verify import verify_slice
 from conftest import ROOT
 
@@ -60,3 +61,43 @@ def test_changed_selections_and_missing_rows_are_reported(study):
 def test_an_unknown_slice_is_one_line(study, capsys):
     assert main(["verify", str(study[1]), "vaal:0"]) == 2
     assert "vaal-seed0/rows.csv not found" in capsys.readouterr().err
+
+
+def set_recorded_threads(slice_dir, *counts):
+    """Rewrite the slice's provenance as if its runs had used these torch thread counts."""
+    record = json.loads((slice_dir / "provenance.json").read_text())
+    runs = [{**record["runs"][0], "hardware": {**record["runs"][0]["hardware"], "torch_threads": n}} for n in counts]
+    (slice_dir / "provenance.json").write_text(json.dumps({"runs": runs}))
+
+
+def test_the_rerun_takes_the_recorded_thread_count(study, monkeypatch):
+    slice_dir, out = study
+    set_recorded_threads(slice_dir, 3)
+    seen = []
+    monkeypatch.setattr("l2ral_lib.verify.run_study", lambda *args, **kwargs: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr("l2ral_lib.verify.differences", lambda stored, rerun: [])
+    before = torch.get_num_threads()
+    assert verify_slice(out, "l2r", 0) == [] and seen == [3]
+    assert torch.get_num_threads() == before  # restored
+
+
+def test_a_slice_computed_on_two_thread_counts_is_refused(study, capsys):
+    slice_dir, out = study
+    set_recorded_threads(slice_dir, 1, 2)
+    assert main(["verify", str(out), "l2r:0"]) == 2
+    assert "computed on [1, 2] torch threads" in capsys.readouterr().err
+
+
+def test_a_run_on_another_thread_count_than_the_study_says_so(study, tiny_data_root, caplog):
+    slice_dir, out = study
+    set_recorded_threads(slice_dir, 7)
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root), "strategies": ["l2r"]})
+    with caplog.at_level("WARNING"):
+        open_study(params, "cpu", out, progress=False)
+    assert f"trains on {torch.get_num_threads()} torch thread(s), the study's slices so far on 7" in caplog.text
+    assert "OMP_NUM_THREADS=7" in caplog.text
+    set_recorded_threads(slice_dir, torch.get_num_threads())
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        open_study(params, "cpu", out, progress=False)
+    assert "torch thread" not in caplog.text
