@@ -132,7 +132,10 @@ def git_commit() -> dict:
         result = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
         return result.stdout.strip() if result.returncode == 0 else None
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        # dirty: tracked code, params or notebooks changed; not outputs/, where the shipped studies lie and
+        # every rerun or render of one rewrites tracked files
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)outputs"))}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
 

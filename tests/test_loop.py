@@ -1,11 +1,12 @@
 """The study loop's bookkeeping: sizes, no double labeling, shared subsets, resume, determinism."""
 import json
+import subprocess
 
 import pandas as pd
 import pytest
 import torch
 
-from l2ral_lib import loop
+from l2ral_lib import loop, store
 from l2ral_lib.data import load_dataset
 from l2ral_lib.errors import ParamsError
 from l2ral_lib.loop import initial_labeled_set, load_selected, query_subset, run_study
@@ -253,3 +254,20 @@ def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_
     with pytest.raises(ParamsError, match="reuse_from: .*other params \\(changed: epochs\\)"):
         run_study(ci_params(experiment="other", epochs=3, reuse_from="base"), "cpu", outputs / "other", progress=False)
     assert not (outputs / "other").exists()
+
+
+def test_dirty_means_code_changed_not_shipped_outputs(tmp_path, monkeypatch):
+    """A rerun or render of a shipped study rewrites tracked files under outputs/: that is no dirty code."""
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+    git("init", "-q")
+    for name in ("l2ral_lib/loop.py", "outputs/study/results.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("first\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(store, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "outputs/study/results.csv").write_text("rerun\n")
+    assert store.git_commit()["dirty"] is False
+    (tmp_path / "l2ral_lib/loop.py").write_text("changed\n")
+    assert store.git_commit()["dirty"] is True
