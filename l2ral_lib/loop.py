@@ -103,6 +103,7 @@ class Study:
     out_dir: Path
     progress: bool = True  # per-epoch progress bars
     tracker: StudyProgress | None = None  # one log line per finished cycle
+    threads_checked: bool = False  # warn_thread_mismatch ran (once per run, before its first computed cycle)
 
     @property
     def task(self):
@@ -139,6 +140,9 @@ class Study:
             rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
         self.write_views(path, rows, selected)
         if first_cycle < p.n_cycles:
+            if self.device.type == "cpu" and not self.threads_checked:
+                warn_thread_mismatch(p, self.out_dir)
+                self.threads_checked = True
             record = store.SliceProvenance(path / "provenance.json", self.device, self.weights_used(strategy), first_cycle,
                                            describe_precision(p, self.device))
         trainable = torch.compile(model) if p.compile else model
@@ -261,14 +265,13 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
         copied = store.reuse_slices(reuse, out_dir, names, params.n_cycles)
         log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse)
     log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
-    if device.type == "cpu":
-        warn_thread_mismatch(params, out_dir)
     return Study(params, data, device, out_dir, progress)
 
 
 def warn_thread_mismatch(params: Params, out_dir: Path) -> None:
-    """Say so when this run computes slices on another torch thread count than the study's finished
-    ones: their cycle-0 models would differ though they share data, weights and batch order."""
+    """Say so when this run computes cycles on another torch thread count than the study's slices so far
+    (store.cpu_threads_used): their cycle-0 models would differ though they share data, weights and batch
+    order. A render of a finished study computes nothing and says nothing."""
     used, now = store.cpu_threads_used(out_dir.glob("slices/*")), torch.get_num_threads()
     if used and used != {now}:
         log.warning("%s: this run trains on %d torch thread(s), the study's slices so far on %s: on a CPU the"

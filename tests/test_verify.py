@@ -9,7 +9,7 @@ import torch
 
 from l2ral_lib.__main__ import main
 from l2ral_lib.config import load_params
-from l2ral_lib.loop import open_study, run_study
+from l2ral_lib.loop import run_study
 from l2ral_lib.verify import verify_slice
 from conftest import ROOT
 
@@ -89,15 +89,21 @@ def test_a_slice_computed_on_two_thread_counts_is_refused(study, capsys):
 
 
 def test_a_run_on_another_thread_count_than_the_study_says_so(study, tiny_data_root, caplog):
+    """Warned once, when a cycle is about to be computed; a finished study (a render) says nothing."""
     slice_dir, out = study
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root),
+                                                               "strategies": ["l2r", "random"]})
     set_recorded_threads(slice_dir, 7)
-    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root), "strategies": ["l2r"]})
     with caplog.at_level("WARNING"):
-        open_study(params, "cpu", out, progress=False)
-    assert f"trains on {torch.get_num_threads()} torch thread(s), the study's slices so far on 7" in caplog.text
-    assert "OMP_NUM_THREADS=7" in caplog.text
-    set_recorded_threads(slice_dir, torch.get_num_threads())
+        run_study(params, "cpu", out, progress=False)  # computes random
+    message = f"trains on {torch.get_num_threads()} torch thread(s), the study's slices so far on 7"
+    assert caplog.text.count(message) == 1 and "OMP_NUM_THREADS=7" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING"):
-        open_study(params, "cpu", out, progress=False)
+        run_study(params, "cpu", out, progress=False)  # finished: nothing computed
+    assert "torch thread" not in caplog.text
+    shutil.rmtree(out / "slices" / "random-seed0")
+    set_recorded_threads(slice_dir, torch.get_num_threads())
+    with caplog.at_level("WARNING"):
+        run_study(params, "cpu", out, progress=False)  # computes random again, on the study's count
     assert "torch thread" not in caplog.text
