@@ -37,15 +37,17 @@ def worker_devices(device: str, n_workers: int, n_gpus: int) -> list[str]:
     return [device] * n_workers
 
 
-def worker_threads(n_workers: int, environ=os.environ, cores: int | None = None) -> str:
-    """Each `--jobs` worker's torch CPU threads (OMP_NUM_THREADS): its share of this machine's cores.
-    Left alone, each worker takes every core and n workers' OpenMP threads contend for them (measured,
-    ci profile, `--jobs 2` on 2 cores: 19.2 s with 2 threads per worker, 11.3 s with 1). A value the
-    user set is kept."""
-    if environ.get("OMP_NUM_THREADS"):
-        return environ["OMP_NUM_THREADS"]
-    cores = cores or len(os.sched_getaffinity(0))
-    return str(max(1, cores // n_workers))
+def worker_env(devices: list[str], environ=os.environ, cores: int | None = None) -> dict:
+    """The environment of the `--jobs` workers. GPU workers get their share of the cores for their
+    CPU-side work (OMP_NUM_THREADS = cores // workers; their numbers come from the GPU). CPU workers keep
+    the thread count one process would use: on a CPU the numbers depend on it (loop.warn_thread_mismatch),
+    and `--jobs n` must give the rows of one process. n CPU workers then contend for the cores (measured,
+    ci profile, `--jobs 2` on 2 cores: 19.2 s with 2 threads per worker, 11.3 s with 1, other numbers):
+    on a CPU, --jobs 1 is as fast. A value the user set is kept."""
+    env = dict(environ)
+    if not env.get("OMP_NUM_THREADS") and all(device.startswith("cuda") for device in devices):
+        env["OMP_NUM_THREADS"] = str(max(1, (cores or len(os.sched_getaffinity(0))) // len(devices)))
+    return env
 
 
 def run_jobs(args, params, out: Path) -> int:
@@ -60,7 +62,7 @@ def run_jobs(args, params, out: Path) -> int:
     devices = worker_devices(args.device, len(groups), torch.cuda.device_count())
     base = [sys.executable, "-m", "l2ral_lib", "run", args.params, "--out", str(out), "--no-progress",
             *[f"--set={key}={json.dumps(value)}" for key, value in args.set]]
-    env = {**os.environ, "OMP_NUM_THREADS": worker_threads(len(groups))}
+    env = worker_env(devices)
     workers = [subprocess.Popen(base + ["--device", device, "--only", *[f"{m}:{s}" for m, s in group]], env=env)
                for group, device in zip(groups, devices)]
     codes = [worker.wait() for worker in workers]

@@ -190,10 +190,13 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
     assert threads == ["2", "2", "2"]  # 7 cores // 3 workers
 
 
-@pytest.mark.parametrize("n_workers,cores,environ,expected", [
-    (2, 2, {}, "1"), (3, 8, {}, "2"), (4, 2, {}, "1"), (1, 16, {}, "16"), (2, 8, {"OMP_NUM_THREADS": "3"}, "3")])
-def test_jobs_workers_share_the_cores(n_workers, cores, environ, expected):
-    assert executor.worker_threads(n_workers, environ, cores) == expected
+@pytest.mark.parametrize("devices,cores,environ,expected", [
+    (["cuda:0", "cuda:1"], 2, {}, "1"), (["cuda:0"] * 3, 8, {}, "2"), (["cuda:0"] * 4, 2, {}, "1"),
+    (["cuda:1"], 16, {}, "16"), (["cuda:0", "cuda:1"], 8, {"OMP_NUM_THREADS": "3"}, "3"),
+    (["cpu", "cpu"], 8, {}, None), (["auto", "auto"], 8, {}, None), (["cpu"] * 2, 8, {"OMP_NUM_THREADS": "3"}, "3")])
+def test_gpu_workers_share_the_cores_cpu_workers_keep_one_process_count(devices, cores, environ, expected):
+    """CPU numbers depend on the thread count: CPU workers must compute what one process computes."""
+    assert executor.worker_env(devices, {"PATH": "/bin", **environ}, cores).get("OMP_NUM_THREADS") == expected
 
 
 def test_slurm_task_trains_on_the_cores_slurm_gave_it(monkeypatch, tmp_path):
@@ -250,7 +253,7 @@ def test_make_experiment_with_executor_slurm_equals_the_local_study(slurm_cluste
     script = (out / "jobs" / f"{job}_submission.sh").read_text()  # the params' section with CLUSTER on top
     assert "#SBATCH --time=5" in script and "#SBATCH --array=0-5%2" in script and "#SBATCH --cpus-per-task=1" in script
     assert (out / "figures" / "fig4_accuracy.png").is_file() and (out / "cifar10.ipynb").is_file()
-    local = run_study(ci_params(), "cpu", tmp_path / "local", progress=False)
+    local = local_study(ci_params(), tmp_path / "local")
     pd.testing.assert_frame_equal(measured(pd.read_csv(out / "results.csv")), measured(local))
     # each task's log has its slice's progress lines
     assert sum("cycles done, elapsed" in log.read_text() for log in (out / "jobs").glob("*_log.err")) == 6
@@ -258,6 +261,17 @@ def test_make_experiment_with_executor_slurm_equals_the_local_study(slurm_cluste
     again = cli("run", "params/cifar10-ci.yaml", "--executor", "slurm", "--wait", "--out", str(out), env=env)
     assert again.returncode == 0 and f"every slice of {out} is finished: nothing to submit" in again.stdout
     assert len(list((out / "jobs").glob("*_slices.json"))) == 1
+
+
+def local_study(params, out):
+    """The study run here, as the reference of a Slurm run: on the thread count of its tasks
+    (cluster.cpus_per_task; on a CPU the numbers depend on it, see loop.warn_thread_mismatch)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(params.cluster.cpus_per_task)
+    try:
+        return run_study(params, "cpu", out, progress=False)
+    finally:
+        torch.set_num_threads(before)
 
 
 def wait_for(what: str, condition, seconds: float = 600):
@@ -345,8 +359,7 @@ def test_status_shows_the_state_of_each_slice(interrupted):
 def test_requeued_tasks_end_with_the_rows_of_an_uninterrupted_run(interrupted, tmp_path):
     n_cycles = interrupted.params.n_cycles
     assert all(1 <= cycles < n_cycles for cycles in interrupted.stopped_at.values()), interrupted.stopped_at
-    local = run_study(load_params(interrupted.params_file, {"strategies": ["random", "l2r"]}), "cpu", tmp_path,
-                      progress=False)
+    local = local_study(load_params(interrupted.params_file, {"strategies": ["random", "l2r"]}), tmp_path)
     pd.testing.assert_frame_equal(measured(pd.read_csv(interrupted.out / "results.csv")), measured(local))
 
 
