@@ -42,8 +42,8 @@ def worker_env(devices: list[str], environ=os.environ, cores: int | None = None)
     CPU-side work (OMP_NUM_THREADS = cores // workers; their numbers come from the GPU). CPU workers keep
     the thread count one process would use: on a CPU the numbers depend on it (loop.warn_thread_mismatch),
     and `--jobs n` must give the rows of one process. n CPU workers then contend for the cores (measured,
-    ci profile, `--jobs 2` on 2 cores: 19.2 s with 2 threads per worker, 11.3 s with 1, other numbers):
-    on a CPU, --jobs 1 is as fast. A value the user set is kept."""
+    ci profile, `--jobs 2` on 2 cores: 19.2 s with 2 threads per worker, 11.3 s with 1 but other numbers).
+    A value the user set is kept."""
     env = dict(environ)
     if not env.get("OMP_NUM_THREADS") and all(device.startswith("cuda") for device in devices):
         env["OMP_NUM_THREADS"] = str(max(1, (cores or len(os.sched_getaffinity(0))) // len(devices)))
