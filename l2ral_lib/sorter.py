@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .frozen_gru import frozen_gru
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "sorter_weights"
 KINDS = ("sodeep", "gru")
 DEFAULT_KIND = "sodeep"  # the paper's sorter; config.Params.sorter_kind names the one a study uses
@@ -82,7 +84,7 @@ class SoDeepGRU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = scale_rows(x.float(), self.config["input_floor"])
-        states, _ = self.rnn(torch.sigmoid(u.unsqueeze(-1) / 2 + 1))  # (B, n, 2 * hidden)
+        states = frozen_gru(self.rnn, torch.sigmoid(u.unsqueeze(-1) / 2 + 1))  # (B, n, 2 * hidden)
         return torch.sigmoid(states.sum(-1))
 
 
@@ -125,7 +127,7 @@ class GRUSorter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.features(x)
-        states, _ = self.gru(features)  # (B, n, 2 * hidden)
+        states = frozen_gru(self.gru, features)  # (B, n, 2 * hidden)
         return self.readout(torch.cat([states, features], -1)).squeeze(-1)
 
 

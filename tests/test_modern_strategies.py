@@ -51,7 +51,7 @@ class TableData:
 def table_context(logits, embedding, subset, seed=0):
     """A query context over pool items whose outputs are given; batches of 4 exercise the batching."""
     return QueryContext(model=TableModel(logits, embedding), data=TableData(logits.shape[1]), task=Classification(),
-                        params=SimpleNamespace(eval_batch_size=4), labeled=torch.tensor([0]),
+                        params=SimpleNamespace(eval_batch_size=4, amp=False, channels_last=False), labeled=torch.tensor([0]),
                         subset=torch.as_tensor(subset), seed=seed)
 
 
@@ -106,7 +106,7 @@ def image_context(model, n=24, seed=0):
     images = torch.randint(0, 256, (n + 4, 3, 8, 8), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 3, (n + 4,), generator=generator)
     data = ImageClassificationData("tiny", images, labels, images[:4], labels[:4], 3, "cpu")
-    return QueryContext(model=model, data=data, task=Classification(), params=SimpleNamespace(eval_batch_size=10),
+    return QueryContext(model=model, data=data, task=Classification(), params=SimpleNamespace(eval_batch_size=10, amp=False, channels_last=False),
                         labeled=torch.arange(4), subset=torch.arange(4, n + 4))
 
 

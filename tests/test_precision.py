@@ -146,3 +146,54 @@ def test_bf16_channels_last_backward_runs_on_cpu(width, size):
             "out.float().sum().backward()\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("amp, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_query_runs_the_target_as_it_trains_and_scores_in_float32(monkeypatch, amp, expected):
+    """A query's forward passes use the training precision and layout (the loss heads then read the
+    feature maps they trained on); the scores a strategy ranks are float32 in either case."""
+    monkeypatch.setattr(precision, "cpu_bf16_flag", lambda: "avx512_bf16")
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"amp": amp, "channels_last": amp, "eval_batch_size": 8})
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=4)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+    seen = {}
+    model.conv1.register_forward_hook(lambda module, inputs, output: seen.update(
+        target=output.dtype, channels_last=inputs[0].is_contiguous(memory_format=torch.channels_last)))
+    data = ImageClassificationData("toy", torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8),
+                                   torch.randint(0, 10, (20,)), torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+                                   torch.zeros(1, dtype=torch.long), 10, "cpu")
+    from l2ral_lib.strategies import QueryContext
+    ctx = QueryContext(model=model, data=data, task=Classification(), params=params, labeled=torch.arange(4),
+                       subset=torch.arange(4, 20))
+    given = {}
+
+    def score(out):
+        given.update(output=out.output.dtype, embedding=out.embedding.dtype)
+        return out.output.sum(1)
+    scores = ctx.map_pool(ctx.subset, score)
+    assert seen == {"target": expected, "channels_last": amp}
+    assert given == {"output": torch.float32, "embedding": torch.float32} and scores.dtype == torch.float32
+    for name in ("entropy", "l2r"):  # the scores of a real strategy too
+        strategy = get_strategy(name)(params, Classification(), model, "cpu")
+        assert strategy.score(ctx).dtype == torch.float32
+
+
+@pytest.mark.parametrize("width, size", [(8, 64), (16, 32)])
+def test_vaal_vae_runs_float32_channels_last_on_cpu(width, size):
+    """VAAL's VAE takes the target's channels_last layout in float32 at the smoke widths (CelebA: 8 on
+    64x64, where the target's own float32 backward segfaults) and computes what the contiguous one does."""
+    code = ("import torch; from l2ral_lib.strategies.vaal import VAE\n"
+            f"torch.manual_seed(0); vae = VAE(3, {size}, 32, {width})\n"
+            "ref = VAE(3, %d, 32, %d); ref.load_state_dict(vae.state_dict())\n" % (size, width) +
+            "vae = vae.to(memory_format=torch.channels_last)\n"
+            f"x = torch.randn(16, 3, {size}, {size})\n"
+            "torch.manual_seed(1); r, mu, lv = vae(x.contiguous(memory_format=torch.channels_last))\n"
+            "torch.manual_seed(1); r0, mu0, lv0 = ref(x)\n"
+            "(r.sum() + mu.sum()).backward(); (r0.sum() + mu0.sum()).backward()\n"
+            "torch.testing.assert_close(r, r0, rtol=1e-4, atol=1e-5)\n"
+            "g, g0 = vae.encoder[0].weight.grad, ref.encoder[0].weight.grad\n"
+            "assert (g - g0).norm() < 1e-3 * g0.norm(), ((g - g0).norm() / g0.norm()).item()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

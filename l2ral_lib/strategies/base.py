@@ -18,6 +18,7 @@ from torch import nn
 
 from ..data import get_dataset
 from ..errors import ParamsError
+from ..precision import autocast, prepare
 
 
 @dataclass
@@ -47,7 +48,9 @@ class QueryContext:
     def map_pool(self, index: torch.Tensor, fn: Callable, mc_dropout: bool = False) -> torch.Tensor:
         """Concatenate fn(ModelOutput) over pool items `index`, in eval mode, without augmentation;
         `mc_dropout`: the dropout layers alone sample (batch-norm keeps its running statistics).
-        Every module's train/eval mode is restored afterwards."""
+        Every module's train/eval mode is restored afterwards. The model runs in the precision and
+        layout it trains and is evaluated in (precision.py); `fn` sees its output and embedding in
+        float32 and its feature maps as computed, as a loss head does in training."""
         modes = {module: module.training for module in self.model.modules()}
         self.model.eval()
         if mc_dropout:
@@ -58,7 +61,9 @@ class QueryContext:
             parts = []
             for start in range(0, len(index), self.params.eval_batch_size):
                 inputs, _ = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
-                parts.append(fn(self.model(inputs)).float())
+                with autocast(self.params, inputs.device):
+                    output = self.model(prepare(inputs, self.params))
+                parts.append(fn(output._replace(output=output.output.float(), embedding=output.embedding.float())).float())
             return torch.cat(parts)
         finally:
             for module, training in modes.items():

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ParamsError
+from ..precision import prepare, uses_channels_last
 from . import register_strategy
 from .base import Strategy
 
@@ -119,7 +120,7 @@ class VAAL(Strategy):
         size = self.params.vaal_image_size
         if size is not None and tuple(inputs.shape[-2:]) != (size, size):
             inputs = F.interpolate(inputs, size=(size, size), mode="bilinear", align_corners=False)
-        return inputs
+        return prepare(inputs, self.params)
 
     def fit(self, ctx, unlabeled: torch.Tensor):
         p, device = self.params, ctx.labeled.device
@@ -127,6 +128,12 @@ class VAAL(Strategy):
         vae = VAE(sample.shape[1], sample.shape[-1], p.vaal_latent_dim, p.vaal_width).to(device)
         disc = discriminator(p.vaal_latent_dim).to(device)
         official_init(vae.encoder, vae.fc_decode, disc)
+        if uses_channels_last(p, device):
+            # the target's memory layout, float32 arithmetic as the official code: 1.4x faster on a
+            # CPU (BENCHMARKS.md). After the initialisation, which would fill channels_last
+            # weights in another order. At the CelebA smoke width, where the target's float32
+            # backward crashes on channels_last, the VAE's runs (tests/test_precision.py)
+            vae = vae.to(memory_format=torch.channels_last)
         vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=p.vaal_lr)
         batch = min(p.vaal_batch_size, len(ctx.labeled))

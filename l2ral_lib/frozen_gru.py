@@ -1,0 +1,111 @@
+"""A frozen GRU whose input gradient is computed in a few batched ops per layer instead of autograd's
+per-step graph.
+
+L2R-AL backpropagates through the frozen sorter on every training batch (paper Sec. III-B), to the
+predicted losses and never to the sorter's weights. Autograd records SoDeep's 6-layer bidirectional
+GRU as tens of thousands of tiny ops per list of 64 (every gate of every time step of every layer and
+direction), and on a CPU that bookkeeping, not arithmetic, is the cost: 68 ms per list forward and
+backward on 2 cores, against 9 ms for the forward alone without a graph (BENCHMARKS.md). With the
+weights frozen, the backward through one layer and direction is a linear recursion in the gradient of
+the hidden state,
+
+    dh_{s-1} = g_{s-1} + dh_s M_s,     M_s = diag(z_s) + sum_k diag(c_{k,s}) W_hh,k
+
+(g: the gradient arriving from above; z the update gate; c_k the local derivatives of the three gates;
+W_hh,k the gate's block of the recurrent weights), and every M_s follows from the forward's hidden
+states at once. Only T vector-matrix products stay sequential, both directions in one. The forward is
+PyTorch's own GRU, run one layer at a time (the same kernels the stacked call runs, so the same output
+bit for bit); the gradient equals autograd's up to float rounding (tests/test_sorter.py).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def frozen_gru(rnn: nn.GRU, inputs: torch.Tensor) -> torch.Tensor:
+    """`rnn(inputs)[0]` for a batch_first GRU, with the fast input gradient when the GRU's weights are
+    frozen and `inputs` needs a gradient; otherwise (the sorter in training) PyTorch's own."""
+    frozen = not any(weight.requires_grad for weight in rnn.parameters())
+    if frozen and rnn.batch_first and rnn.bias and torch.is_grad_enabled() and inputs.requires_grad:
+        return _FrozenGRU.apply(inputs, rnn)
+    return rnn(inputs)[0]
+
+
+def _layer_weights(rnn: nn.GRU, layer: int) -> list[list[torch.Tensor]]:
+    """[w_ih, w_hh, b_ih, b_hh] of each direction of `layer` (nn.GRU.all_weights' order)."""
+    directions = 2 if rnn.bidirectional else 1
+    return rnn.all_weights[layer * directions:(layer + 1) * directions]
+
+
+def _run_layer(rnn: nn.GRU, layer: int, inputs: torch.Tensor) -> torch.Tensor:
+    """One layer of `rnn` over (B, T, D_in) -> (B, T, directions * hidden), by the kernels nn.GRU uses."""
+    weights = _layer_weights(rnn, layer)
+    h0 = inputs.new_zeros(len(weights), inputs.shape[0], rnn.hidden_size)
+    flat = [tensor for direction in weights for tensor in direction]
+    return torch._VF.gru(inputs, h0, flat, True, 1, 0.0, False, len(weights) == 2, True)[0]
+
+
+def _recurrence(states: torch.Tensor, inputs: torch.Tensor, w_ih, w_hh, b_ih, b_hh):
+    """One direction in its processing order: hidden states (B, T, H), inputs (B, T, D) ->
+    (M (B, T, H, H), c (B, T, 3H)): the recursion's matrices, and the factors that turn the hidden
+    gradient dh_s into the gradient of the input pre-activations [r, z, n] of step s."""
+    hidden = states.shape[-1]
+    previous = torch.cat([states.new_zeros(states.shape[0], 1, hidden), states[:, :-1]], 1)
+    gi_r, gi_z, gi_n = (inputs @ w_ih.T + b_ih).split(hidden, -1)
+    gh_r, gh_z, gh_n = (previous @ w_hh.T + b_hh).split(hidden, -1)
+    r, z = torch.sigmoid(gi_r + gh_r), torch.sigmoid(gi_z + gh_z)
+    n = torch.tanh(gi_n + r * gh_n)
+    d_n = (1 - z) * (1 - n * n)  # h = (1 - z) n + z h_prev
+    d_r = d_n * gh_n * r * (1 - r)
+    d_z = (previous - n) * z * (1 - z)
+    # the hidden pre-activations' factors differ from the inputs' only in the new gate, which r scales
+    hidden_factors = torch.stack([d_r, d_z, d_n * r], -2)  # (B, T, 3, H)
+    matrices = (hidden_factors.unsqueeze(-1) * w_hh.view(3, hidden, hidden)).sum(-3)  # (B, T, H, H)
+    matrices.diagonal(dim1=-2, dim2=-1).add_(z)
+    return matrices, torch.cat([d_r, d_z, d_n], -1)
+
+
+class _FrozenGRU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs, rnn):
+        layer_inputs = []
+        x = inputs
+        for layer in range(rnn.num_layers):
+            layer_inputs.append(x)
+            x = _run_layer(rnn, layer, x)
+        ctx.rnn = rnn
+        ctx.save_for_backward(*layer_inputs, x)
+        return x
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        rnn, (*layer_inputs, output) = ctx.rnn, ctx.saved_tensors
+        hidden = rnn.hidden_size
+        grad = grad_output
+        for layer in reversed(range(rnn.num_layers)):
+            inputs = layer_inputs[layer]
+            states = output if layer == rnn.num_layers - 1 else layer_inputs[layer + 1]
+            weights = _layer_weights(rnn, layer)
+            # each direction in the order it was run: the reverse direction's time flipped
+            order = [(lambda t: t) if d == 0 else (lambda t: t.flip(1)) for d in range(len(weights))]
+            matrices, factors, grads = [], [], []
+            for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
+                m, f = _recurrence(order[d](states[..., d * hidden:(d + 1) * hidden]), order[d](inputs),
+                                   w_ih, w_hh, b_ih, b_hh)
+                matrices.append(m)
+                factors.append(f)
+                grads.append(order[d](grad[..., d * hidden:(d + 1) * hidden]))
+            # both directions as one batch of recursions: (directions * B, T, ...)
+            m, g = torch.cat(matrices), torch.cat(grads)
+            steps = g.shape[1]
+            dh = g[:, -1:]
+            dhs = [dh]
+            for s in range(steps - 2, -1, -1):
+                dh = torch.baddbmm(g[:, s:s + 1], dh, m[:, s + 1])
+                dhs.append(dh)
+            dh_all = torch.cat(dhs[::-1], 1).split(inputs.shape[0])
+            grad = sum(order[d]((dh_all[d].repeat(1, 1, 3) * factors[d]) @ w_ih)
+                       for d, (w_ih, _, _, _) in enumerate(weights))
+        return grad, None
