@@ -181,9 +181,10 @@ def test_query_runs_the_target_as_it_trains_and_scores_in_float32(monkeypatch, a
 
 
 @pytest.mark.parametrize("width, size", [(8, 64), (16, 32)])
-def test_vaal_vae_runs_float32_channels_last_on_cpu(width, size):
-    """VAAL's VAE takes the target's channels_last layout in float32 at the smoke widths (CelebA: 8 on
-    64x64, where the target's own float32 backward segfaults) and computes what the contiguous one does."""
+def test_vaal_vae_runs_channels_last_on_cpu(width, size):
+    """VAAL's VAE takes the target's channels_last layout at the smoke widths (CelebA: 8 on 64x64, where the
+    target's own float32 backward segfaults): in float32 it computes what the contiguous one does, and
+    its bf16 backward runs."""
     code = ("import torch; from l2ral_lib.strategies.vaal import VAE\n"
             f"torch.manual_seed(0); vae = VAE(3, {size}, 32, {width})\n"
             "ref = VAE(3, %d, 32, %d); ref.load_state_dict(vae.state_dict())\n" % (size, width) +
@@ -194,6 +195,8 @@ def test_vaal_vae_runs_float32_channels_last_on_cpu(width, size):
             "(r.sum() + mu.sum()).backward(); (r0.sum() + mu0.sum()).backward()\n"
             "torch.testing.assert_close(r, r0, rtol=1e-4, atol=1e-5)\n"
             "g, g0 = vae.encoder[0].weight.grad, ref.encoder[0].weight.grad\n"
-            "assert (g - g0).norm() < 1e-3 * g0.norm(), ((g - g0).norm() / g0.norm()).item()\n")
+            "assert (g - g0).norm() < 1e-3 * g0.norm(), ((g - g0).norm() / g0.norm()).item()\n"
+            "with torch.autocast('cpu', dtype=torch.bfloat16):\n    r, mu, lv = vae(x.contiguous(memory_format=torch.channels_last))\n"
+            "(r.float().sum() + mu.float().sum()).backward(); assert torch.isfinite(vae.encoder[0].weight.grad).all()\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -89,3 +89,25 @@ def test_official_init_is_kaiming_normal_with_zero_bias():
     first = net[0]
     assert torch.count_nonzero(first.bias) == 0
     assert first.weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.02)  # PyTorch's default is ~0.026
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_vae_follows_amp_and_the_discriminator_stays_float32(monkeypatch, amp):
+    """Under `amp` on a bf16 CPU the VAE's convolutions run in bf16; the discriminator, the losses and the
+    scores it ranks are float32 either way."""
+    from l2ral_lib import precision
+    monkeypatch.setattr(precision, "cpu_bf16_flag", lambda: "avx512_bf16")
+    seen = {}
+
+    def record(module, inputs, output):
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            seen.setdefault("vae", set()).add(output.dtype)
+        elif isinstance(module, torch.nn.Linear) and module.out_features in (512, 1):  # the discriminator's
+            seen.setdefault("discriminator", set()).add(output.dtype)
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        fit(monkeypatch, n_pool=60, n_labeled=20, vaal_iterations=2, vaal_batch_size=8, amp=amp, channels_last=amp)
+    finally:
+        handle.remove()
+    assert seen["vae"] == {torch.bfloat16 if amp else torch.float32}
+    assert seen["discriminator"] == {torch.float32}

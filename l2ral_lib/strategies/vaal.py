@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ParamsError
-from ..precision import prepare, uses_channels_last
+from ..precision import autocast, prepare, uses_channels_last
 from . import register_strategy
 from .base import Strategy
 
@@ -122,6 +122,13 @@ class VAAL(Strategy):
             inputs = F.interpolate(inputs, size=(size, size), mode="bilinear", align_corners=False)
         return prepare(inputs, self.params)
 
+    def run_vae(self, vae, images):
+        """The VAE under the target's precision (bf16 autocast where `amp` and native, precision.py), its
+        outputs in float32: the reconstruction and KL losses and the discriminator stay float32."""
+        with autocast(self.params, images.device):
+            reconstruction, mu, logvar = vae(images)
+        return reconstruction.float(), mu.float(), logvar.float()
+
     def fit(self, ctx, unlabeled: torch.Tensor):
         p, device = self.params, ctx.labeled.device
         sample = self.images(ctx, ctx.labeled[:2], augment=False)  # checked by check_data before training
@@ -129,10 +136,10 @@ class VAAL(Strategy):
         disc = discriminator(p.vaal_latent_dim).to(device)
         official_init(vae.encoder, vae.fc_decode, disc)
         if uses_channels_last(p, device):
-            # the target's memory layout, float32 arithmetic as the official code: 1.4x faster on a
-            # CPU (BENCHMARKS.md). After the initialisation, which would fill channels_last
-            # weights in another order. At the CelebA smoke width, where the target's float32
-            # backward crashes on channels_last, the VAE's runs (tests/test_precision.py)
+            # the target's memory layout (BENCHMARKS.md: 1.4x faster on a CPU in float32), after the
+            # initialisation, which would fill channels_last weights in another order. At the CelebA
+            # smoke width, where the target's float32 backward crashes on channels_last, the VAE's
+            # runs in either precision (tests/test_precision.py)
             vae = vae.to(memory_format=torch.channels_last)
         vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=p.vaal_lr)
@@ -145,8 +152,8 @@ class VAAL(Strategy):
             for _ in range(2):  # num_vae_steps of the official code, each on fresh batches
                 labeled_x = self.images(ctx, next(labeled_batches), True)
                 unlabeled_x = self.images(ctx, next(unlabeled_batches), True)
-                recon_l, mu_l, logvar_l = vae(labeled_x)
-                recon_u, mu_u, logvar_u = vae(unlabeled_x)
+                recon_l, mu_l, logvar_l = self.run_vae(vae, labeled_x)
+                recon_u, mu_u, logvar_u = self.run_vae(vae, unlabeled_x)
                 # the VAE tries to make the discriminator call every sample labeled
                 adversarial = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 1.0)
                 loss = vae_loss(labeled_x, recon_l, mu_l, logvar_l, p.vaal_beta) + \
@@ -156,8 +163,8 @@ class VAAL(Strategy):
                 vae_opt.step()
             # one discriminator step (num_adv_steps) on the last VAE step's batches
             with torch.no_grad():
-                _, mu_l, _ = vae(labeled_x)
-                _, mu_u, _ = vae(unlabeled_x)
+                _, mu_l, _ = self.run_vae(vae, labeled_x)
+                _, mu_u, _ = self.run_vae(vae, unlabeled_x)
             disc_loss = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 0.0)
             disc_opt.zero_grad(set_to_none=True)
             disc_loss.backward()
@@ -171,7 +178,7 @@ class VAAL(Strategy):
             vae, disc = self.fit(ctx, torch.nonzero(~labeled_mask).squeeze(1))
         with ctx.timed("score"), torch.no_grad():
             step = self.params.eval_batch_size
-            labeled_prob = torch.cat([disc(vae(self.images(ctx, ctx.subset[i:i + step], False))[1])
+            labeled_prob = torch.cat([disc(self.run_vae(vae, self.images(ctx, ctx.subset[i:i + step], False))[1])
                                       for i in range(0, len(ctx.subset), step)])
         with ctx.timed("select"):
             return torch.topk(-labeled_prob, budget).indices
