@@ -1,0 +1,124 @@
+"""The metric functions of tasks.py against independent loop implementations of the official code
+(Simple Baselines' lib/core/inference.py get_max_preds + get_final_preds, its MPII PCKh evaluation,
+C^3's counts), on cases that reach every branch: peaks on every pixel of a non-square map, borders and
+corners included, non-positive maxima, head boxes away from the origin, invisible joints."""
+import numpy as np
+import pytest
+import torch
+
+from l2ral_lib.tasks import (CROWD_LOG_PARA, MPII_JOINTS, PCKH_GROUPS, CrowdCounting, PoseEstimation, heatmap_argmax,
+                             pckh, pckh_counts, pckh_from_counts)
+
+H, W = 7, 6  # non-square, so that a swapped axis shows
+
+
+def official_final_preds(heatmaps: np.ndarray) -> np.ndarray:
+    """(B, J, H, W) -> (B, J, 2): argmax (first of ties), (0, 0) unless the maximum is > 0, then a quarter
+    pixel towards the higher neighbour where 1 < px < W - 1 and 1 < py < H - 1."""
+    b, j, h, w = heatmaps.shape
+    out = np.zeros((b, j, 2))
+    for n in range(b):
+        for k in range(j):
+            hm = heatmaps[n, k]
+            idx = int(np.argmax(hm.reshape(-1)))
+            px, py = (idx % w, idx // w) if hm.reshape(-1)[idx] > 0 else (0, 0)
+            coords = np.array([px, py], dtype=np.float64)
+            if 1 < px < w - 1 and 1 < py < h - 1:
+                diff = np.array([hm[py][px + 1] - hm[py][px - 1], hm[py + 1][px] - hm[py - 1][px]])
+                coords += np.sign(diff) * 0.25
+            out[n, k] = coords
+    return out
+
+
+def peaks_everywhere(seed: int = 0) -> torch.Tensor:
+    """(H * W, 2, H, W): map i peaks at pixel i (value 2) over a random background in [0, 1); the second
+    joint is the first mirrored in sign of its neighbours' differences (background reversed)."""
+    g = torch.Generator().manual_seed(seed)
+    maps = torch.rand(H * W, 2, H, W, generator=g, dtype=torch.float64)
+    maps[:, 1] = 1 - maps[:, 1]
+    for i in range(H * W):
+        maps[i, :, i // W, i % W] = 2.0
+    return maps
+
+
+def test_heatmap_argmax_equals_the_official_code_on_every_pixel():
+    maps = peaks_everywhere()
+    np.testing.assert_array_equal(heatmap_argmax(maps).numpy(), official_final_preds(maps.numpy()))
+
+
+def test_heatmap_argmax_non_positive_maxima_give_the_origin():
+    maps = -torch.rand(3, 1, H, W, dtype=torch.float64) - 0.1
+    maps[1, 0, 3, 4] = 0.0  # a maximum of exactly 0 off the origin: still (0, 0) (official: maxvals > 0)
+    maps[2, 0, 3, 4] = 1e-6  # a tiny positive maximum counts
+    expected = official_final_preds(maps.numpy())
+    np.testing.assert_array_equal(heatmap_argmax(maps).numpy(), expected)
+    assert expected[1, 0].tolist() == [0.0, 0.0] and expected[2, 0].tolist() != [0.0, 0.0]
+
+
+def official_pckh_counts(pred, gt, visible, headboxes, threshold):
+    n, j, _ = pred.shape
+    correct, seen = np.zeros(j), np.zeros(j)
+    for i in range(n):
+        head = 0.6 * np.linalg.norm(headboxes[i, 1] - headboxes[i, 0])
+        for k in range(j):
+            if visible[i, k]:
+                seen[k] += 1
+                correct[k] += np.linalg.norm(pred[i, k] - gt[i, k]) <= threshold * head
+    return correct, seen
+
+
+def pose_case(seed=0, n=40):
+    """Joints far from the origin, head boxes at random places (diagonal 15-45 px), errors up to about
+    twice the head size, a fifth of the joints invisible (with large errors, which must not count)."""
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(100, 900, (n, 16, 2))
+    corner = rng.uniform(50, 500, (n, 1, 2))
+    headboxes = np.concatenate([corner, corner + rng.uniform(9, 27, (n, 1, 2))], 1)
+    pred = gt + rng.normal(0, 8, (n, 16, 2))
+    visible = rng.uniform(size=(n, 16)) > 0.2
+    pred[~visible] += 1000
+    return pred, gt, visible.astype(np.float64), headboxes
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.2])
+def test_pckh_counts_and_groups_equal_the_official_evaluation(threshold):
+    pred, gt, visible, headboxes = pose_case()
+    correct, seen = pckh_counts(pred, gt, visible, headboxes, threshold)
+    expected_correct, expected_seen = official_pckh_counts(pred, gt, visible, headboxes, threshold)
+    np.testing.assert_array_equal(correct.numpy(), expected_correct)
+    np.testing.assert_array_equal(seen.numpy(), expected_seen)
+    assert 0 < expected_correct.sum() < expected_seen.sum()  # the case separates right from wrong joints
+    per_joint = 100 * expected_correct / expected_seen
+    index = {name: i for i, name in enumerate(MPII_JOINTS)}
+    groups = {group: np.mean([per_joint[index[name]] for name in names]) for group, names in PCKH_GROUPS.items()}
+    kept = [i for name, i in index.items() if name not in ("pelv", "thor")]
+    groups["Mean"] = 100 * expected_correct[kept].sum() / expected_seen[kept].sum()
+    for result in (pckh_from_counts(correct, seen), pckh(pred, gt, visible, headboxes, threshold)):
+        assert result.keys() == groups.keys()
+        for group, value in groups.items():
+            assert result[group] == pytest.approx(value, abs=1e-12), group
+
+
+def test_pose_loss_and_predictions_by_loops():
+    g = torch.Generator().manual_seed(0)
+    output = torch.randn(3, 4, H, W, generator=g, dtype=torch.float64)
+    target = {"heatmaps": torch.randn(3, 4, H, W, generator=g, dtype=torch.float64),
+              "weights": torch.tensor([[1.0, 0.0, 1.0, 1.0]] * 3), "center": torch.tensor([[300.0, 200.0]] * 3),
+              "box": torch.tensor([120.0, 60.0, 240.0])}
+    loss = PoseEstimation().per_sample_loss(output, target)
+    out, hm, wt = output.numpy(), target["heatmaps"].numpy(), target["weights"].numpy()
+    expected = [np.mean([0.5 * np.mean((wt[b, k] * (out[b, k] - hm[b, k])) ** 2) for k in range(4)]) for b in range(3)]
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-6)
+    coords = official_final_preds(out)
+    expected_pixels = np.array([[[300.0 + (coords[b, k, 0] - W / 2) * target["box"][b].item() / W,
+                                  200.0 + (coords[b, k, 1] - H / 2) * target["box"][b].item() / W]
+                                 for k in range(4)] for b in range(3)])
+    np.testing.assert_allclose(PoseEstimation().predictions(output, target).numpy(), expected_pixels)
+
+
+def test_crowd_counts_are_map_sums_over_log_para():
+    density = torch.rand(3, 1, 5, 4, generator=torch.Generator().manual_seed(0))
+    counts = CrowdCounting().counts(density)
+    expected = [density[b].double().sum().item() / CROWD_LOG_PARA for b in range(3)]
+    assert counts.shape == (3,)
+    np.testing.assert_allclose(counts.numpy(), expected)
