@@ -9,7 +9,9 @@ steps, each on a fresh labeled and unlabeled batch, then one discriminator step 
 (`vaal_epochs`, `vaal_batch_size`; a CPU profile may set `vaal_iterations` instead). Both nets start
 fresh every cycle. Differences, declared in FIDELITY.md: the VAE reads the study's inputs (its
 normalisation and training augmentation; regression inputs resized to `vaal_image_size`), scores in
-eval mode, and only the query subset is scored, as for every method of the paper.
+eval mode, only the query subset is scored, as for every method of the paper, and the VAE runs in the
+target's precision and layout (bf16 autocast and channels_last where `amp` and native; the losses and
+the discriminator float32).
 """
 from __future__ import annotations
 
