@@ -106,7 +106,7 @@ def test_coreset_is_kcenter_on_penultimate_features(trained):
 
 def test_vaal_takes_what_the_discriminator_deems_least_likely_labeled(trained, monkeypatch):
     # stub: the VAE's "mean" is each image's mean pixel, the discriminator a sigmoid of it
-    vae = lambda x: (x, x.flatten(1).mean(1, keepdim=True), None)  # noqa: E731
+    vae = lambda x: (x, x.flatten(1).mean(1, keepdim=True), torch.zeros(len(x), 1))  # noqa: E731
     disc = lambda mu: torch.sigmoid(mu[:, 0])  # noqa: E731
     monkeypatch.setattr(VAAL, "fit", lambda self, ctx, unlabeled: (vae, disc))
     study, _, subset, _ = trained
