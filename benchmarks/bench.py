@@ -1,8 +1,8 @@
 """Benchmarks of the study's hot paths, each against a baseline measured in the same run.
 
     python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
-                               [--vaal-width 128] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
-                               [--parts train_step,precision,query,sorter,phases]
+                               [--vaal-width 128] [--vae-iterations 10] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
+                               [--parts train_step,precision,vae,query,sorter,phases]
                                [--precision-models cifar10-smoke,celeba-smoke,paper] [--precision-steps N]
                                [--query-methods random,entropy,...]
 
@@ -11,6 +11,7 @@ Prints one table per part and writes outputs/bench/<name>.csv:
   the L2R head and sorter) vs a bare PyTorch loop over the same model, batch, device and precision;
 - precision: float32 vs bf16 autocast vs bf16 + channels_last, for the smoke and paper model widths,
   the study's train_cycle and the bare loop each;
+- vae: VAAL's fit per iteration at the smoke width in the three precision settings;
 - query: scoring + selection per strategy on a 10k subset; core-set's k-center with 10k pool x 10k
   labeled 512-d, and BADGE's k-means++ seeding with 10k pool x 512-d features x 10 classes (5120-d);
 - sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import glob
 import time
 from pathlib import Path
@@ -154,6 +156,24 @@ def bench_precision(params, device, models=tuple(PRECISION_MODELS), steps=None, 
     return pd.DataFrame(rows)
 
 
+def bench_vae(params, device, width=16, iterations=10, rounds=2):
+    """VAAL's fit (the study's VAAL.fit: two VAE steps on a labeled and an unlabeled batch of 128, one
+    discriminator step, per iteration) at the CIFAR-10 smoke width, per precision setting: ms per iteration
+    and speed-up over float32. The VAE follows the target's precision and layout (strategies/vaal.py)."""
+    data = fake_cifar(2048, device, torch.Generator().manual_seed(0))
+    labeled, unlabeled = torch.arange(512, device=device), torch.arange(512, 2048, device=device)
+    loops = {}
+    for setting, amp, channels_last in PRECISION_SETTINGS:
+        run = dataclasses.replace(params, vaal_width=width, vaal_iterations=iterations, amp=amp,
+                                  channels_last=channels_last)
+        ctx = QueryContext(model=None, data=data, task=Classification(), params=run, labeled=labeled, subset=unlabeled)
+        strategy = get_strategy("vaal")(run, Classification(), None, device)
+        loops[setting] = functools.partial(strategy.fit, ctx, unlabeled)
+    speed = best_images_per_s(loops, iterations, device, rounds)  # iterations per second
+    return pd.DataFrame([{"setting": setting, "vaal_width": width, "ms_per_iteration": 1000 / value,
+                          "speedup_vs_float32": value / speed["float32"]} for setting, value in speed.items()])
+
+
 QUERY_METHODS = ("random", "entropy", "coreset", "ll4al", "l2r", "vaal", "margin", "least-confidence", "bald", "badge")
 
 
@@ -210,7 +230,7 @@ def bench_sorter(device, l2r_step_s: float, rounds: int = 3):
                           "sorter_share": best["study"] / l2r_step_s}])
 
 
-PARTS = ("train_step", "precision", "query", "sorter", "phases")
+PARTS = ("train_step", "precision", "vae", "query", "sorter", "phases")
 
 
 def main():
@@ -223,6 +243,7 @@ def main():
     parser.add_argument("--precision-steps", type=int, help="training batches timed per precision loop (default: per model)")
     parser.add_argument("--query-n", type=int, default=10000, help="subset, pool and labeled size of the query cases")
     parser.add_argument("--picks", type=int, default=1000, help="items picked per query case")
+    parser.add_argument("--vae-iterations", type=int, default=10, help="VAAL iterations timed per setting (vae part)")
     parser.add_argument("--vaal-width", type=int, default=128, help="VAAL's VAE width (128 = the official code's)")
     parser.add_argument("--smoke-dirs", default="outputs/*-smoke", help="glob of finished smoke studies to tabulate")
     parser.add_argument("--out", default="outputs/bench")
@@ -244,6 +265,8 @@ def main():
         tables["train_step"] = bench_train_step(params, device, args.steps)
     if "precision" in parts:
         tables["precision"] = bench_precision(params, device, args.precision_models.split(","), args.precision_steps)
+    if "vae" in parts:
+        tables["vae"] = bench_vae(params, device, iterations=args.vae_iterations)
     if "query" in parts:
         tables["query"] = bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width, methods)
     if "sorter" in parts:

@@ -18,7 +18,7 @@ def test_bench_runs_tiny_and_writes_tables(tmp_path):
     pd.DataFrame([dict(dataset="d", method="random", seed=0, cycle=c, n_labeled=10, metric="time_train_s", value=2.0)
                   for c in range(3)]).to_csv(smoke / "results.csv", index=False)
     done = subprocess.run([sys.executable, "benchmarks/bench.py", "--device", "cpu", "--width", "4", "--steps", "2",
-                           "--precision-models", "cifar10-smoke", "--precision-steps", "1", "--query-n", "256", "--picks", "16", "--vaal-width", "8",
+                           "--precision-models", "cifar10-smoke", "--precision-steps", "1", "--query-n", "256", "--picks", "16", "--vaal-width", "8", "--vae-iterations", "1",
                            "--smoke-dirs", str(tmp_path / "*-smoke"), "--out", str(tmp_path / "bench")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -31,7 +31,10 @@ def test_bench_runs_tiny_and_writes_tables(tmp_path):
     assert precision[precision.setting == "float32"].speedup_vs_float32.tolist() == [1.0, 1.0]
     query = pd.read_csv(tmp_path / "bench" / "query.csv")
     assert query.case.str.contains("16 picks").sum() == 12 and (query.seconds >= 0).all()
-    assert pd.read_csv(tmp_path / "bench" / "sorter.csv").sorter_share.item() > 0
+    sorter = pd.read_csv(tmp_path / "bench" / "sorter.csv")
+    assert sorter.sorter_share.item() > 0 and sorter.autograd_fwd_bwd_ms.item() > 0
+    vae = pd.read_csv(tmp_path / "bench" / "vae.csv")
+    assert vae.setting.tolist() == ["float32", "bf16", "bf16 + channels_last"] and vae.speedup_vs_float32[0] == 1.0
     assert pd.read_csv(tmp_path / "bench" / "phases_toy-smoke.csv").train.item() == 6.0
     assert "== train_step" in done.stdout and "ratio_to_bare" in done.stdout
 
