@@ -99,6 +99,7 @@ mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $(foreach m,$(MUTANTS),'$(m)')
 	$(PY) -m mutmut results
+	PY=$(abspath $(PY)) benchmarks/hand_mutants.sh
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
