@@ -111,3 +111,19 @@ def test_vae_follows_amp_and_the_discriminator_stays_float32(monkeypatch, amp):
         handle.remove()
     assert seen["vae"] == {torch.bfloat16 if amp else torch.float32}
     assert seen["discriminator"] == {torch.float32}
+
+
+def test_vae_loss_and_bce_are_the_official_formulas():
+    """sinhasam/vaal solver.py: MSELoss (mean) + beta * KLD, KLD = -0.5 * sum(1 + logvar - mu^2 - exp(logvar))
+    over the batch; nn.BCELoss (mean) against a constant target."""
+    from l2ral_lib.strategies.vaal import bce, vae_loss
+    g = torch.Generator().manual_seed(0)
+    x, reconstruction = torch.rand(4, 3, 2, 2, generator=g), torch.rand(4, 3, 2, 2, generator=g)
+    mu, logvar = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)
+    kld = sum(-0.5 * (1 + logvar[i, k] - mu[i, k] ** 2 - torch.exp(logvar[i, k])) for i in range(4) for k in range(5))
+    mse = sum((reconstruction - x).flatten() ** 2) / x.numel()
+    torch.testing.assert_close(vae_loss(x, reconstruction, mu, logvar, 0.3), mse + 0.3 * kld)
+    p = torch.rand(6, generator=g) * 0.98 + 0.01
+    for target in (0.0, 1.0):
+        expected = -sum(target * torch.log(p[i]) + (1 - target) * torch.log(1 - p[i]) for i in range(6)) / 6
+        torch.testing.assert_close(bce(p, target), expected)
