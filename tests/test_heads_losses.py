@@ -306,3 +306,16 @@ def test_unknown_rank_loss_is_one_line_naming_the_key(ci_params):
     with pytest.raises(ParamsError, match="batch_size"):  # the sorter objective needs a shipped length
         ci_params(strategies=["l2r-mse"], rank_loss="sodeep", batch_size=5)
     ci_params(strategies=["l2r-mse"], rank_loss="softrank", batch_size=5)  # no sorter, any batch size
+
+
+@pytest.mark.parametrize("name, relax, default", [("softrank", soft_ranks, SOFTRANK_TAU),
+                                                  ("diffsort", diffsort_ranks, DIFFSORT_STEEPNESS)])
+def test_relaxed_losses_use_the_temperature_they_are_given(name, relax, default):
+    """eq. 6 through the relaxation at the temperature passed, not the default one (the ranking bench sweeps it)."""
+    loss = {"softrank": softrank_loss, "diffsort": diffsort_loss}[name]
+    g = torch.Generator().manual_seed(0)
+    predicted, true = torch.randn(64, generator=g), torch.randn(64, generator=g)
+    other = default * 0.2
+    expected = torch.nn.functional.mse_loss(relax(predicted, other), exact_ranks(true))
+    torch.testing.assert_close(loss(predicted, true, other), expected)
+    assert not torch.allclose(loss(predicted, true, other), loss(predicted, true))

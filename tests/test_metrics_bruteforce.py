@@ -122,3 +122,27 @@ def test_crowd_counts_are_map_sums_over_log_para():
     expected = [density[b].double().sum().item() / CROWD_LOG_PARA for b in range(3)]
     assert counts.shape == (3,)
     np.testing.assert_allclose(counts.numpy(), expected)
+
+
+def test_pose_metric_is_pckh_at_half_the_head_size():
+    """The task's metric (metric_sums + reduce_metrics, what a study records) is PCKh@0.5 of its own
+    predictions: joints placed at 0.2 .. 1.7 head sizes from the prediction separate 0.5 from any other
+    threshold."""
+    g = torch.Generator().manual_seed(0)
+    output = torch.rand(5, 16, H, W, generator=g, dtype=torch.float64)
+    target = {"center": torch.rand(5, 2, generator=g, dtype=torch.float64) * 500 + 100,
+              "box": torch.rand(5, generator=g, dtype=torch.float64) * 200 + 100,
+              "headboxes": torch.tensor([[[40.0, 50.0], [64.0, 82.0]]] * 5, dtype=torch.float64),  # diagonal 40
+              "visible": torch.ones(5, 16)}
+    target["visible"][0, 3] = 0
+    pred = PoseEstimation().predictions(output, target)
+    head = 0.6 * 40.0
+    fraction = 0.2 + 0.1 * torch.arange(16, dtype=torch.float64)  # 0.2 .. 1.7 head sizes
+    target["joints"] = pred + torch.stack([fraction * head, torch.zeros(16, dtype=torch.float64)], -1)
+    sums = PoseEstimation().metric_sums(output, target)
+    correct, seen = official_pckh_counts(pred.numpy(), target["joints"].numpy(), target["visible"].numpy(),
+                                         target["headboxes"].numpy(), 0.5)
+    np.testing.assert_array_equal(sums["correct"].numpy(), correct)
+    np.testing.assert_array_equal(sums["visible"].numpy(), seen)
+    metrics = PoseEstimation().reduce_metrics(sums, 5)
+    assert metrics["pckh"] == pytest.approx(pckh_from_counts(correct, seen)["Mean"])

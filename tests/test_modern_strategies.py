@@ -268,3 +268,13 @@ def test_modern_smoke_is_the_smoke_study_plus_the_four(experiment):
     paper = load_params(ROOT / "params" / f"{experiment}-paper.yaml").to_dict()
     modern_paper = load_params(ROOT / "params" / f"{experiment}-modern-paper.yaml").to_dict()
     assert {k for k in paper if paper[k] != modern_paper[k]} == {"experiment", "strategies", "dropout"}
+
+
+def test_kmeanspp_samples_by_distance_when_only_the_last_item_is_away():
+    """Three copies of the first pick and one distinct item: every seed's second pick is the distinct one
+    (d^2 weight 0 for the copies); only an empty total falls back to a uniform draw among the unpicked."""
+    gradients = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    features = torch.ones(4, 3)
+    for seed in range(20):
+        picks = kmeanspp_seeding(gradients, features, 2, torch.Generator().manual_seed(seed)).tolist()
+        assert picks == [0, 3], seed

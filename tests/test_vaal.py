@@ -127,3 +127,16 @@ def test_vae_loss_and_bce_are_the_official_formulas():
     for target in (0.0, 1.0):
         expected = -sum(target * torch.log(p[i]) + (1 - target) * torch.log(1 - p[i]) for i in range(6)) / 6
         torch.testing.assert_close(bce(p, target), expected)
+
+
+def test_unlabeled_batches_keep_the_short_last_batch():
+    """The official unlabeled loader keeps the short last batch, the labeled one drops it: every pass
+    over 10 items in batches of 4 reads all 10 (4 + 4 + 2), or 8 with drop_last."""
+    from l2ral_lib.strategies.vaal import shuffled_batches
+    torch.manual_seed(0)
+    for drop_last, sizes in ((False, [4, 4, 2]), (True, [4, 4])):
+        batches = shuffled_batches(torch.arange(10), 4, drop_last)
+        for _ in range(3):  # three passes, each a fresh order
+            one_pass = [next(batches) for _ in sizes]
+            assert [len(b) for b in one_pass] == sizes
+            assert len(set(torch.cat(one_pass).tolist())) == sum(sizes)
