@@ -278,3 +278,15 @@ def test_kmeanspp_samples_by_distance_when_only_the_last_item_is_away():
     for seed in range(20):
         picks = kmeanspp_seeding(gradients, features, 2, torch.Generator().manual_seed(seed)).tolist()
         assert picks == [0, 3], seed
+
+
+def test_kmeanspp_draws_only_from_the_generator_it_is_given():
+    """BADGE's picks follow the (seed, cycle) generator alone: the global RNG's state changes nothing."""
+    g = torch.Generator().manual_seed(0)
+    gradients, features = torch.randn(50, 4, generator=g, dtype=torch.float64), torch.randn(50, 6, generator=g)
+    picks = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        picks.append(kmeanspp_seeding(gradients, features, 10, torch.Generator().manual_seed(7)).tolist())
+    assert picks[0] == picks[1]
+    assert picks[0] != kmeanspp_seeding(gradients, features, 10, torch.Generator().manual_seed(8)).tolist()
