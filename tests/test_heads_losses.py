@@ -319,3 +319,40 @@ def test_relaxed_losses_use_the_temperature_they_are_given(name, relax, default)
     expected = torch.nn.functional.mse_loss(relax(predicted, other), exact_ranks(true))
     torch.testing.assert_close(loss(predicted, true, other), expected)
     assert not torch.allclose(loss(predicted, true, other), loss(predicted, true))
+
+
+def test_spearman_takes_tensors_lists_and_arrays_alike():
+    """= scipy's, whatever the container (the ranking bench passes numpy arrays, the loop tensors)."""
+    g = np.random.default_rng(0)
+    a, b = g.normal(size=30), g.normal(size=30)
+    b[:10] = a[:10]  # some agreement, some ties in neither
+    expected = scipy.stats.spearmanr(a, b).statistic
+    for x, y in ((a, b), (a.tolist(), b.tolist()), (torch.tensor(a), torch.tensor(b)), (a.tolist(), torch.tensor(b))):
+        assert spearman(x, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_heads_are_built_with_the_params_width_and_record_their_sorter():
+    """head_hidden reaches the L2R head; a study records the hash of the sorter kind it trains with."""
+    from l2ral_lib.config import load_params
+    from l2ral_lib.sorter import weights_hash
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+    from conftest import ROOT
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"head_hidden": 7})
+    model = SmallImageResNet(width=4)
+    l2r = get_strategy("l2r")(params, Classification(), model, "cpu")
+    assert l2r.head.fc1.out_features == 7
+    n = params.batch_size
+    assert l2r.weights_used()["sorter"]["sha256"] == weights_hash(n, "sodeep")
+    gru = get_strategy("l2r-gru-sorter")(params, Classification(), model, "cpu")
+    assert gru.weights_used()["sorter"]["sha256"] == weights_hash(n, "gru") != weights_hash(n, "sodeep")
+
+
+def test_ll4al_may_detach_at_the_last_epoch_but_not_beyond(ci_params):
+    """ll4al_detach_epoch = epochs (never detach) is valid; one more is refused before any work."""
+    from l2ral_lib.errors import ParamsError
+    from l2ral_lib.strategies import get_strategy
+    epochs = ci_params().epochs
+    get_strategy("ll4al").check_params(ci_params(ll4al_detach_epoch=epochs))
+    with pytest.raises(ParamsError, match="ll4al_detach_epoch"):
+        get_strategy("ll4al").check_params(ci_params(ll4al_detach_epoch=epochs + 1))
