@@ -138,10 +138,10 @@ class VAAL(Strategy):
         disc = discriminator(p.vaal_latent_dim).to(device)
         official_init(vae.encoder, vae.fc_decode, disc)
         if uses_channels_last(p, device):
-            # the target's memory layout (BENCHMARKS.md: 1.4x faster on a CPU in float32), after the
-            # initialisation, which would fill channels_last weights in another order. At the CelebA
-            # smoke width, where the target's float32 backward crashes on channels_last, the VAE's
-            # runs in either precision (tests/test_precision.py)
+            # the target's memory layout (with bf16, 1.5x the contiguous float32 VAE on a CPU:
+            # BENCHMARKS.md), after the initialisation, which would fill channels_last weights in
+            # another order. At the CelebA smoke width, where the target's float32 backward crashes
+            # on channels_last, the VAE's runs in either precision (tests/test_precision.py)
             vae = vae.to(memory_format=torch.channels_last)
         vae_opt = torch.optim.Adam(vae.parameters(), lr=p.vaal_lr)
         disc_opt = torch.optim.Adam(disc.parameters(), lr=p.vaal_lr)
