@@ -46,6 +46,11 @@ def _run_layer(rnn: nn.GRU, layer: int, inputs: torch.Tensor) -> torch.Tensor:
     return torch._VF.gru(inputs, h0, flat, True, 1, 0.0, False, len(weights) == 2, True)[0]
 
 
+def _run_order(sequence: torch.Tensor, direction: int) -> torch.Tensor:
+    """(B, T, ...) in the order `direction` ran over time: the reverse direction's flipped (an involution)."""
+    return sequence if direction == 0 else sequence.flip(1)
+
+
 def _recurrence(states: torch.Tensor, inputs: torch.Tensor, w_ih, w_hh, b_ih, b_hh):
     """One direction in its processing order: hidden states (B, T, H), inputs (B, T, D) ->
     (M (B, T, H, H), c (B, T, 3H)): the recursion's matrices, and the factors that turn the hidden
@@ -88,15 +93,13 @@ class _FrozenGRU(torch.autograd.Function):
             inputs = layer_inputs[layer]
             states = output if layer == rnn.num_layers - 1 else layer_inputs[layer + 1]
             weights = _layer_weights(rnn, layer)
-            # each direction in the order it was run: the reverse direction's time flipped
-            order = [(lambda t: t) if d == 0 else (lambda t: t.flip(1)) for d in range(len(weights))]
             matrices, factors, grads = [], [], []
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
-                m, f = _recurrence(order[d](states[..., d * hidden:(d + 1) * hidden]), order[d](inputs),
+                m, f = _recurrence(_run_order(states[..., d * hidden:(d + 1) * hidden], d), _run_order(inputs, d),
                                    w_ih, w_hh, b_ih, b_hh)
                 matrices.append(m)
                 factors.append(f)
-                grads.append(order[d](grad[..., d * hidden:(d + 1) * hidden]))
+                grads.append(_run_order(grad[..., d * hidden:(d + 1) * hidden], d))
             # both directions as one batch of recursions: (directions * B, T, ...)
             m, g = torch.cat(matrices), torch.cat(grads)
             steps = g.shape[1]
@@ -106,6 +109,6 @@ class _FrozenGRU(torch.autograd.Function):
                 dh = torch.baddbmm(g[:, s:s + 1], dh, m[:, s + 1])
                 dhs.append(dh)
             dh_all = torch.cat(dhs[::-1], 1).split(inputs.shape[0])
-            grad = sum(order[d]((dh_all[d].repeat(1, 1, 3) * factors[d]) @ w_ih)
+            grad = sum(_run_order((dh_all[d].repeat(1, 1, 3) * factors[d]) @ w_ih, d)
                        for d, (w_ih, _, _, _) in enumerate(weights))
         return grad, None
