@@ -85,7 +85,8 @@ paper-proof-status: setup
 # mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
 # (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the
 # ranking losses, the loss heads, the task metrics and the resume path of the loop. One thread per test
-# process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it.
+# process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it. Last, every mutant
+# that ran and was not killed, with the reason it is harmless (benchmarks/mutation_report.py; exit 1 if unexplained).
 MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.badge.* l2ral_lib.strategies.bald.* l2ral_lib.strategies.base.* \
 	l2ral_lib.strategies.coreset.* l2ral_lib.strategies.entropy.* l2ral_lib.strategies.l2r.* \
@@ -98,8 +99,8 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $(foreach m,$(MUTANTS),'$(m)')
-	$(PY) -m mutmut results
 	PY=$(abspath $(PY)) benchmarks/hand_mutants.sh
+	$(PY) benchmarks/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))

@@ -327,7 +327,9 @@ def test_spearman_takes_tensors_lists_and_arrays_alike():
     a, b = g.normal(size=30), g.normal(size=30)
     b[:10] = a[:10]  # some agreement, some ties in neither
     expected = scipy.stats.spearmanr(a, b).statistic
-    for x, y in ((a, b), (a.tolist(), b.tolist()), (torch.tensor(a), torch.tensor(b)), (a.tolist(), torch.tensor(b))):
+    grad = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)  # a head's output, say
+    for x, y in ((a, b), (a.tolist(), b.tolist()), (torch.tensor(a), torch.tensor(b)), (a.tolist(), torch.tensor(b)),
+                 grad):
         assert spearman(x, y) == pytest.approx(expected, abs=1e-12)
 
 
@@ -356,3 +358,42 @@ def test_ll4al_may_detach_at_the_last_epoch_but_not_beyond(ci_params):
     get_strategy("ll4al").check_params(ci_params(ll4al_detach_epoch=epochs))
     with pytest.raises(ParamsError, match="ll4al_detach_epoch"):
         get_strategy("ll4al").check_params(ci_params(ll4al_detach_epoch=epochs + 1))
+
+
+def test_head_optimizer_is_built_from_the_params(ci_params):
+    """SGD (the LL4AL reference's module optimiser) takes head_lr, head_momentum and the target's weight
+    decay; Adam takes head_lr alone; both step the rate x0.1 at each of head_lr_milestones."""
+    from l2ral_lib.strategies.loss_head import make_head_optimizer
+    head = torch.nn.Linear(2, 1)
+    params = ci_params(head_optimizer="sgd", head_lr=0.05, head_momentum=0.8, weight_decay=0.003,
+                       head_lr_milestones=[2])
+    optimizer, scheduler = make_head_optimizer(params, head.parameters())
+    group = optimizer.param_groups[0]
+    assert type(optimizer) is torch.optim.SGD
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.05, 0.8, 0.003)
+    rates = []
+    for _ in range(4):
+        rates.append(group["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([0.05, 0.05, 0.005, 0.005])
+    optimizer, _ = make_head_optimizer(ci_params(head_optimizer="adam", head_lr=0.002, weight_decay=0.003),
+                                       head.parameters())
+    assert type(optimizer) is torch.optim.Adam
+    assert (optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["weight_decay"]) == (0.002, 0)
+
+
+@pytest.mark.parametrize("rank_loss", ["margin", "softrank", "diffsort"])
+def test_pairwise_objectives_rank_lists_of_two_and_skip_lists_of_one(ci_params, rank_loss):
+    from l2ral_lib.strategies.loss_head import make_objective
+    objective = make_objective(rank_loss, ci_params(), "cpu", "sodeep")
+    assert objective(torch.tensor([0.3, 0.1]), torch.tensor([1.0, 2.0])) is not None
+    assert objective(torch.tensor([0.3]), torch.tensor([1.0])) is None
+
+
+def test_margin_objective_takes_the_params_margin(ci_params):
+    from l2ral_lib.strategies.loss_head import make_objective
+    predicted, true = torch.tensor([0.3, 0.1, 0.2, 0.0]), torch.tensor([1.0, 2.0, 3.0, 4.0])
+    objective = make_objective("margin", ci_params(ll4al_margin=0.3), "cpu", "sodeep")
+    assert objective(predicted, true).item() == pytest.approx(margin_ranking_loss(predicted, true, 0.3).item())
+    assert objective(predicted, true).item() != pytest.approx(margin_ranking_loss(predicted, true, 1.0).item())

@@ -89,6 +89,14 @@ def test_margin_and_least_confidence_match_numpy(name):
     assert query(name, ctx, 3) == expected
 
 
+@pytest.mark.parametrize("name", ["margin", "least-confidence"])
+def test_margin_and_least_confidence_on_two_classes(name):
+    # CelebA's attribute is binary: the top two of two classes are all of them
+    logits = np.array([[3.0, -1.0], [0.2, 0.1], [-2.0, 1.0], [0.0, 4.0]])
+    ctx = table_context(np.vstack([np.zeros((10, 2)), logits]), np.zeros((14, 2)), np.arange(10, 14))
+    assert query(name, ctx, 2) == brute_force_ranking(name, logits)[:2]
+
+
 # --- BALD
 
 def test_mutual_information_worked_example():
