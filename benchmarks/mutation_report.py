@@ -45,6 +45,9 @@ BY_NAME = {
                                                             "with `l2r_head`)",
     "strategies.ll4al.xǁLearningLossǁbuild_head__mutmut_1": "`lossnet` ignores its params",
     "strategies.ll4al.xǁLearningLossǁ__init____mutmut_2": "`Strategy.task` is unused: queries read `ctx.task`",
+    "strategies.loss_head.xǁLossHeadStrategyǁ__init____mutmut_2": "as `LearningLoss.__init____mutmut_2`",
+    "strategies.loss_head.xǁLossHeadStrategyǁ__init____mutmut_3": "`Strategy.__init__` ignores its model (the "
+                                                                   "subclasses read theirs)",
     "strategies.loss_head.xǁLossHeadStrategyǁzero_grad__mutmut_1": "every head parameter gets a gradient in each "
                                                                    "backward: zeroed and None gradients step alike",
     "strategies.loss_head.xǁLossHeadStrategyǁzero_grad__mutmut_2": "as `zero_grad__mutmut_1`",

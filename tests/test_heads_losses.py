@@ -303,7 +303,9 @@ def test_unknown_rank_loss_is_one_line_naming_the_key(ci_params):
 
     with pytest.raises(ParamsError, match=r"rank_loss.*'softrnk'.*did you mean 'softrank'"):
         ci_params(rank_loss="softrnk")
-    with pytest.raises(ParamsError, match="batch_size"):  # the sorter objective needs a shipped length
+    # the sorter objective needs a shipped length: the key, the value and how to get one
+    with pytest.raises(ParamsError, match=r"^params: batch_size: 5 matches no shipped sodeep sorter .*"
+                                          r"`make sorter SEQ_LEN=5`$"):
         ci_params(strategies=["l2r-mse"], rank_loss="sodeep", batch_size=5)
     ci_params(strategies=["l2r-mse"], rank_loss="softrank", batch_size=5)  # no sorter, any batch size
 

@@ -1,4 +1,4 @@
-"""The metric functions of tasks.py against independent loop implementations of the official code
+"""The metric functions of tasks.py (classification accuracy by counting argmax hits) against independent loop implementations of the official code
 (Simple Baselines' lib/core/inference.py get_max_preds + get_final_preds, its MPII PCKh evaluation,
 C^3's counts), on cases that reach every branch: peaks on every pixel of a non-square map, borders and
 corners included, non-positive maxima, head boxes away from the origin, invisible joints."""
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from l2ral_lib.tasks import (CROWD_LOG_PARA, MPII_JOINTS, PCKH_GROUPS, CrowdCounting, PoseEstimation, heatmap_argmax,
-                             pckh, pckh_counts, pckh_from_counts)
+from l2ral_lib.tasks import (CROWD_LOG_PARA, MPII_JOINTS, PCKH_GROUPS, Classification, CrowdCounting, PoseEstimation,
+                             heatmap_argmax, pckh, pckh_counts, pckh_from_counts)
 
 H, W = 7, 6  # non-square, so that a swapped axis shows
 
@@ -146,3 +146,14 @@ def test_pose_metric_is_pckh_at_half_the_head_size():
     np.testing.assert_array_equal(sums["visible"].numpy(), seen)
     metrics = PoseEstimation().reduce_metrics(sums, 5)
     assert metrics["pckh"] == pytest.approx(pckh_from_counts(correct, seen)["Mean"])
+
+
+def test_classification_accuracy_counts_the_argmax_hits():
+    g = torch.Generator().manual_seed(0)
+    logits, target = torch.randn(50, 4, generator=g), torch.randint(0, 4, (50,), generator=g)
+    hits = sum(int(np.argmax(row)) == label for row, label in zip(logits.numpy(), target.tolist()))
+    assert 0 < hits < 50
+    task = Classification()
+    sums = task.metric_sums(logits, target)
+    assert int(sums["correct"]) == hits
+    assert task.reduce_metrics(sums, 50) == {"accuracy": pytest.approx(100.0 * hits / 50)}
