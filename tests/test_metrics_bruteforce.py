@@ -1,7 +1,8 @@
 """The metric functions of tasks.py: classification accuracy against counted argmax hits; the pose and crowd
-metrics against independent loop implementations of the official code (Simple Baselines' lib/core/inference.py get_max_preds + get_final_preds, its MPII PCKh
-evaluation, C^3's counts), on cases that reach every branch: peaks on every pixel of a non-square map, borders and
-corners included, non-positive maxima, head boxes away from the origin, invisible joints."""
+metrics against independent loop implementations of the official code (Simple Baselines'
+lib/core/inference.py get_max_preds + get_final_preds, its MPII PCKh evaluation, C^3's counts), on cases
+that reach every branch: peaks on every pixel of a non-square map, borders and corners included,
+non-positive maxima, head boxes away from the origin, invisible joints."""
 import numpy as np
 import pytest
 import torch
