@@ -29,6 +29,7 @@ REASONS = [
     (r"DROPPED negative_slope=0\.01", "a keyword argument equal to its default"),
     (r"timed\(", "the label of a timing row (`ctx.timed`): a phase name, no result"),
     (r'raise \w+Error\((None|"XX|"[A-Z ]+")', "the text of an error message"),
+    (r"log\.(info|warning)\(", "the text of a log line"),
 ]
 # One-off equivalent mutants, by name (a renumbered function shows them as NOT EXPLAINED again: read them anew)
 BY_NAME = {
@@ -82,6 +83,7 @@ BY_NAME = {
     "tasks.x_spearman__mutmut_16": "as `spearman__mutmut_8`",
     "tasks.xǁPoseEstimationǁpredictions__mutmut_11": "a heatmap's width and height are exact in float32, and "
                                                      "arithmetic with the float64 coordinates is float64",
+    "loop.x_open_study__mutmut_1": "the default of `progress`, a display switch that every caller passes",
     "loop.x_query_subset__mutmut_23": "`candidates[:None]` is `candidates`: the None branch is redundant",
 }
 
