@@ -104,10 +104,15 @@ def mutation(tree: Path, key: str, python: str) -> str:
     return " / ".join(" ".join(line.split()) for line in lines)
 
 
+def sides(change: str) -> tuple[list[str], list[str]]:
+    """The removed and the added lines of a `mutation` string."""
+    lines = change.split(" / ")
+    return [line for line in lines if line.startswith("-")], [line for line in lines if line.startswith("+")]
+
+
 def dropped_keyword(change: str) -> str | None:
     """`kw=value` when the mutant only removes that keyword argument (or a call's last positional one)."""
-    removed = " ".join(line[1:].strip() for line in change.split(" / ") if line.startswith("-"))
-    added = " ".join(line[1:].strip() for line in change.split(" / ") if line.startswith("+"))
+    removed, added = (" ".join(line[1:].strip() for line in side) for side in sides(change))
     tidy = lambda text: re.sub(r",\s*\)", ")", re.sub(r"\s+", "", text))  # noqa: E731
     for argument in re.findall(r"(?:\w+=)?[\w.\"]+", removed):
         for pattern in (rf",\s*{re.escape(argument)}(?=\s*[,)])", rf"{re.escape(argument)},\s*"):
@@ -119,7 +124,7 @@ def dropped_keyword(change: str) -> str | None:
 def reason(key: str, change: str) -> str | None:
     if key.removeprefix("l2ral_lib.") in BY_NAME:
         return BY_NAME[key.removeprefix("l2ral_lib.")]
-    added = " ".join(line for line in change.split(" / ") if line.startswith("+"))
+    added = " ".join(sides(change)[1])
     dropped = dropped_keyword(change)
     if dropped:
         added += f" DROPPED {dropped}"
@@ -170,7 +175,7 @@ def main() -> int:
         args.out.write_text("# Mutants that ran and were not killed\n\n`python benchmarks/mutation_report.py "
                             + " ".join(str(t) for t in args.trees) + "` (see its docstring)\n\n"
                             "| mutant | status | mutation (removed / added) | why the tests cannot see it |\n"
-                            "|---|---|---|---|\n" + "\n".join(rows).replace("|`", "| `") + "\n")
+                            "|---|---|---|---|\n" + "\n".join(rows) + "\n")
     return 1 if unexplained else 0
 
 
