@@ -77,16 +77,16 @@ verify: setup
 # the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
 PROOF_OUT ?= outputs/cifar10-paper
 paper-proof: setup
-	$(PY) benchmarks/paper_proof.py start --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --jobs $(JOBS) --out $(PROOF_OUT)
+	$(PY) tools/paper_proof.py start --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --jobs $(JOBS) --out $(PROOF_OUT)
 
 paper-proof-status: setup
-	$(PY) benchmarks/paper_proof.py status --out $(PROOF_OUT)
+	$(PY) tools/paper_proof.py status --out $(PROOF_OUT)
 
 # mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
 # (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the
 # ranking losses, the loss heads, the task metrics and the resume path of the loop. One thread per test
 # process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it. Last, every mutant
-# that ran and was not killed, with the reason it is harmless (benchmarks/mutation_report.py; exit 1 if unexplained).
+# that ran and was not killed, with the reason it is harmless (tools/mutation/mutation_report.py; exit 1 if unexplained).
 MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.badge.* l2ral_lib.strategies.bald.* l2ral_lib.strategies.base.* \
 	l2ral_lib.strategies.coreset.* l2ral_lib.strategies.entropy.* l2ral_lib.strategies.l2r.* \
@@ -94,13 +94,13 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.margin.* l2ral_lib.strategies.random.* l2ral_lib.strategies.vaal.xǁVAALǁquery* \
 	l2ral_lib.strategies.vaal.xǁVAALǁrun_vae* l2ral_lib.strategies.vaal.x_bce* l2ral_lib.strategies.vaal.x_vae_loss* \
 	l2ral_lib.strategies.vaal.x_shuffled_batches* l2ral_lib.strategies.vaal.x_iterations_per_cycle* \
-	l2ral_lib.loop.x_load_selected* l2ral_lib.loop.x_derive_seed* l2ral_lib.loop.x_initial_labeled_set* \
-	l2ral_lib.loop.x_query_subset* l2ral_lib.loop.x_open_study*
+	l2ral_lib.outputs.x_load_selected* l2ral_lib.seeds.x_derive_seed* l2ral_lib.seeds.x_initial_labeled_set* \
+	l2ral_lib.seeds.x_query_subset* l2ral_lib.loop.x_open_study*
 mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $(foreach m,$(MUTANTS),'$(m)')
-	PY=$(abspath $(PY)) benchmarks/hand_mutants.sh
-	$(PY) benchmarks/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
+	PY=$(abspath $(PY)) tools/mutation/hand_mutants.sh
+	$(PY) tools/mutation/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
@@ -108,7 +108,7 @@ bench: setup
 # issue 16: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and joint), then its
 # notebook; outputs/ranking/ (the targets are cached in outputs/ranking/cache: a rerun trains the heads only)
 ranking-bench: setup
-	$(PY) benchmarks/ranking_bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --out outputs/ranking
+	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --out outputs/ranking
 	$(PY) -m papermill notebooks/ranking.ipynb outputs/ranking/ranking.ipynb --cwd . -k python3 --no-progress-bar \
 	  -p out_dir outputs/ranking
 

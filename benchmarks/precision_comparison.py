@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from l2ral_lib import stats
-from l2ral_lib.config import from_dict
-from l2ral_lib.results import load_results, method_label
-from l2ral_lib.store import changed_params
-from l2ral_lib.summary import load_study, markdown
+from l2ral_lib.report import stats
+from l2ral_lib.checks import from_dict
+from l2ral_lib.report.labels import method_label
+from l2ral_lib.report.tables import load_results
+from l2ral_lib.outputs import changed_params
+from l2ral_lib.report.readme import markdown
+from l2ral_lib.report.summary import load_study
 
 PRECISION_KEYS = {"experiment", "amp", "channels_last"}
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import yaml
 
-from .config import load_params
 from .errors import DataError, ParamsError
 from .paths import PROJECT_ROOT
 
@@ -116,17 +115,17 @@ def listing() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sorter"]:
-        from .sorter import main as sorter_main  # noqa: PLC0415
+        from .sorter.train import main as sorter_main  # noqa: PLC0415
 
         return sorter_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from .executor import require  # noqa: PLC0415
+            from .executors import require  # noqa: PLC0415
 
             require(args.executor)
         if args.command == "merge":
-            from .loop import merge_results  # noqa: PLC0415
+            from .outputs import merge_results  # noqa: PLC0415
 
             print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
             return 0
@@ -137,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines) if lines else f"{args.out} {method}:{seed}: reproduced exactly")
             return 1 if lines else 0
         if args.command == "readme-results":
-            from .summary import find_studies, rendered_readme  # noqa: PLC0415
+            from .report.readme import rendered_readme  # noqa: PLC0415
+            from .report.summary import find_studies  # noqa: PLC0415
 
             readme, studies = PROJECT_ROOT / "README.md", find_studies(args.outputs)
             current = readme.read_text()
@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"README.md: {'updated' if new != current else 'unchanged'} ({len(studies)} studies)")
             return 0
         if args.command == "status":
-            from .config import from_dict  # noqa: PLC0415
-            from .slurm import reachable_live_tasks, slice_states  # noqa: PLC0415
+            from .checks import from_dict  # noqa: PLC0415
+            from .executors.slurm import reachable_live_tasks, slice_states  # noqa: PLC0415
 
             params_file = Path(args.out) / "params.json"
             if not params_file.is_file():
@@ -162,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             print(listing())
             return 0
+        from .checks import check_study, load_params  # noqa: PLC0415
+
         params = load_params(args.params, dict(args.set))
         if args.command == "check":
-            from .loop import check_study  # noqa: PLC0415
 
             data = check_study(params)
             print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
@@ -177,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             raise ParamsError("--jobs", "must be >= 1")
         if args.executor == "slurm":
-            from .slurm import run_on_slurm  # noqa: PLC0415
+            from .executors.slurm import run_on_slurm  # noqa: PLC0415
 
-            return run_on_slurm(args, params, out)
+            if args.jobs != 1:
+                raise ParamsError("--jobs", "is for --executor local; with slurm every slice is a task and"
+                                            " cluster.array_parallelism bounds how many run at once")
+            return run_on_slurm(args.params, params, out, args.device, args.only, args.wait)
         if args.wait:
             raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
         from .loop import run_study  # noqa: PLC0415
@@ -187,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log_to_stderr()
         if args.jobs > 1:
-            from .executor import run_jobs  # noqa: PLC0415
+            from .executors.local import run_jobs  # noqa: PLC0415
             from .loop import open_study  # noqa: PLC0415
 
             open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning
-            return run_jobs(args, params, out)
+            return run_jobs(args.params, params, out, args.jobs, args.device, args.only, args.set)
         table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
         print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
         return 0

@@ -1,4 +1,4 @@
-"""Study parameters: load a YAML (or a papermill dict), resolve its profile chain, validate.
+"""Study parameters: the schema (`Params`), the YAML profile chain, and the checks of keys and their arithmetic.
 
 Every key a study reads is declared in `Params` with its type, default and a comment saying why.
 An unknown key, a wrong type or an impossible size is a `ParamsError` naming the key, raised before
@@ -20,7 +20,7 @@ from .registry import did_you_mean
 @dataclass(frozen=True)
 class Cluster:
     """Where `run --executor slurm` runs a study: one Slurm array task per unfinished (method, seed) slice.
-    No key changes a result (store.IGNORED_PARAMS): a study may move between clusters and settings."""
+    No key changes a result (outputs.IGNORED_PARAMS): a study may move between clusters and settings."""
 
     partition: typing.Optional[str] = None  # Slurm partition (None: the cluster's default)
     account: typing.Optional[str] = None  # account charged (None: your default account)
@@ -107,11 +107,16 @@ class Params:
 
     @property
     def n_cycles(self) -> int:
-        """Points on the learning curve: initial set plus one per query."""
-        return (self.max_labeled - self.initial_labeled) // self.query_size + 1
+        return cycle_count(self.initial_labeled, self.max_labeled, self.query_size)
 
     def labeled_at(self, cycle: int) -> int:
         return self.initial_labeled + cycle * self.query_size
+
+
+def cycle_count(initial_labeled: int, max_labeled: int, query_size: int) -> int:
+    """Points on the learning curve: the initial set plus one per query (what `Params.n_cycles` and a
+    report reading params.json count)."""
+    return (max_labeled - initial_labeled) // query_size + 1
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Params)}
@@ -172,8 +177,9 @@ def _section(name: str, raw, cls):
     return cls(**values)
 
 
-def from_dict(raw: dict) -> Params:
-    """Validate a plain dict (YAML content or papermill parameters) into `Params`."""
+def parse_params(raw: dict) -> Params:
+    """A plain dict (YAML content or papermill parameters) as `Params`, its keys, types and arithmetic
+    checked (`checks.from_dict` adds the checks against the registries)."""
     values = {}
     for key, value in raw.items():
         if key not in _FIELDS:
@@ -211,8 +217,9 @@ def resolve_yaml(path: str | Path, _seen: tuple = ()) -> dict:
     return {**resolve_yaml(path.parent / base, _seen + (path,)), **content}
 
 
-def load_params(path: str | Path, overrides: dict | None = None) -> Params:
-    """Load, resolve and validate a params file; `overrides` win over the file (notebook use, `--set`).
+def read_params(path: str | Path, overrides: dict | None = None) -> Params:
+    """Read and resolve a params file and check it as `parse_params` does; `overrides` win over the file
+    (notebook use, `--set`); `checks.load_params` adds the checks against the registries.
     A dotted key sets one key of a section (`cluster.partition`), keeping the section's other keys."""
     raw = resolve_yaml(path)
     for key, value in (overrides or {}).items():
@@ -224,7 +231,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
         if not isinstance(current, dict):
             raise ParamsError(section, f"expected a mapping of key: value, got {current!r}")
         raw[section] = {**current, sub: value}
-    return from_dict(raw)
+    return parse_params(raw)
 
 
 def _positive(params, *keys: str, allow_zero: bool = False, section: str = ""):
@@ -256,11 +263,8 @@ def validate_cluster(cluster: Cluster) -> None:
 
 
 def validate(params: Params) -> None:
-    """Cross-key checks that need no data. Registries are imported here, not at module import,
-    so that loading params stays cheap."""
-    from . import data, models, strategies  # noqa: PLC0415 (registries import torch)
-    from .losses import RANK_LOSSES  # noqa: PLC0415
-
+    """Checks of single keys and of the arithmetic between keys; the checks against the registries (the
+    names of dataset, model, strategies and objective, each strategy's needs) are checks.validate_names."""
     _positive(params, "initial_labeled", "query_size", "max_labeled", "subset_size", "epochs", "batch_size",
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
               "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale",
@@ -272,25 +276,10 @@ def validate(params: Params) -> None:
     for key in ("crop_fraction", "lr_decay_per_epoch"):
         if getattr(params, key) > 1:
             raise ParamsError(key, f"must be at most 1, got {getattr(params, key)}")
-    if params.dataset not in data.list_datasets():
-        raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(data.list_datasets())}")
-    allowed = getattr(data.get_dataset(params.dataset), "downscales", (1,))
-    if params.input_downscale not in allowed:
-        raise ParamsError("input_downscale", f"{params.dataset} supports {', '.join(map(str, allowed))}, got"
-                                             f" {params.input_downscale}")
     if not 0 <= params.dropout < 1:
         raise ParamsError("dropout", f"must lie in [0, 1), got {params.dropout}")
-    if params.dropout and data.get_dataset(params.dataset).task != "classification":
-        raise ParamsError("dropout", f"only the classification models have a dropout layer; set 0 for"
-                                     f" {params.dataset}")
-    if params.model not in models.list_models():
-        raise ParamsError("model", f"unknown model '{params.model}'; known: {', '.join(models.list_models())}")
     if not params.strategies:
         raise ParamsError("strategies", "name at least one strategy")
-    for i, name in enumerate(params.strategies):
-        if name not in strategies.list_strategies():
-            raise ParamsError(f"strategies[{i}]", f"unknown strategy '{name}'{did_you_mean(name, strategies.list_strategies())};"
-                                                  f" known: {', '.join(strategies.list_strategies())}")
     if len(set(params.strategies)) != len(params.strategies):
         raise ParamsError("strategies", "a strategy is listed twice")
     if not params.seeds or len(set(params.seeds)) != len(params.seeds):
@@ -298,9 +287,6 @@ def validate(params: Params) -> None:
     for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam"))):
         if getattr(params, key) not in allowed:
             raise ParamsError(key, f"must be one of {', '.join(allowed)}, got '{getattr(params, key)}'")
-    if params.rank_loss is not None and params.rank_loss not in RANK_LOSSES:
-        raise ParamsError("rank_loss", f"unknown objective '{params.rank_loss}'{did_you_mean(params.rank_loss, RANK_LOSSES)};"
-                                       f" known: {', '.join(RANK_LOSSES)} (or null: each method's own)")
     if params.max_labeled < params.initial_labeled:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is smaller than initial_labeled ({params.initial_labeled})")
     if (params.max_labeled - params.initial_labeled) % params.query_size:
@@ -309,13 +295,6 @@ def validate(params: Params) -> None:
     if params.subset_size is not None and params.subset_size < params.query_size:
         raise ParamsError("subset_size", f"({params.subset_size}) is smaller than query_size ({params.query_size}):"
                                          " the query could not be filled")
-    full = data.get_dataset(params.dataset).pool_size(dataclasses.replace(params, pool_size=None))
-    if params.pool_size is not None and full is not None and params.pool_size > full:
-        raise ParamsError("pool_size", f"({params.pool_size}) is larger than the training set ({full})")
-    pool = params.pool_size or full
-    if pool is not None and params.max_labeled > pool:
-        raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({pool} samples of"
-                                         f" {params.dataset}); lower max_labeled or raise pool_size")
     if params.pretrained and params.model_width != 64:
         raise ParamsError("model_width", f"({params.model_width}) must be 64 for the ImageNet weights in `pretrained`;"
                                          " set pretrained: null for a narrower model")
@@ -323,8 +302,6 @@ def validate(params: Params) -> None:
         bad = [m for m in getattr(params, key) if not 0 < m <= params.epochs]
         if bad:
             raise ParamsError(key, f"milestones {bad} lie outside 1..epochs ({params.epochs})")
-    for name in params.strategies:
-        strategies.get_strategy(name).check_params(params)
     validate_cluster(params.cluster)
 
 

@@ -8,7 +8,7 @@ the lists. `RANK_LOSSES` names them for `Params.rank_loss`:
 - `mse`: regression on the raw loss values (`loss_mse`);
 - `softrank`, `diffsort`: eq. 6 with the sorter replaced by an analytic relaxation of the ranks,
   pairwise sigmoids (`softrank_loss`) or a differentiable sorting network (`diffsort_loss`, Petersen
-  et al., ICML 2021). Both see each list standardised (`sorter.scale_rows`), so that no temperature
+  et al., ICML 2021). Both see each list standardised (`ranks.scale_rows`), so that no temperature
   has to follow the scale of the predictions: above `RELAXATION_FLOOR` the loss is invariant to
   x -> a * x + b (a > 0) and its gradient falls as 1 / sd, no faster; below it the gradient levels off.
 """
@@ -20,11 +20,11 @@ import torch
 from diffsort import DiffSortNet
 from torch.nn import functional as F
 
-from .sorter import exact_ranks, scale_rows
+from .ranks import exact_ranks, scale_rows
 
 RANK_LOSSES = ("sodeep", "margin", "mse", "softrank", "diffsort")
 
-# Rows with sd under this are magnified by 1 / floor only (sorter.scale_rows): the gradient w.r.t. a
+# Rows with sd under this are magnified by 1 / floor only (ranks.scale_rows): the gradient w.r.t. a
 # collapsed head's predictions stays bounded instead of growing as 1 / sd. Far below the spread of an
 # untrained L2R head's predictions (about 1e-2 to 1e-1), so it acts on degenerate lists only.
 RELAXATION_FLOOR = 1e-3

@@ -2,23 +2,24 @@
 the four of them stay a few thin cells each."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from .config import load_params
-from .loop import merge_results, run_study
-from .paths import PROJECT_ROOT
+from .checks import load_params
+from .executors.slurm import STATE_DONE, reachable_live_tasks, slice_states
+from .loop import run_study
+from .outputs import merge_results
+from .paths import enter_project_root
 from .progress import log_to_stderr
 
 
 def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
     """Run from the project root (papermill passes --cwd; Jupyter starts in notebooks/), load the
     params (a non-empty `data_root` overrides the file's) and choose the output folder."""
-    os.chdir(PROJECT_ROOT)
+    enter_project_root()
     params = load_params(params_path, {"data_root": data_root} if data_root else None)
     return params, Path(out_dir or Path("outputs") / params.experiment)
 
@@ -58,8 +59,6 @@ def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, pro
 def collected(params, out_dir: Path) -> pd.DataFrame:
     """The merged rows of the finished cycles; the slices not finished are printed with their state
     (queued, running, failed with its log, not submitted), so that a partial render says what it lacks."""
-    from .slurm import STATE_DONE, reachable_live_tasks, slice_states  # noqa: PLC0415
-
     table = merge_results(out_dir) if (Path(out_dir) / "slices").is_dir() else pd.DataFrame()
     if table.empty:
         raise RuntimeError(f"no finished cycle in {out_dir} yet: nothing to render (see `python -m l2ral_lib status"

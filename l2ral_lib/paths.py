@@ -14,6 +14,13 @@ PRETRAINED_HINT = ("get torchvision's ImageNet ResNet-50 weights on a machine wi
                    " (or set `pretrained: null` for random initialisation)")
 
 
+def enter_project_root() -> Path:
+    """Make the project root the working directory, as every notebook expects (papermill passes --cwd;
+    Jupyter opened on notebooks/ starts one level down), so relative paths (params/, outputs/) hold."""
+    os.chdir(PROJECT_ROOT)
+    return PROJECT_ROOT
+
+
 def data_root(params, dataset: str) -> Path:
     """`params.data_root`, else $L2RAL_DATA, else data/ in the project; then the dataset's folder."""
     root = params.data_root or os.environ.get("L2RAL_DATA") or PROJECT_ROOT / "data"

@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import store
-from .config import from_dict
+from .checks import from_dict
 from .errors import ParamsError
-from .loop import run_study, slice_name
+from .loop import run_study
+from .outputs import StudyFolder
+from .provenance import cpu_threads_used
 
 # measurements of the machine, not of the method: they differ on every run
 MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")
@@ -48,13 +49,13 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
     """Rerun slice (method, seed) of the study in `out_dir` from its params.json, in `scratch` (a
     temporary folder by default), and return the differences (empty: reproduced exactly)."""
     out_dir = Path(out_dir)
-    stored = out_dir / "slices" / slice_name(method, seed)
+    stored = StudyFolder(out_dir).slice(method, seed).path
     for needed in (out_dir / "params.json", stored / "rows.csv", stored / "selected.json"):
         if not needed.is_file():
             raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
     recorded = json.loads((out_dir / "params.json").read_text())
     params = from_dict({**recorded, "strategies": [method], "seeds": [seed]})
-    threads, before = store.cpu_threads_used([stored]), torch.get_num_threads()
+    threads, before = cpu_threads_used([stored]), torch.get_num_threads()
     if device == "cpu" and len(threads) > 1:
         raise ParamsError("verify", f"{stored} was computed on {sorted(threads)} torch threads (a resumed slice):"
                                     " no single rerun reproduces it")
@@ -63,6 +64,6 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
             torch.set_num_threads(threads.pop())
         with tempfile.TemporaryDirectory(dir=scratch) as folder:
             run_study(params, device, folder, only=[(method, seed)], progress=False)
-            return differences(stored, Path(folder) / "slices" / slice_name(method, seed))
+            return differences(stored, StudyFolder(folder).slice(method, seed).path)
     finally:
         torch.set_num_threads(before)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from l2ral_lib.config import load_params
+from l2ral_lib.checks import load_params
 from l2ral_lib.data.generated import make_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from conftest import ROOT
-from l2ral_lib.config import load_params, resolve_yaml
+from l2ral_lib.checks import load_params
+from l2ral_lib.config import resolve_yaml
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.celeba import carve_split
 from l2ral_lib.sorter import available_sorter_lengths

@@ -62,9 +62,9 @@ def main(*args):
 
 
 def test_check_finds_missing_pretrained_weights_before_loading_data(tmp_path, monkeypatch):
-    import l2ral_lib.loop as loop
+    import l2ral_lib.checks as checks
 
-    monkeypatch.setattr(loop, "load_dataset", lambda *a: pytest.fail("data loaded before the weights were checked"))
+    monkeypatch.setattr(checks, "load_dataset", lambda *a: pytest.fail("data loaded before the weights were checked"))
     missing = tmp_path / "resnet50-0676ba61.pth"
     code, _, err = main("check", "params/mpii-ci.yaml", "--set", f"pretrained={missing}", "--set", "model_width=64",
                         "--set", f"data_root={tmp_path}")

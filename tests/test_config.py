@@ -6,9 +6,10 @@ import pytest
 import torch
 import yaml
 
-from l2ral_lib.__main__ import main
-from l2ral_lib.config import ParamsError, load_params
 from conftest import ROOT
+from l2ral_lib.__main__ import main
+from l2ral_lib.checks import load_params
+from l2ral_lib.errors import ParamsError
 
 PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
 

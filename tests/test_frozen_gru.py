@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from l2ral_lib.frozen_gru import frozen_gru
 from l2ral_lib.sorter import load_sorter
+from l2ral_lib.sorter.frozen_gru import frozen_gru
 
 CONFIGS = [  # (input size, hidden, layers, bidirectional)
     (1, 5, 1, False), (1, 4, 3, True), (3, 6, 2, True), (2, 3, 2, False)]

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from l2ral_lib.loop import load_selected, run_study
+from l2ral_lib.loop import run_study
+from l2ral_lib.outputs import load_selected
 from l2ral_lib.strategies import list_strategies
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

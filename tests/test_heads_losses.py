@@ -38,7 +38,7 @@ def test_margin_loss_ignores_scale_of_true_losses():
 
 
 def test_ranking_loss_zero_for_a_perfect_sorter():
-    from l2ral_lib.sorter import exact_ranks
+    from l2ral_lib.ranks import exact_ranks
 
     class ExactSorter(torch.nn.Module):
         def forward(self, x):
@@ -118,7 +118,9 @@ def test_spearman_equals_scipy(seed):
 
 from l2ral_lib.losses import (DIFFSORT_STEEPNESS, RANK_LOSSES, RELAXATION_FLOOR, SOFTRANK_TAU,  # noqa: E402
                               diffsort_loss, diffsort_ranks, soft_ranks, softrank_loss)
-from l2ral_lib.sorter import exact_ranks, gradient_by_spread, load_sorter  # noqa: E402
+from l2ral_lib.ranks import exact_ranks  # noqa: E402
+from l2ral_lib.sorter import load_sorter
+from l2ral_lib.sorter.quality import gradient_by_spread
 
 
 def separated(d: int, seed: int) -> torch.Tensor:
@@ -337,7 +339,7 @@ def test_spearman_takes_tensors_lists_and_arrays_alike():
 
 def test_heads_are_built_with_the_params_width_and_record_their_sorter():
     """head_hidden reaches the L2R head; a study records the hash of the sorter kind it trains with."""
-    from l2ral_lib.config import load_params
+    from l2ral_lib.checks import load_params
     from l2ral_lib.sorter import weights_hash
     from l2ral_lib.strategies import get_strategy
     from l2ral_lib.tasks import Classification

@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from l2ral_lib import loop, store
+from l2ral_lib import loop, provenance as provenance_module
 from l2ral_lib.data import load_dataset
 from l2ral_lib.errors import ParamsError
-from l2ral_lib.loop import initial_labeled_set, load_selected, query_subset, run_study
+from l2ral_lib.loop import run_study
+from l2ral_lib.outputs import load_selected
+from l2ral_lib.results_table import RESULT_COLUMNS
+from l2ral_lib.seeds import derive_seed, initial_labeled_set, query_subset
 from l2ral_lib.strategies import list_strategies
 
 METHODS = ["random", "entropy"]
@@ -18,7 +21,7 @@ METHODS = ["random", "entropy"]
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_data_root):
     from conftest import ROOT
-    from l2ral_lib.config import load_params
+    from l2ral_lib.checks import load_params
 
     params = load_params(ROOT / "params" / "cifar10-ci.yaml",
                          {"data_root": str(tiny_data_root), "strategies": METHODS, "seeds": [0, 1]})
@@ -28,7 +31,7 @@ def finished(tmp_path_factory, tiny_data_root):
 
 def test_results_table_shape(finished):
     params, out, table = finished
-    assert list(table.columns) == loop.RESULT_COLUMNS
+    assert list(table.columns) == RESULT_COLUMNS
     acc = table[table.metric == "accuracy"]
     assert len(acc) == len(METHODS) * 2 * params.n_cycles
     assert sorted(acc.n_labeled.unique()) == [params.labeled_at(c) for c in range(params.n_cycles)]
@@ -86,7 +89,7 @@ def test_initial_set_and_subsets_depend_on_the_seed():
     labeled = initial_labeled_set(0, 500, 50)
     assert not torch.equal(query_subset(0, 0, labeled, 500, 100), query_subset(1, 0, labeled, 500, 100))
     # the subset's order is not the initial set's order with the labeled items removed
-    order = torch.randperm(500, generator=torch.Generator().manual_seed(loop.derive_seed(0, "initial")))
+    order = torch.randperm(500, generator=torch.Generator().manual_seed(derive_seed(0, "initial")))
     assert not torch.equal(query_subset(0, 0, labeled, 500, 100), order[50:150])
 
 
@@ -232,16 +235,14 @@ def test_random_labels_the_first_items_of_the_shared_order(finished):
 
 
 def test_resume_on_another_commit_is_recorded_and_said(ci_params, tmp_path, monkeypatch, caplog):
-    from l2ral_lib import store
-
     params = ci_params(strategies=["random"])
-    monkeypatch.setattr(store, "git_commit", lambda: {"commit": "a" * 40, "dirty": False})
+    monkeypatch.setattr(provenance_module, "git_commit", lambda: {"commit": "a" * 40, "dirty": False})
     restore = interrupt_at_query(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         run_study(params, "cpu", tmp_path, progress=False)
     restore()
-    monkeypatch.setattr(store, "git_commit", lambda: {"commit": "b" * 40, "dirty": True})
-    with caplog.at_level("WARNING", logger="l2ral_lib.store"):
+    monkeypatch.setattr(provenance_module, "git_commit", lambda: {"commit": "b" * 40, "dirty": True})
+    with caplog.at_level("WARNING", logger="l2ral_lib.provenance"):
         run_study(params, "cpu", tmp_path, progress=False)
     assert f"random-seed0 resumes on commit {'b' * 40}; earlier cycles ran on {'a' * 40}" in caplog.text
     provenance = json.loads((tmp_path / "provenance.json").read_text())
@@ -294,8 +295,8 @@ def test_dirty_means_code_changed_not_shipped_outputs(tmp_path, monkeypatch):
         (tmp_path / name).write_text("first\n")
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
-    monkeypatch.setattr(store, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(provenance_module, "PROJECT_ROOT", tmp_path)
     (tmp_path / "outputs/study/results.csv").write_text("rerun\n")
-    assert store.git_commit()["dirty"] is False
+    assert provenance_module.git_commit()["dirty"] is False
     (tmp_path / "l2ral_lib/loop.py").write_text("changed\n")
-    assert store.git_commit()["dirty"] is True
+    assert provenance_module.git_commit()["dirty"] is True

@@ -8,8 +8,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from conftest import ROOT
-from l2ral_lib.config import ParamsError, load_params
+from l2ral_lib.checks import load_params
 from l2ral_lib.data.base import ImageClassificationData
+from l2ral_lib.errors import ParamsError
 from l2ral_lib.models import ModelOutput
 from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.strategies import QueryContext, get_strategy

@@ -11,7 +11,7 @@ import scipy.io
 import torch
 from PIL import Image, ImageDraw
 
-from l2ral_lib.config import load_params
+from l2ral_lib.checks import load_params
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.generated_pose import make_pose_folder
 from l2ral_lib.data.mpii import read_annotations, read_gt_mat

@@ -1,9 +1,9 @@
-"""benchmarks/mutation_report.py: which survivors it explains, and which it must leave for a reader."""
+"""tools/mutation/mutation_report.py: which survivors it explains, and which it must leave for a reader."""
 import sys
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tools" / "mutation"))
 import mutation_report  # noqa: E402
 
 
@@ -27,5 +27,5 @@ def test_behaviour_changes_are_not_explained():
 def test_classes_and_names():
     assert mutation_report.reason("x", '- ctx.timed("score") / + ctx.timed("XXscoreXX")').startswith("the label")
     assert mutation_report.reason("x", '- log.info("%s", a) / + log.info("%s", None)') == "the text of a log line"
-    assert mutation_report.reason("l2ral_lib.loop.x_query_subset__mutmut_23", "anything").startswith("`candidates[:None]`")
+    assert mutation_report.reason("l2ral_lib.seeds.x_query_subset__mutmut_23", "anything").startswith("`candidates[:None]`")
     assert mutation_report.module("l2ral_lib.strategies.badge.x_kmeanspp_seeding__mutmut_31") == "strategies.badge"

@@ -7,7 +7,8 @@ import papermill
 import pytest
 
 from conftest import ROOT
-from l2ral_lib.sorter import FAMILIES, KINDS, SODEEP_FAMILIES
+from l2ral_lib.sorter import KINDS
+from l2ral_lib.sorter.synthetic import FAMILIES, SODEEP_FAMILIES
 from test_celeba import make_celeba
 
 TEMPLATES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -86,7 +87,7 @@ def test_cifar10_notebook_compares_the_two_sorters_when_both_run(tmp_path, tiny_
         str(ROOT / "notebooks" / "cifar10.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
         parameters={"params_path": str(params_file), "device": "cpu", "out_dir": str(tmp_path / "out"),
                     "data_root": str(tiny_data_root)})
-    cell = next(c for c in nbformat.read(executed, as_version=4).cells if "results.sorter_quality(" in c.source)
+    cell = next(c for c in nbformat.read(executed, as_version=4).cells if "sorter_quality(" in c.source)
     shown = [o.data["text/plain"] for o in cell.outputs if "data" in o]
     assert len(shown) == 3  # the quality table, then the Spearman and accuracy differences
     record = json.loads((ROOT / "l2ral_lib" / "sorter_weights" / "gru-4.json").read_text())["validation"]

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 
 def proof(*args):
-    return subprocess.run([sys.executable, "benchmarks/paper_proof.py", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "tools/paper_proof.py", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
 
 

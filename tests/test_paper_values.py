@@ -9,15 +9,16 @@ import pytest
 import torch
 import yaml
 
+from conftest import ROOT
 from l2ral_lib import data
-from l2ral_lib.config import Params, load_params
+from l2ral_lib.checks import load_params
+from l2ral_lib.config import Params
 from l2ral_lib.data import celeba
 from l2ral_lib.heads import L2RHead
 from l2ral_lib.sorter import available_sorter_lengths, weights_path
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.strategies.vaal import iterations_per_cycle
 from l2ral_lib.training import make_optimizer
-from conftest import ROOT
 
 PAPER_METHODS = {"random", "entropy", "coreset", "vaal", "ll4al", "l2r"}
 

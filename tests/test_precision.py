@@ -6,15 +6,15 @@ import sys
 import pytest
 import torch
 
+from conftest import ROOT
 from l2ral_lib import precision
-from l2ral_lib.config import load_params
+from l2ral_lib.checks import load_params
 from l2ral_lib.data.base import ImageClassificationData
 from l2ral_lib.models.resnet import SmallImageResNet
+from l2ral_lib.precision import cpu_flags, full_precision
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.tasks import Classification
 from l2ral_lib.training import train_cycle
-from l2ral_lib.precision import cpu_flags, full_precision
-from conftest import ROOT
 
 BATCH = 64
 

@@ -1,4 +1,4 @@
-"""The loss-ranking bench (benchmarks/ranking_bench.py): its replay of the study's head training, its
+"""The loss-ranking bench (experiments/loss_ranking.py): its replay of the study's head training, its
 lockstep training of one head per seed, its measures, and an end-to-end run with the notebook."""
 import copy
 import subprocess
@@ -21,8 +21,8 @@ from l2ral_lib.strategies.loss_head import make_objective
 from l2ral_lib.tasks import Classification
 from l2ral_lib.training import train_cycle
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import ranking_bench as bench  # noqa: E402
+sys.path.insert(0, str(ROOT / "experiments"))
+import loss_ranking as bench  # noqa: E402
 
 
 def train_target(params, data, strategy_or_recorder, labeled):
@@ -137,7 +137,7 @@ def test_rank_error_counts_positions():
 @pytest.mark.slow
 def test_bench_and_notebook_run_end_to_end(tmp_path, tiny_data_root):
     out = tmp_path / "ranking"
-    command = [sys.executable, "benchmarks/ranking_bench.py", "--params", "params/cifar10-ci.yaml", "--seeds", "2",
+    command = [sys.executable, "experiments/loss_ranking.py", "--params", "params/cifar10-ci.yaml", "--seeds", "2",
                "--data-root", str(tiny_data_root), "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -28,14 +28,15 @@ def start(out, data_root):
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-# Runs the CLI with store.atomic_write_bytes wrapped: at the KILL_NTH write of a file named KILL_FILE it
+# Runs the CLI with files.atomic_write_bytes wrapped: at the KILL_NTH write of a file named KILL_FILE it
 # leaves half of the payload in the temporary file and SIGKILLs its own process -- a kill inside a write.
 TORN_WRITE = """
 import os, signal, sys
 from pathlib import Path
-import l2ral_lib.store as store
+
+from l2ral_lib import files
 from l2ral_lib.__main__ import main
-original, seen = store.atomic_write_bytes, {"n": 0}
+original, seen = files.atomic_write_bytes, {"n": 0}
 def torn(path, payload):
     path = Path(path)
     if path.name == os.environ["KILL_FILE"]:
@@ -46,7 +47,7 @@ def torn(path, payload):
             print(f"killed writing {path}", file=sys.stderr, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
     original(path, payload)
-store.atomic_write_bytes = torn
+files.atomic_write_bytes = torn
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -4,9 +4,9 @@ import warnings
 import pytest
 import torch
 
-from l2ral_lib.config import load_params
-from l2ral_lib.training import make_optimizer
 from conftest import ROOT
+from l2ral_lib.checks import load_params
+from l2ral_lib.training import make_optimizer
 
 
 def lrs_per_epoch(optimizer, scheduler, epochs):

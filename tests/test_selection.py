@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from l2ral_lib import loop
+from l2ral_lib import loop, seeds
 from l2ral_lib.strategies import QueryContext, list_strategies
 from l2ral_lib.strategies.vaal import VAAL
 from test_strategies import brute_force_kcenter
@@ -24,7 +24,7 @@ BUDGET = 10
 def trained(tiny_data_root, tmp_path_factory):
     """(study, labeled, subset, {method: (model, strategy)}) after cycle 0 of every strategy."""
     from conftest import ROOT
-    from l2ral_lib.config import load_params
+    from l2ral_lib.checks import load_params
 
     # lr 0.01: the ci profile's 0.1 drives this width-4 model to logits in the thousands, where every
     # softmax entropy is 0 and no ranking is left to check
@@ -32,8 +32,8 @@ def trained(tiny_data_root, tmp_path_factory):
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root), "lr": 0.01,
                                                                 "dropout": 0.5, "strategies": list_strategies()})
     study = loop.open_study(params, "cpu", tmp_path_factory.mktemp("selection"), progress=False)
-    labeled = loop.initial_labeled_set(0, study.data.n_pool, params.initial_labeled)
-    subset = loop.query_subset(0, 0, labeled, study.data.n_pool, params.subset_size)
+    labeled = seeds.initial_labeled_set(0, study.data.n_pool, params.initial_labeled)
+    subset = seeds.query_subset(0, 0, labeled, study.data.n_pool, params.subset_size)
     built = {}
     for method in params.strategies:
         model, strategy = study.build(method, 0)

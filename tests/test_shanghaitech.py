@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from l2ral_lib.config import ParamsError, load_params
+from l2ral_lib.checks import load_params
+from l2ral_lib.errors import ParamsError
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.shanghaitech import (LOG_PARA, ShanghaiTechB, density_map, make_crowd_folder,
                                          read_head_points)

@@ -21,13 +21,17 @@ import yaml
 from submitit.slurm.slurm import _make_sbatch_string
 
 from conftest import ROOT
-from l2ral_lib import executor, slurm, store
+from l2ral_lib import devices
 from l2ral_lib.__main__ import main
-from l2ral_lib.config import Cluster, load_params
+from l2ral_lib.checks import load_params
+from l2ral_lib.config import Cluster
+from l2ral_lib.devices import task_device
 from l2ral_lib.errors import ParamsError
+from l2ral_lib.executors import local, slurm
+from l2ral_lib.executors.slurm import live_tasks, render_hint, sbatch_parameters
 from l2ral_lib.loop import run_study
+from l2ral_lib.outputs import StudyFolder
 from l2ral_lib.progress import cycles_in_view
-from l2ral_lib.slurm import live_tasks, render_hint, sbatch_parameters, task_device
 
 VENV = ROOT / ".venv" if (ROOT / ".venv").is_dir() else None
 
@@ -143,11 +147,11 @@ def test_set_changes_one_cluster_key_and_keeps_the_profiles_others():
 def test_a_study_may_change_its_cluster_settings(tmp_path):
     """The cluster section changes no result: an output folder written with other settings is not refused."""
     params = load_params(ROOT / "params" / "cifar10-ci.yaml")
-    store.write_params(tmp_path, params)
-    store.guard_output(tmp_path, load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu",
+    StudyFolder(tmp_path).write_params(params)
+    StudyFolder(tmp_path).guard(load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu",
                                                                                   "cluster.time_min": 60}))
     with pytest.raises(ParamsError, match="changed: epochs"):
-        store.guard_output(tmp_path, load_params(ROOT / "params" / "cifar10-ci.yaml", {"epochs": 3}))
+        StudyFolder(tmp_path).guard(load_params(ROOT / "params" / "cifar10-ci.yaml", {"epochs": 3}))
 
 
 @pytest.mark.parametrize("device,n_workers,n_gpus,expected", [
@@ -159,7 +163,7 @@ def test_a_study_may_change_its_cluster_settings(tmp_path):
     ("auto", 2, 0, ["auto", "auto"]),
 ])
 def test_jobs_workers_spread_over_the_visible_gpus(device, n_workers, n_gpus, expected):
-    assert executor.worker_devices(device, n_workers, n_gpus) == expected
+    assert devices.worker_devices(device, n_workers, n_gpus) == expected
 
 
 def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
@@ -167,7 +171,7 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
     processes are recorded)."""
     started, threads = [], []
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(executor.os, "sched_getaffinity", lambda pid: set(range(7)))
+    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: set(range(7)))
 
     class Worker:
         def __init__(self, command, env):
@@ -177,12 +181,11 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(executor.subprocess, "Popen", Worker)
-    monkeypatch.setattr("l2ral_lib.loop.merge_results", lambda out: None)
+    monkeypatch.setattr(local.subprocess, "Popen", Worker)
+    monkeypatch.setattr("l2ral_lib.executors.local.merge_results", lambda out: None)
     monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"strategies": ["random", "entropy", "l2r"]})
-    args = SimpleNamespace(params="params/cifar10-ci.yaml", device="cuda", jobs=3, only=None, set=[])
-    assert executor.run_jobs(args, params, tmp_path) == 0
+    assert local.run_jobs("params/cifar10-ci.yaml", params, tmp_path, jobs=3, device="cuda") == 0
     devices = [command[command.index("--device") + 1] for command in started]
     only = [command[command.index("--only") + 1:] for command in started]
     assert devices == ["cuda:0", "cuda:1", "cuda:0"]
@@ -196,7 +199,7 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
     (["cpu", "cpu"], 8, {}, None), (["auto", "auto"], 8, {}, None), (["cpu"] * 2, 8, {"OMP_NUM_THREADS": "3"}, "3")])
 def test_gpu_workers_share_the_cores_cpu_workers_keep_one_process_count(devices, cores, environ, expected):
     """CPU numbers depend on the thread count: CPU workers must compute what one process computes."""
-    assert executor.worker_env(devices, {"PATH": "/bin", **environ}, cores).get("OMP_NUM_THREADS") == expected
+    assert local.worker_env(devices, {"PATH": "/bin", **environ}, cores).get("OMP_NUM_THREADS") == expected
 
 
 def test_slurm_task_trains_on_the_cores_slurm_gave_it(monkeypatch, tmp_path):

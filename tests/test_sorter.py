@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from l2ral_lib import sorter as sorter_module
 from l2ral_lib.config import Params
 from l2ral_lib.losses import ranking_loss
-from l2ral_lib.sorter import (FAMILIES, KINDS, SODEEP_FAMILIES, FrozenSorter, MissingSorterError,
-                              SoDeepRecipe, available_sorter_lengths, build_sorter, checkpoint_path, evaluate_sorter,
-                              exact_ranks, gradient_by_spread, load_sorter, main, mixed_batch, rank_quality,
-                              rowwise_spearman, scale_rows, sodeep_family_batch, sodeep_held_out, train_gru,
-                              train_sodeep, weights_hash, weights_path)
+from l2ral_lib.ranks import exact_ranks, scale_rows
+from l2ral_lib.sorter import FrozenSorter, KINDS, MissingSorterError, available_sorter_lengths, build_sorter, load_sorter, train as sorter_training, weights as sorter_weights, weights_hash, weights_path
+from l2ral_lib.sorter.quality import evaluate_sorter, gradient_by_spread, rank_quality, rowwise_spearman
+from l2ral_lib.sorter.synthetic import FAMILIES, SODEEP_FAMILIES, mixed_batch, sodeep_family_batch
+from l2ral_lib.sorter.train import SoDeepRecipe, checkpoint_path, main, sodeep_held_out, train_gru, train_sodeep
 from l2ral_lib.tasks import spearman
 
 SHIPPED = [4, 32, 64]
@@ -222,7 +221,7 @@ def test_positive_affine_invariance_above_the_floor_and_constant_rows(kind, n):
 
 
 def test_loading_leaves_the_global_rng_alone():
-    sorter_module._load.cache_clear()
+    sorter_weights._load.cache_clear()
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
@@ -343,8 +342,8 @@ def no_training(monkeypatch):
     """Any training started by the CLI fails the test instead of writing (shipped files stay safe)."""
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
-    monkeypatch.setattr(sorter_module, "train_sodeep", refuse)
-    monkeypatch.setattr(sorter_module, "train_gru", refuse)
+    monkeypatch.setattr(sorter_training, "train_sodeep", refuse)
+    monkeypatch.setattr(sorter_training, "train_gru", refuse)
 
 
 @pytest.mark.parametrize("extra", [[], ["--resume"], ["--kind", "gru"], ["--kind", "gru", "--steps", "5"]])

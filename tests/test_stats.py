@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from l2ral_lib import stats
+from l2ral_lib.report import stats
 
 
 def make_table(curves: dict, n_labeled=(100, 200, 300, 400), metric="accuracy") -> pd.DataFrame:

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from l2ral_lib.loop import load_selected, run_study
+from l2ral_lib.loop import run_study
+from l2ral_lib.outputs import load_selected
 from l2ral_lib.strategies import get_strategy, list_strategies
 from l2ral_lib.strategies.coreset import kcenter_greedy
 from l2ral_lib.tasks import Classification, softmax_entropy

@@ -11,7 +11,7 @@ import papermill  # noqa: E402
 import pytest  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from l2ral_lib import stats, summary  # noqa: E402
+from l2ral_lib.report import readme, stats, summary  # noqa: E402
 
 
 def write_study(outputs, name, metric, gains, seeds=(0, 1, 2), promised_seeds=None, dataset=None, cycles=3):
@@ -125,7 +125,7 @@ def test_summary_notebook_runs(tmp_path, several, case):
 
 def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
     """Final-cycle mean and AUBC mean against numpy on the raw rows; the stopped study says so."""
-    text = summary.results_markdown(summary.find_studies(several))
+    text = readme.results_markdown(summary.find_studies(several))
     table = pd.read_csv(several / "cifar10-smoke" / "results.csv")
     l2r = table[(table.method == "l2r") & (table.metric == "accuracy")].pivot(index="seed", columns="cycle",
                                                                              values="value")
@@ -135,13 +135,13 @@ def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
     line = next(line for line in block.splitlines() if line.startswith("| L2R-AL |"))
     assert f"| {final:.4g}  [" in line and f"| {aubc:.4g}  [" in line
     assert "**shanghaitech-smoke** (MAE (lower is better); 3 seeds; finished: no" in text
-    readme = f"intro\n{summary.README_START}\nstale\n{summary.README_END}\nrest\n"
-    assert summary.rendered_readme(readme, summary.find_studies(several)) == (
-        f"intro\n{summary.README_START}\n{text}\n{summary.README_END}\nrest\n")
+    text_before = f"intro\n{readme.README_START}\nstale\n{readme.README_END}\nrest\n"
+    assert readme.rendered_readme(text_before, summary.find_studies(several)) == (
+        f"intro\n{readme.README_START}\n{text}\n{readme.README_END}\nrest\n")
 
 
 def test_readme_results_are_the_committed_results():
     """The README's Results tables are regenerated from outputs/*/results.csv as committed: a number
     edited by hand, or a study rerun without `make readme-results`, fails here."""
-    readme = (ROOT / "README.md").read_text()
-    assert summary.rendered_readme(readme, summary.find_studies(ROOT / "outputs")) == readme
+    committed = (ROOT / "README.md").read_text()
+    assert readme.rendered_readme(committed, summary.find_studies(ROOT / "outputs")) == committed

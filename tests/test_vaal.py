@@ -3,11 +3,11 @@ two VAE steps on fresh batches per discriminator step, epoch-wise shuffled batch
 import pytest
 import torch
 
-from l2ral_lib.config import load_params
+from conftest import ROOT
+from l2ral_lib.checks import load_params
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.strategies.base import QueryContext
 from l2ral_lib.strategies.vaal import discriminator, official_init
-from conftest import ROOT
 
 
 class RecordingImages:

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import ROOT
 from l2ral_lib.__main__ import main
-from l2ral_lib.config import load_params
+from l2ral_lib.checks import load_params
 from l2ral_lib.loop import run_study
 from l2ral_lib.verify import verify_slice
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

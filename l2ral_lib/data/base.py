@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..paths import data_root
+from ..registry import Registry
 
 
 def fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor | None:
@@ -165,3 +166,13 @@ class ImageClassificationData(StudyData):
 
     def test_batch(self, index):
         return self.normalise(self.test_images[index]), self.test_labels[index]
+
+
+# name -> loader class: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known without
+# loading, or None), `.load(params, device) -> StudyData`
+DATASETS = Registry("dataset")
+register_dataset, list_datasets, get_dataset = DATASETS.register, DATASETS.names, DATASETS.get
+
+
+def load_dataset(params, device) -> StudyData:
+    return get_dataset(params.dataset).load(params, device)

@@ -27,8 +27,7 @@ from torch.nn import functional as F
 
 from ..errors import DataError
 from ..paths import data_root
-from . import register_dataset
-from .base import ImageClassificationData, fixed_parts
+from .base import ImageClassificationData, fixed_parts, register_dataset
 from .image_folder import _save_cache, decode_rgb
 
 ATTR_FILE, PARTITION_FILE, IMAGE_DIR = "list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"

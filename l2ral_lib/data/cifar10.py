@@ -9,8 +9,7 @@ import torch
 
 from ..errors import DataError
 from ..paths import data_root
-from . import register_dataset
-from .base import ImageClassificationData, fixed_parts
+from .base import ImageClassificationData, fixed_parts, register_dataset
 from .image_folder import load_image_folder
 
 HOW_TO_GET = ("get it with `make data-offline` (unpacks ../shared/data/cifar10-jpeg.tar.xz) or set"

@@ -36,8 +36,8 @@ from torch.nn import functional as F
 
 from ..errors import DataError
 from ..tasks import MPII_FLIP_PAIRS, MPII_JOINTS
-from . import register_dataset
-from .base import FolderDataset, Normalisation, StudyData, fixed_parts
+from .base import FolderDataset, Normalisation, StudyData, fixed_parts, register_dataset
+from .generated_pose import make_pose_folder
 
 NUM_JOINTS = 16
 SIGMA = 2.0
@@ -236,7 +236,6 @@ class MPII(FolderDataset):
 
     @classmethod
     def make_generated(cls, root) -> None:
-        from .generated_pose import make_pose_folder  # noqa: PLC0415
         make_pose_folder(root)
 
     @classmethod

@@ -35,8 +35,7 @@ from torch.nn import functional as F
 
 from ..errors import DataError
 from ..tasks import CROWD_LOG_PARA
-from . import register_dataset
-from .base import FolderDataset, Normalisation, StudyData, fixed_parts
+from .base import FolderDataset, Normalisation, StudyData, fixed_parts, register_dataset
 
 LOG_PARA = CROWD_LOG_PARA
 KERNEL_SIZE, SIGMA = 15, 4.0

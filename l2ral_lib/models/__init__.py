@@ -7,26 +7,9 @@
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import torch
-
-from ..registry import Registry, import_submodules
-
-
-class ModelOutput(NamedTuple):
-    output: torch.Tensor
-    features: list
-    embedding: torch.Tensor
-
-
-MODELS = Registry("model")  # name -> builder(params, data) -> nn.Module returning ModelOutput
-register_model, list_models = MODELS.register, MODELS.names
-
-
-def build_model(params, data) -> torch.nn.Module:
-    """Build the target model named by `params.model` for the loaded dataset `data`."""
-    return MODELS.get(params.model)(params, data)
-
+from ..registry import import_submodules
+from .base import MODELS, ModelOutput, build_model, list_models, register_model
 
 import_submodules(__name__, __path__)  # a new model is one new file
+
+__all__ = ["MODELS", "ModelOutput", "build_model", "list_models", "register_model"]

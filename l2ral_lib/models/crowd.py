@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from torchvision.models.resnet import Bottleneck
 
 from ..paths import pretrained_file
-from . import ModelOutput, register_model
+from .base import ModelOutput, register_model
 
 
 def _res_layer(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:

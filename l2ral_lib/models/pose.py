@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import ModelOutput, register_model
+from .base import ModelOutput, register_model
 from .crowd import ResNet50Trunk, load_pretrained
 
 NUM_JOINTS = 16

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import ModelOutput, register_model
+from .base import ModelOutput, register_model
 
 
 class BasicBlock(nn.Module):

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register_strategy
-from .base import ClassificationOnly, Strategy
+from .base import ClassificationOnly, Strategy, register_strategy
 
 
 def gradient_factor(logits: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ParamsError
-from . import register_strategy
-from .base import ClassificationOnly, ScoreStrategy
+from .base import ClassificationOnly, ScoreStrategy, register_strategy
 
 
 def mutual_information(probs: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,17 @@ from torch import nn
 from ..data import get_dataset
 from ..errors import ParamsError
 from ..precision import autocast, prepare
+from ..registry import Registry
+
+STRATEGIES = Registry("strategy")
+list_strategies, get_strategy = STRATEGIES.names, STRATEGIES.get
+
+
+def register_strategy(name: str):
+    def wrap(cls):
+        cls.name = name  # a strategy knows its own name (result rows, error messages)
+        return STRATEGIES.register(name)(cls)
+    return wrap
 
 
 @dataclass

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register_strategy
-from .base import Strategy
+from .base import Strategy, register_strategy
 
 CHUNK = 2048  # rows per distance block: bounds memory at CHUNK x N floats for any pool size
 

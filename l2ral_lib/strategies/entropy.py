@@ -1,6 +1,5 @@
 """Entropy sampling: the task's entropy of the model output (softmax entropy for classification)."""
-from . import register_strategy
-from .base import ScoreStrategy
+from .base import ScoreStrategy, register_strategy
 
 
 @register_strategy("entropy")

@@ -12,7 +12,7 @@ All of them keep the head's gradient away from the target model and train with t
 """
 from __future__ import annotations
 
-from . import register_strategy
+from .base import register_strategy
 from .loss_head import LossHeadStrategy, l2r_head, lossnet
 
 

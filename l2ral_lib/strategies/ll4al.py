@@ -5,7 +5,7 @@ config.py EPOCHL; the L2R-AL paper does not say, the profiles' choices are in FI
 from __future__ import annotations
 
 from ..errors import ParamsError
-from . import register_strategy
+from .base import register_strategy
 from .loss_head import LossHeadStrategy, lossnet
 
 

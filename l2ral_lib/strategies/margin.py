@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register_strategy
-from .base import ClassificationOnly, ScoreStrategy
+from .base import ClassificationOnly, ScoreStrategy, register_strategy
 
 
 def margin(logits: torch.Tensor) -> torch.Tensor:

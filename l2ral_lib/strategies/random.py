@@ -1,8 +1,7 @@
 """Random sampling: the baseline every method must beat."""
 import torch
 
-from . import register_strategy
-from .base import Strategy
+from .base import Strategy, register_strategy
 
 
 @register_strategy("random")

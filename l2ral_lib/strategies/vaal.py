@@ -23,8 +23,7 @@ from torch.nn import functional as F
 
 from ..errors import ParamsError
 from ..precision import autocast, prepare, uses_channels_last
-from . import register_strategy
-from .base import Strategy
+from .base import Strategy, register_strategy
 
 
 class VAE(nn.Module):

@@ -25,12 +25,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .tasks import higher_is_better
+from ..config import cycle_count
+from ..results_table import RESULT_COLUMNS
+from ..tasks import higher_is_better
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # two-sided level of every paired test
 ONE_SEED = "n/a (1 seed)"
-COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
 
 
 def better(metric: str) -> str:
@@ -51,7 +52,7 @@ class Grid:
         has not started its last seed is then seen as incomplete; else from the table itself."""
         if params is not None:
             p = params if isinstance(params, dict) else params.to_dict()
-            n_cycles = (p["max_labeled"] - p["initial_labeled"]) // p["query_size"] + 1
+            n_cycles = cycle_count(p["initial_labeled"], p["max_labeled"], p["query_size"])
             return cls(tuple(sorted(p["seeds"])), tuple(range(n_cycles)))
         rows = _rows(table, metric)
         last = int(rows.cycle.max()) if len(rows) else -1
@@ -59,9 +60,9 @@ class Grid:
 
 
 def _rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    missing = [c for c in COLUMNS if c not in table.columns]
+    missing = [c for c in RESULT_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"results table lacks columns {missing}; expected {COLUMNS} (as l2ral_lib.loop writes them)")
+        raise ValueError(f"results table lacks columns {missing}; expected {RESULT_COLUMNS} (as the study writes them)")
     rows = table[table.metric == metric]
     duplicated = rows.duplicated(["method", "seed", "cycle"])
     if duplicated.any():

@@ -8,16 +8,17 @@ methods as incomplete instead of averaging what happens to be there.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import results, stats
-from .paths import PROJECT_ROOT
-from .tasks import primary_metrics
+from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
+from ..paths import enter_project_root
+from ..tasks import primary_metrics
+from . import figures, stats, tables
+from .labels import method_label, metric_label, ordered
 
 
 @dataclass
@@ -35,16 +36,16 @@ class StudyResults:
     def paper_key(self) -> str | None:
         """Which of the paper's experiments this is (cifar10-ablations -> cifar10); None if none."""
         experiment = self.params.get("experiment", self.name)
-        return next((key for key in results.PAPER_FINAL if experiment == key or experiment.startswith(key + "-")),
+        return next((key for key in PAPER_FINAL if experiment == key or experiment.startswith(key + "-")),
                     None)
 
     @property
     def paper(self) -> dict | None:
-        return results.PAPER_FINAL.get(self.paper_key, {}).get(self.metric)
+        return PAPER_FINAL.get(self.paper_key, {}).get(self.metric)
 
     @property
     def paper_at(self) -> int | None:
-        return results.PAPER_FINAL_LABELED.get(self.paper_key)
+        return PAPER_FINAL_LABELED.get(self.paper_key)
 
     def status(self) -> pd.DataFrame:
         """Completeness of every method the params list (a method not started has no row in the table)."""
@@ -77,7 +78,7 @@ def find_studies(outputs_dir: str | Path) -> list[StudyResults]:
 def open_outputs(outputs_dir: str, out_dir: str = "") -> tuple[list[StudyResults], Path]:
     """From the project root (papermill passes --cwd; Jupyter starts in notebooks/), the studies under
     `outputs_dir` and the folder for the summary's figures (default <outputs_dir>/summary)."""
-    os.chdir(PROJECT_ROOT)
+    enter_project_root()
     return find_studies(outputs_dir), Path(out_dir or Path(outputs_dir) / "summary")
 
 
@@ -86,10 +87,10 @@ def studies_table(studies: list[StudyResults]) -> pd.DataFrame:
     rows = []
     for s in studies:
         status = s.status()
-        rows.append({"study": s.name, "dataset": s.params.get("dataset"), "metric": results.metric_label(s.metric),
+        rows.append({"study": s.name, "dataset": s.params.get("dataset"), "metric": metric_label(s.metric),
                      "methods": len(status), "seeds": len(s.grid.seeds), "cycles": len(s.grid.cycles),
                      "finished": "yes" if status.complete.all() else
-                     "no: " + "; ".join(f"{results.method_label(m)} {n}" for m, n in status.note.items() if n)})
+                     "no: " + "; ".join(f"{method_label(m)} {n}" for m, n in status.note.items() if n)})
     return pd.DataFrame(rows, columns=["study", "dataset", "metric", "methods", "seeds", "cycles", "finished"])
 
 
@@ -99,23 +100,23 @@ def overview(studies: list[StudyResults]) -> pd.DataFrame:
     columns = {}
     for s in studies:
         summary = stats.method_summary(s.table, s.metric, s.grid)
-        head = f"{s.name}: {results.metric_label(s.metric)}, {len(s.grid.seeds)} seeds"
+        head = f"{s.name}: {metric_label(s.metric)}, {len(s.grid.seeds)} seeds"
         part = {q: summary[summary.quantity == q].set_index("method") for q in ("final", "aubc")}
-        columns[(head, "final")] = part["final"].apply(results.mean_and_interval, axis=1)
-        columns[(head, "AUBC")] = part["aubc"].apply(results.mean_and_interval, axis=1)
+        columns[(head, "final")] = part["final"].apply(tables.mean_and_interval, axis=1)
+        columns[(head, "AUBC")] = part["aubc"].apply(tables.mean_and_interval, axis=1)
         columns[(head, "rank final / AUBC")] = pd.Series(
-            {m: f"{results.rank_text(f)} / {results.rank_text(a)}"
+            {m: f"{tables.rank_text(f)} / {tables.rank_text(a)}"
              for m, f, a in zip(part["final"].index, part["final"].itertuples(), part["aubc"].itertuples())},
             dtype=object)
         if s.paper:
-            ranks = results.paper_rank(s.paper, s.metric)
+            ranks = tables.paper_rank(s.paper, s.metric)
             columns[(head, f"paper final ({s.paper_at} labeled)")] = pd.Series(
                 {m: f"{v:g} (rank {ranks[m]})" for m, v in s.paper.items()}, dtype=object)
     if not columns:
         return pd.DataFrame()
     table = pd.DataFrame(columns)
-    table = table.loc[results.ordered(table.index)].fillna("-")
-    table.index = [results.method_label(m) for m in table.index]
+    table = table.loc[ordered(table.index)].fillna("-")
+    table.index = [method_label(m) for m in table.index]
     table.index.name = "method"
     return table
 
@@ -123,10 +124,10 @@ def overview(studies: list[StudyResults]) -> pd.DataFrame:
 def study_figures(study: StudyResults, width: float = 19.0):
     """Learning curve, AUBC and penalty matrix of one study side by side; returns the three axes."""
     fig, axes = plt.subplots(1, 3, figsize=(width, 4.8), gridspec_kw={"width_ratios": [1.2, 1, 1]})
-    results.learning_curve(study.table, study.metric, ax=axes[0], title=study.name,
+    figures.learning_curve(study.table, study.metric, ax=axes[0], title=study.name,
                            paper=study.paper, paper_at=study.paper_at)
-    results.aubc_plot(study.table, study.metric, ax=axes[1], grid=study.grid, title=f"{study.name}: AUBC")
-    results.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, study.grid), ax=axes[2],
+    figures.aubc_plot(study.table, study.metric, ax=axes[1], grid=study.grid, title=f"{study.name}: AUBC")
+    figures.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, study.grid), ax=axes[2],
                             title=f"{study.name}: penalty matrix")
     fig.tight_layout()
     return axes
@@ -151,37 +152,3 @@ def aggregate_penalty(studies: list[StudyResults]) -> pd.DataFrame:
     matrix = stats.aggregate_penalty([stats.penalty_matrix(s.table, s.metric, s.grid) for s in chosen])
     matrix.attrs["studies"] = [s.name for s in chosen]
     return matrix
-
-
-README_START = "<!-- results:start: generated from outputs/*/results.csv by `make readme-results`; do not edit -->"
-README_END = "<!-- results:end -->"
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """A DataFrame (index included) as a GitHub markdown table."""
-    header = [table.index.name or "", *map(str, table.columns)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, [index, *row])) + " |" for index, row in zip(table.index, table.values)]
-    return "\n".join(lines)
-
-
-def results_markdown(studies: list[StudyResults]) -> str:
-    """Per study: its finished state, and final metric, AUBC (mean, 95 % interval, seeds), rank and the
-    paper's number per method: the README's Results tables, from the committed results alone."""
-    parts = []
-    for s in studies:
-        table = overview([s])
-        table.columns = [column for _, column in table.columns]
-        finished = studies_table([s]).finished.item()
-        parts.append(f"**{s.name}** ({results.metric_label(s.metric)}; "
-                     f"{len(s.grid.seeds)} seeds; finished: {finished}; "
-                     f"[notebook](outputs/{s.name}/{s.name.split('-')[0]}.ipynb))\n\n{markdown(table)}")
-    return "\n\n".join(parts)
-
-
-def rendered_readme(text: str, studies: list[StudyResults]) -> str:
-    """README text with the block between README_START and README_END replaced by `results_markdown`."""
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"README lacks the markers {README_START!r} ... {README_END!r}")
-    head, rest = text.split(README_START, 1)
-    return f"{head}{README_START}\n{results_markdown(studies)}\n{README_END}{rest.split(README_END, 1)[1]}"

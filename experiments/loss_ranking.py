@@ -1,6 +1,6 @@
 """The loss-ranking bench (issue 16): which head and objective rank a target model's losses best?
 
-    python benchmarks/ranking_bench.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/ranking]
+    python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/ranking]
                                        [--device cpu] [--threads 1] [--data-root DIR] [--frozen-epochs N]
 
 Per seed, one target model (the study's ResNet-18 of the params' width) is trained by the study's own
@@ -51,14 +51,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from l2ral_lib import stats, store  # noqa: E402
-from l2ral_lib.config import load_params  # noqa: E402
+from l2ral_lib import files, outputs, provenance  # noqa: E402
+from l2ral_lib.checks import load_params  # noqa: E402
 from l2ral_lib.data import load_dataset  # noqa: E402
 from l2ral_lib.heads import L2RHead, LossNet, global_average_pool  # noqa: E402
-from l2ral_lib.loop import derive_seed  # noqa: E402
 from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss  # noqa: E402
 from l2ral_lib.models import build_model  # noqa: E402
-from l2ral_lib.sorter import exact_ranks, load_sorter  # noqa: E402
+from l2ral_lib.ranks import exact_ranks  # noqa: E402
+from l2ral_lib.report import stats  # noqa: E402
+from l2ral_lib.results_table import RESULT_COLUMNS  # noqa: E402
+from l2ral_lib.seeds import derive_seed  # noqa: E402
+from l2ral_lib.sorter import load_sorter  # noqa: E402
 from l2ral_lib.strategies import Strategy  # noqa: E402
 from l2ral_lib.strategies.loss_head import make_head_optimizer, make_objective  # noqa: E402
 from l2ral_lib.tasks import get_task, spearman  # noqa: E402
@@ -123,7 +126,7 @@ def target(seed: int, params, data, task, device, cache: Path) -> dict:
     """Train (or load) the seed's target; -> its block widths, its recording and the final outputs of
     B, the pool and the test set."""
     key = {"version": CACHE_VERSION, "seed": seed, "params": {k: v for k, v in params.to_dict().items()
-                                                              if k not in store.IGNORED_PARAMS}}
+                                                              if k not in outputs.IGNORED_PARAMS}}
     file = cache / f"seed{seed}.pt"
     if file.is_file():
         cached = torch.load(file, weights_only=False)
@@ -142,7 +145,7 @@ def target(seed: int, params, data, task, device, cache: Path) -> dict:
               **{name: final_outputs(model, data, task, params, parts[name]) for name in FINAL_PARTS[:-1]},
               "test": final_outputs(model, data, task, params)}
     cache.mkdir(parents=True, exist_ok=True)
-    store.atomic_torch_save(file, result)
+    files.atomic_torch_save(file, result)
     return result
 
 
@@ -270,7 +273,7 @@ def run_heads(targets: dict, params, frozen_epochs: int) -> tuple[pd.DataFrame, 
 def as_study_table(measurements: pd.DataFrame, params) -> pd.DataFrame:
     """The stats module's tidy layout: one 'method' per head|objective, one cycle."""
     return measurements.assign(dataset=params.dataset, method=measurements["head"] + "|" + measurements.objective,
-                               cycle=0, n_labeled=params.max_labeled)[stats.COLUMNS]
+                               cycle=0, n_labeled=params.max_labeled)[RESULT_COLUMNS]
 
 
 def summarise(measurements: pd.DataFrame, params) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -344,14 +347,14 @@ def main(argv=None) -> int:
                   for s, t in targets.items()]).to_csv(out / "targets.csv", index=False)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.time() - start
-    store.atomic_write_json(out / "provenance.json", {
-        **store.environment(device), "command": " ".join(sys.argv), "params": args.params, "seeds": args.seeds,
+    files.atomic_write_json(out / "provenance.json", {
+        **provenance.environment(device), "command": " ".join(sys.argv), "params": args.params, "seeds": args.seeds,
         "frozen_epochs": args.frozen_epochs or params.epochs, "threads": args.threads,
         "batch_size": params.batch_size, "query_size": params.query_size,
         "wall_s": round(wall, 1), "phases_s": {"data": round(loaded - start, 1), "targets": round(trained - loaded, 1),
                                                "heads": round(time.time() - trained, 1)},
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "load_average_start": load_start,
-        "load_average_end": os.getloadavg(), "nice": os.nice(0), "finished": store.timestamp(time.time())})
+        "load_average_end": os.getloadavg(), "nice": os.nice(0), "finished": provenance.timestamp(time.time())})
     pd.set_option("display.width", 200)
     shown = summary[(summary.split == "pool")].pivot_table(index="method", columns=["setting", "metric"], values="mean")
     print(shown.round(3).to_string())

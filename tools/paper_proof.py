@@ -1,7 +1,7 @@
 """The GPU proof run: the CIFAR-10 paper profile, one seed, every method, detached from the shell.
 
-    python benchmarks/paper_proof.py start [--params P] [--seed 0] [--device cuda] [--jobs 1] [--out DIR] [--set k=v]
-    python benchmarks/paper_proof.py status [--out DIR]
+    python tools/paper_proof.py start [--params P] [--seed 0] [--device cuda] [--jobs 1] [--out DIR] [--set k=v]
+    python tools/paper_proof.py status [--out DIR]
 
 `start` launches `python -m l2ral_lib run` in its own session (it survives the shell and the ssh
 connection that started it; its output goes to DIR/paper-proof.log) and returns at once; started
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from l2ral_lib.config import from_dict
+from l2ral_lib.checks import from_dict
 from l2ral_lib.paths import PROJECT_ROOT
 
 

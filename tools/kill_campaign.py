@@ -1,6 +1,6 @@
 """Kill campaign: SIGKILL a study again and again at random moments, rerun it, compare with an uninterrupted run.
 
-    python benchmarks/kill_campaign.py [--kills 30] [--seed 0] [--params params/cifar10-ci.yaml] [--set k=v ...]
+    python tools/kill_campaign.py [--kills 30] [--seed 0] [--params params/cifar10-ci.yaml] [--set k=v ...]
                                        [--out DIR]
 
 The study runs through the CLI with hooks that log the phase it enters (train, evaluate, select,
@@ -32,7 +32,7 @@ from l2ral_lib.data.generated import make_image_folder
 # Runs the CLI with each phase's entry point wrapped to append the phase name to $PHASE_LOG.
 INSTRUMENTED = """
 import os, sys
-import l2ral_lib.loop as loop, l2ral_lib.store as store
+import l2ral_lib.loop as loop
 from l2ral_lib.__main__ import main
 log = open(os.environ["PHASE_LOG"], "a", buffering=1)
 def entering(phase, fn):
@@ -43,7 +43,7 @@ def entering(phase, fn):
 loop.train_cycle = entering("train", loop.train_cycle)
 loop.evaluate = entering("evaluate", loop.evaluate)
 loop.Study.query = entering("select", loop.Study.query)
-store.atomic_write_bytes = entering("write", store.atomic_write_bytes)
+files.atomic_write_bytes = entering("write", files.atomic_write_bytes)
 log.write("startup\\n")
 sys.exit(main(sys.argv[1:]))
 """

@@ -1,7 +1,7 @@
 """Issue 12's mutation figures from mutmut's results: killed / run per module, and every mutant that ran and
 was not killed, with its mutation and the reason it survives (REASONS), as a markdown table.
 
-    python benchmarks/mutation_report.py TREE [TREE ...] [--scope GLOB ...] [--out benchmarks/mutation_survivors.md]
+    python tools/mutation/mutation_report.py TREE [TREE ...] [--scope GLOB ...] [--out tools/mutation/survivors.md]
 
 TREE is a checkout in which `make mutation` (or `mutmut run NAMES`) ran, oldest first: a later tree's result
 for a mutant replaces an earlier one (a survivor re-run against newer tests), so the trees must hold the same
@@ -86,7 +86,7 @@ BY_NAME = {
     "loop.x_open_study__mutmut_1": "the default of `progress`, a display switch that every caller passes",
     "loop.x_open_study__mutmut_78": "`progress=None` is falsy: the progress display, no result",
     "loop.x_open_study__mutmut_83": "`Study`'s default `progress`: the progress display, no result",
-    "loop.x_query_subset__mutmut_23": "`candidates[:None]` is `candidates`: the None branch is redundant",
+    "seeds.x_query_subset__mutmut_23": "`candidates[:None]` is `candidates`: the None branch is redundant",
 }
 
 
@@ -172,7 +172,7 @@ def main() -> int:
         rows.append(f"| `{key.removeprefix('l2ral_lib.')}` | {STATUS.get(final[key])} | `{change}` | {why or 'NOT EXPLAINED'} |")
     print(f"{len(rows)} not killed, {unexplained} not explained")
     if args.out:
-        args.out.write_text("# Mutants that ran and were not killed\n\n`python benchmarks/mutation_report.py "
+        args.out.write_text("# Mutants that ran and were not killed\n\n`python tools/mutation/mutation_report.py "
                             + " ".join(str(t) for t in args.trees) + "` (see its docstring)\n\n"
                             "| mutant | status | mutation (removed / added) | why the tests cannot see it |\n"
                             "|---|---|---|---|\n" + "\n".join(rows) + "\n")

@@ -31,11 +31,15 @@ import torch
 from submitit.core.utils import JobPaths, pickle_load
 from submitit.slurm.slurm import _make_sbatch_string  # the batch script submitit submits (version pinned)
 
-from . import store
-from .config import Cluster, Params
-from .errors import ParamsError
-from .loop import check_study, merge_results, run_study, slice_name, slice_path, study_slices
-from .progress import cycles_in_view, duration, log_to_stderr
+from ..checks import check_study
+from ..config import Params
+from ..devices import task_device
+from ..errors import ParamsError
+from ..files import atomic_write_json
+from ..loop import run_study
+from ..outputs import StudyFolder, merge_results, slice_name, study_slices
+from ..progress import cycles_in_view, duration, log_to_stderr
+from ..provenance import timestamp
 
 STATE_DONE = "done"
 
@@ -62,24 +66,6 @@ def live_tasks() -> dict[str, str]:
     requeued task of this user."""
     lines = _slurm("squeue", "--noheader", "--array", "--user", getpass.getuser(), "--format", "%i %T").splitlines()
     return dict(line.split() for line in lines if line.strip())
-
-
-def task_device(device: str, cluster: Cluster) -> str:
-    """The device every task runs on, decided here rather than on each node: `auto` means cuda when the
-    tasks get GPUs. The GPU request and the device must agree."""
-    if device == "auto":
-        return "cuda" if cluster.gpus_per_task else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ParamsError("--device", f"'{device}' with --executor slurm: use cpu, cuda or auto (a task sees the GPUs"
-                                      " it was given as cuda:0, ...)")
-    if device == "cuda" and not cluster.gpus_per_task:
-        raise ParamsError("cluster.gpus_per_task", "is 0, but --device cuda needs a GPU per task; set"
-                                                   " cluster.gpus_per_task: 1 (make: CLUSTER=gpus_per_task=1)")
-    if device == "cpu" and cluster.gpus_per_task:
-        raise ParamsError("cluster.gpus_per_task", f"asks {cluster.gpus_per_task} GPU(s) per task that --device cpu"
-                                                   " leaves idle; set cluster.gpus_per_task: 0 (make:"
-                                                   " CLUSTER=gpus_per_task=0), or use --device cuda")
-    return device
 
 
 def sbatch_parameters(params: Params, n_tasks: int) -> dict:
@@ -133,7 +119,7 @@ def jobs_dir(out_dir: Path) -> Path:
 
 
 def cycles_done(out_dir: Path, method: str, seed: int) -> int:
-    return cycles_in_view(slice_path(out_dir, method, seed))
+    return cycles_in_view(StudyFolder(out_dir).slice(method, seed).path)
 
 
 def submitted_tasks(out_dir: Path) -> dict[tuple[str, int], str]:
@@ -153,8 +139,8 @@ def submit(params: Params, device: str, out_dir: Path, slices: list[tuple[str, i
     jobs = executor.submit_array([SliceTask(params, device, Path(out_dir).resolve(), m, s) for m, s in slices])
     tasks = {job.job_id: [method, seed] for job, (method, seed) in zip(jobs, slices)}
     job_id = jobs[0].job_id.split("_")[0]
-    store.atomic_write_json(jobs_dir(out_dir) / f"{job_id}_slices.json",
-                            {"job": job_id, "submitted": store.timestamp(time.time()), "command": sys.argv,
+    atomic_write_json(jobs_dir(out_dir) / f"{job_id}_slices.json",
+                            {"job": job_id, "submitted": timestamp(time.time()), "command": sys.argv,
                              "tasks": tasks})
     return job_id, {task: tuple(slice_) for task, slice_ in tasks.items()}
 
@@ -211,27 +197,26 @@ def render_hint(params_path: str, out_dir: Path) -> str:
     return f"{sys.executable} -m l2ral_lib merge {out_dir}   (results.csv and provenance.json)"
 
 
-def run_on_slurm(args, params: Params, out_dir: Path) -> int:
+def run_on_slurm(params_path: str, params: Params, out_dir: Path, device: str = "auto",
+                 only: list[tuple[str, int]] | None = None, wait_for_tasks: bool = False) -> int:
     """`run --executor slurm`: every check first (nothing written on a failure), then one array job for
     the unfinished slices no live task holds; with --wait, a line whenever the count of finished slices
     changes, and at the end the merged results and a report of every failed task."""
-    device = task_device(args.device, params.cluster)
-    if args.jobs != 1:
-        raise ParamsError("--jobs", "is for --executor local; with slurm every slice is a task and"
-                                    " cluster.array_parallelism bounds how many run at once")
+    device = task_device(device, params.cluster)
     try:
         live = live_tasks()
     except SlurmError as error:
         raise ParamsError("--executor", f"Slurm does not answer ({error}); is this a login node of the cluster?") from None
-    store.guard_output(out_dir, params)
+    folder = StudyFolder(out_dir)
+    folder.guard(params)
     check_study(params)
-    slices = study_slices(params, args.only)
+    slices = study_slices(params, only)
     check_settings(sbatch_parameters(params, len(slices)), jobs_dir(out_dir))
-    store.write_params(out_dir, params)
+    folder.write_params(params)
 
     held = {task: slice_ for slice_, task in submitted_tasks(out_dir).items() if task in live and slice_ in slices}
     todo = [s for s in slices if cycles_done(out_dir, *s) < params.n_cycles and s not in held.values()]
-    waiting, hint = dict(held), render_hint(args.params, out_dir)
+    waiting, hint = dict(held), render_hint(params_path, out_dir)
     if held:
         print(f"{len(held)} slice(s) with a task still queued or running, not submitted again: "
               + ", ".join(f"{slice_name(*s)} (task {t})" for t, s in held.items()))
@@ -245,10 +230,10 @@ def run_on_slurm(args, params: Params, out_dir: Path) -> int:
               f"  render: {hint}", flush=True)
     if not waiting:
         print(f"every slice of {out_dir} is finished: nothing to submit")
-        if args.wait:
+        if wait_for_tasks:
             merge_results(out_dir)
         return 0
-    return wait(params, out_dir, waiting, hint) if args.wait else 0
+    return wait(params, out_dir, waiting, hint) if wait_for_tasks else 0
 
 
 def wait(params: Params, out_dir: Path, tasks: dict[str, tuple[str, int]], render: str) -> int:

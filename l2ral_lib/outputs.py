@@ -1,0 +1,184 @@
+"""The output folder of a study, owned by `StudyFolder` (and each slice's by `SliceFolder`):
+
+    <study>/params.json         the resolved params (seeds and strategies accumulate over runs)
+    <study>/results.csv         every slice's rows, merged (results_table.RESULT_COLUMNS)
+    <study>/provenance.json     every slice's runs, merged
+    <study>/slices/<method>-seed<k>/
+        state.pt                the truth after the last finished cycle (never committed)
+        rows.csv, selected.json readable views of it: result rows, pool indices labeled per cycle
+        provenance.json         the runs that computed its cycles
+
+Every write is atomic (files.py). Opening a folder refuses params that differ from those recorded
+(results of two settings must never mix), before the data is loaded and before anything is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .config import Params
+from .errors import ParamsError
+from .files import atomic_torch_save, atomic_write_json, atomic_write_text
+from .provenance import cpu_threads_used, study_provenance
+from .results_table import RESULT_COLUMNS
+
+# where the data lies, where the slices run, or which study finished slices were copied from, changes no
+# result: a study may resume with the data moved or on a cluster
+IGNORED_PARAMS = {"data_root", "download", "reuse_from", "cluster"}
+# a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
+# (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
+GROWING_PARAMS = ("seeds", "strategies")
+
+
+def slice_name(method: str, seed: int) -> str:
+    return f"{method}-seed{seed}"
+
+
+def study_slices(params: Params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
+    """The (method, seed) slices of a study, or just `only`, in the order they run in one process."""
+    return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
+
+
+def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
+    """Keys in which `params` differ from a recorded params.json, beside those that change no slice."""
+    current = params.to_dict()
+    skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
+    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
+
+
+class SliceFolder:
+    """slices/<method>-seed<k>/: the state after the last finished cycle and its readable views."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.pt"
+
+    @property
+    def provenance_file(self) -> Path:
+        return self.path / "provenance.json"
+
+    def load_state(self, device: torch.device) -> dict | None:
+        """The state saved after the last finished cycle, or None for a slice not started."""
+        if not self.state_file.is_file():
+            return None
+        return torch.load(self.state_file, map_location=device, weights_only=False)
+
+    def save_cycle(self, state: dict) -> None:
+        """Save a finished cycle: the state (model, strategy, labeled set, rows, picks) first, then its views."""
+        atomic_torch_save(self.state_file, state)
+        self.write_views(state["rows"], state["selected"])
+
+    def write_views(self, rows: list[dict], selected: dict) -> None:
+        """Readable copies of the slice state (state.pt stays the truth; a kill between the two
+        writes is repaired when the slice is next opened)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / "rows.csv", pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
+        atomic_write_json(self.path / "selected.json", selected)
+
+    def selected(self) -> dict[int, list[int]]:
+        """Pool indices labeled at each cycle (0 = the initial set)."""
+        raw = json.loads((self.path / "selected.json").read_text())
+        return {int(cycle): indices for cycle, indices in raw.items()}
+
+
+class StudyFolder:
+    """The output folder of one study: its guard, params record, slices, reuse and merged tables."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def params_file(self) -> Path:
+        return self.path / "params.json"
+
+    def slice(self, method: str, seed: int) -> SliceFolder:
+        return SliceFolder(self.path / "slices" / slice_name(method, seed))
+
+    def slice_dirs(self) -> list[Path]:
+        return sorted(self.path.glob("slices/*"))
+
+    def cpu_threads_used(self) -> set[int]:
+        return cpu_threads_used(self.slice_dirs())
+
+    def guard(self, params: Params) -> None:
+        """Refuse a folder that holds a study run with other params (results of two settings must
+        never mix), or one that cannot be written. Writes nothing: runs before the data is loaded."""
+        existing = next(parent for parent in [self.path, *self.path.parents] if parent.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ParamsError("out", f"cannot write to {self.path} ({existing} is not a writable folder); choose another --out")
+        if self.params_file.is_file():
+            changed = changed_params(json.loads(self.params_file.read_text()), params)
+            if changed:
+                raise ParamsError("out", f"{self.path} holds a study with other params (changed: {', '.join(changed)});"
+                                         " use another --out, or delete the folder to start over")
+
+    def check_reusable(self, params: Params) -> None:
+        """This folder's finished slices may be copied into a study with `params`: same params but for the
+        experiment's name, seeds and strategies (cifar10-ablations reusing cifar10-smoke's six methods)."""
+        if not self.params_file.is_file():
+            raise ParamsError("reuse_from", f"{self.params_file} not found: {self.path} holds no study; run it first"
+                                            " or set null")
+        changed = changed_params(json.loads(self.params_file.read_text()), params, ignored={"experiment"})
+        if changed:
+            raise ParamsError("reuse_from", f"{self.path} ran with other params (changed: {', '.join(changed)}); its"
+                                            " slices would not be this study's")
+
+    def copy_finished(self, source: StudyFolder, names: list[str], n_cycles: int) -> list[str]:
+        """Copy every finished slice of `source` among `names` that this study has not started (after
+        `source.check_reusable`); the copy's provenance.json says where it came from. Returns the names copied."""
+        copied = []
+        for name in names:
+            origin, target = source.path / "slices" / name, self.path / "slices" / name
+            rows = origin / "rows.csv"
+            if target.exists() or not rows.is_file() or pd.read_csv(rows).cycle.nunique() < n_cycles:
+                continue
+            partial = target.with_name(f".{name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(origin, partial)
+            record = json.loads((partial / "provenance.json").read_text())
+            atomic_write_json(partial / "provenance.json", {**record, "copied_from": str(origin)})
+            partial.rename(target)
+            copied.append(name)
+        return copied
+
+    def write_params(self, params: Params) -> None:
+        """Create the folder and record the resolved params, once every check has passed; seeds and
+        strategies accumulate over the runs that shared the folder (in the order first seen)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        record = params.to_dict()
+        if self.params_file.is_file():
+            previous = json.loads(self.params_file.read_text())
+            record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]
+                                     for key in GROWING_PARAMS}}
+            if record == previous:
+                return
+        atomic_write_json(self.params_file, record)
+
+    def merge(self) -> pd.DataFrame:
+        """results.csv = the rows of every slice (any process may have written them); provenance.json =
+        the runs that computed them."""
+        frames = [pd.read_csv(f) for f in sorted((self.path / "slices").glob("*/rows.csv"))]
+        frames = [f for f in frames if len(f)]
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
+        table = table.sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
+        atomic_write_text(self.path / "results.csv", table.to_csv(index=False))
+        atomic_write_json(self.path / "provenance.json", study_provenance(self.path))
+        return table
+
+
+def merge_results(out_dir: str | Path) -> pd.DataFrame:
+    """Rebuild results.csv and provenance.json of the study in `out_dir` (`python -m l2ral_lib merge`)."""
+    return StudyFolder(out_dir).merge()
+
+
+def load_selected(out_dir: str | Path, method: str, seed: int) -> dict[int, list[int]]:
+    """Pool indices labeled at each cycle (0 = the initial set) of one slice of the study in `out_dir`."""
+    return StudyFolder(out_dir).slice(method, seed).selected()

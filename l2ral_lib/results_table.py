@@ -1,0 +1,6 @@
+"""The tidy results table, the one contract between computing and reporting: one row per measurement
+(a metric of one method, seed and cycle), written by each slice (outputs.SliceFolder) and merged per
+study into results.csv; every report reads it and nothing else of a study's computation."""
+from __future__ import annotations
+
+RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
