@@ -27,6 +27,7 @@ from . import (  # noqa: E402,F401  (register)
     least_confidence,
     ll4al,
     margin,
+    oracle_loss,
     random,
     vaal,
 )
