@@ -37,6 +37,7 @@ from .paths import pretrained_file
 from .precision import describe as describe_precision, uses_channels_last
 from .progress import StudyProgress
 from .strategies import QueryContext, get_strategy
+from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
 from .training import evaluate, train_cycle
 
@@ -265,6 +266,7 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
         copied = store.reuse_slices(reuse, out_dir, names, params.n_cycles)
         log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse)
     log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
+    announce_sorter_training(params)  # a paper profile's sorters trained short of the paper's 400 epochs
     return Study(params, data, device, out_dir, progress)
 
 

@@ -441,3 +441,44 @@ def test_margin_objective_takes_the_params_margin(ci_params):
     objective = make_objective("margin", ci_params(ll4al_margin=0.3), "cpu", "sodeep")
     assert objective(predicted, true).item() == pytest.approx(margin_ranking_loss(predicted, true, 0.3).item())
     assert objective(predicted, true).item() != pytest.approx(margin_ranking_loss(predicted, true, 1.0).item())
+
+
+# ---------------------------------------------------------------- how far the shipped sorters were trained (issue 26)
+
+@pytest.mark.parametrize("length", [64, 32, 4])
+def test_provenance_says_how_far_each_shipped_sorter_was_trained(length, ci_params):
+    import json
+
+    from l2ral_lib.sorter import weights_path
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+
+    params = ci_params(batch_size=length)
+    model = SmallImageResNet(width=4)
+    sodeep = get_strategy("l2r")(params, Classification(), model, "cpu").weights_used()["sorter"]
+    record = json.loads(weights_path(length, "sodeep").with_suffix(".json").read_text())
+    assert (sodeep["epochs_trained"], sodeep["epochs_target"], sodeep["weights_epoch"]) == \
+        (record["epochs_reached"], record["epochs_target"], record["best"]["epoch"])
+    gru = get_strategy("l2r-gru-sorter")(params, Classification(), model, "cpu").weights_used()["sorter"]
+    assert set(gru) == {"file", "sha256"}  # the gru kind's record counts steps, no epochs of a recipe
+
+
+@pytest.mark.parametrize("profile, smoke, length", [("cifar10-paper", "cifar10-smoke", 64),
+                                                    ("cifar10-ablations-paper", "cifar10-ablations", 64),
+                                                    ("mpii-paper", "mpii-smoke", 32),
+                                                    ("shanghaitech-paper", "shanghaitech-smoke", 4)])
+def test_a_paper_profile_announces_its_short_trained_sorter_and_no_other_profile_does(profile, smoke, length, caplog):
+    import json
+
+    from conftest import ROOT
+    from l2ral_lib.config import load_params
+    from l2ral_lib.sorter import weights_path
+    from l2ral_lib.strategies.loss_head import announce_sorter_training
+
+    record = json.loads(weights_path(length, "sodeep").with_suffix(".json").read_text())
+    with caplog.at_level("WARNING", logger="l2ral_lib"):
+        line = announce_sorter_training(load_params(ROOT / "params" / f"{profile}.yaml"))
+    assert caplog.messages == [line]
+    assert f"sodeep-{length} trained {record['epochs_reached']:.2f} of its recipe's 400 epochs at constant lr 0.001" \
+        in line
+    assert announce_sorter_training(load_params(ROOT / "params" / f"{smoke}.yaml")) is None
