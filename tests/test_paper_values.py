@@ -288,6 +288,15 @@ def test_fidelity_covers_every_paper_profile():
     assert {path.stem for path in (ROOT / "params").glob("*-paper.yaml")} == set(PROFILE_FILES.values())
 
 
+def test_every_row_fidelity_points_to_exists():
+    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting (issue 26: one did not)."""
+    settings = {row[0].strip("`") for row in fidelity_rows()}
+    text = FIDELITY.read_text()
+    pointed = [name for match in re.finditer(r'\b(?:rows?|see) "([^"]+)"(?: and "([^"]+)")?', text)
+               for name in match.groups() if name]
+    assert pointed and not [name for name in pointed if name not in settings]
+
+
 def test_fidelity_says_how_far_each_shipped_sorter_was_trained():
     """The sorter row states each shipped sodeep sorter's epochs as its training record has them, and
     calls itself `declared` while any of them is short of the recipe's epochs."""
