@@ -1,0 +1,1 @@
+"""Reporting: reads the tidy results table, params and stored picks; never trains."""
