@@ -239,7 +239,7 @@ def balance_plot(bal: pd.DataFrame, pool: float, ax=None, num_classes: int | Non
         ax.axhline(np.log(num_classes), color="grey", linestyle=":", linewidth=1,
                    label=f"maximum, ln {num_classes} ({np.log(num_classes):.3f})")
     top = ax.get_ylim()[1] if not num_classes else min(ax.get_ylim()[1], 1.15 * np.log(num_classes))
-    ax.set_ylim(0, top)  # an entropy lies in [0, ln K]: bands beyond are cut
+    ax.set_ylim(-0.03 * top, top)  # an entropy lies in [0, ln K]: bands beyond are cut (a line at 0 stays seen)
     if len(summary):
         ax.set_xticks(sorted(summary.cycle.unique()))
     seeds = int(summary.n_seeds.max()) if len(summary) else 0
@@ -313,6 +313,18 @@ def jaccard_text_table(table: pd.DataFrame) -> pd.DataFrame:
     text.columns.name = ("Jaccard of the queried batches, mean over seeds of each seed's mean over cycles >= 1"
                          " [95% t-interval over seeds]; no better direction")
     return text
+
+
+def method_overlap(table: pd.DataFrame, method: str, cycle: int) -> pd.DataFrame:
+    """Jaccard of `method`'s batch with every other method's at one cycle, seed by seed (rows: the other
+    methods, columns: seeds)."""
+    rows = table[(table.cycle == cycle) & ((table.method_a == method) | (table.method_b == method))]
+    other = np.where(rows.method_a == method, rows.method_b, rows.method_a)
+    wide = rows.assign(other=other).pivot(index="other", columns="seed", values="jaccard")
+    wide = wide.loc[ordered(wide.index)]
+    wide.index = pd.Index([method_label(m) for m in wide.index], name="other method")
+    wide.columns.name = f"Jaccard with {method_label(method)} at cycle {cycle}, per seed"
+    return wide.round(3)
 
 
 def chance_jaccard(query_size: int, subset_size: int) -> float:
@@ -584,10 +596,10 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
         hist = class_histogram(picks, labels, k)
         bal = balance(hist)
         pool = pool_entropy(labels, k)
-        out.update(histogram=hist, histogram_table=histogram_table(hist, names), balance=bal, pool_entropy=pool,
-                   balance_table=balance_table(bal, pool))
-        say(out["histogram_table"])
         pool_share = np.bincount(labels, minlength=k) / len(labels)
+        out.update(histogram=hist, histogram_table=histogram_table(hist, names), balance=bal, pool_entropy=pool,
+                   balance_table=balance_table(bal, pool), class_names=names, pool_share=pool_share)
+        say(out["histogram_table"])
         figure(class_histogram_plot(hist, pool_share=pool_share, names=names), "picks_classes")
         say(out["balance_table"])
         figure(balance_plot(bal, pool, num_classes=k), "picks_balance")
@@ -614,6 +626,7 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
 
 __all__ = ["load_picks", "class_histogram", "histogram_table", "balance", "pool_entropy",
            "entropy_nats", "balance_table", "class_histogram_plot", "balance_plot", "jaccard", "jaccard_table",
-           "jaccard_summary", "jaccard_matrix", "jaccard_text_table", "chance_jaccard", "jaccard_heatmap",
+           "jaccard_summary", "jaccard_matrix", "jaccard_text_table", "method_overlap", "chance_jaccard",
+           "jaccard_heatmap",
            "picks_gallery", "batch_detail", "oracle_agreement", "true_loss_hook", "study_params", "open_study",
            "picks_section"]
