@@ -119,6 +119,9 @@ def test_jaccard_matrix_is_the_mean_over_seeds_of_each_seeds_mean_over_queried_c
     low, high = scipy.stats.t.interval(0.95, 1, loc=0.6, scale=np.std([0.2, 1.0], ddof=1) / math.sqrt(2))
     assert summary.loc[("random", "entropy"), ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
     assert summary.loc[("random", "l2r"), "n_seeds"] == 1 and math.isnan(summary.loc[("random", "l2r"), "ci_low"])
+    overlap = rp.method_overlap(table, "random", 1)  # Random's batch at cycle 1 against the others, per seed
+    assert overlap.loc["Entropy"].tolist() == [0.4, 1.0]
+    assert overlap.loc["L2R-AL", 0] == 1.0 and math.isnan(overlap.loc["L2R-AL", 1])
     text = rp.jaccard_text_table(table)
     assert text.loc["Random", "Entropy"] == f"0.600  [{low:.4g}, {high:.4g}]"
     assert text.loc["Random", "L2R-AL"] == "0.500  n/a (1 seed)"
@@ -246,6 +249,10 @@ def test_gallery_tiles_are_the_picked_images_in_stored_order_with_their_classes(
     texts = [t.get_text() for t in ax.texts]
     assert "#13\nautomobile" in texts and "#25\nbird" in texts and len(texts) == 9
     assert "cycle 1, seed 0" in ax.get_title()
+    detail = rp.batch_detail(picks, data, "l2r", 0, 1)
+    assert detail["pool index"].tolist() == [12 * k + 1 for k in range(10)]  # stored order
+    assert detail["item"].tolist()[:3] == ["airplane", "automobile", "bird"]
+    assert "Entropy" in detail.loc[2, "also picked by"] and "Entropy" not in detail.loc[1, "also picked by"]
     plt.close("all")
 
 
@@ -309,6 +316,18 @@ def test_oracle_hook_gives_each_methods_overlap_with_the_oracles_picks(tmp_path)
     assert "oracle-loss is in this study" in rp.true_loss_hook(picks, tmp_path)
 
 
+def test_explore_notebook_is_stripped_with_the_brief_parameters():
+    import papermill
+
+    path = ROOT / "notebooks" / "explore.ipynb"
+    assert set(papermill.inspect_notebook(str(path))) == {"study_dir", "method", "seed", "cycle", "data_root",
+                                                          "n_images"}
+    cells = nbformat.read(path, as_version=4).cells
+    assert all(not c.outputs and c.execution_count is None for c in cells if c.cell_type == "code")
+    assert [c for c in cells if "parameters" in c.metadata.get("tags", [])][0].source.startswith(
+        'study_dir: str = "outputs/cifar10-smoke"')
+
+
 @pytest.mark.slow
 def test_explore_notebook_runs_on_a_fake_study(fake_study, tiny_data_root, tmp_path):
     import papermill
@@ -329,3 +348,6 @@ def test_explore_notebook_runs_on_a_fake_study(fake_study, tiny_data_root, tmp_p
     text = "".join(o.get("data", {}).get("text/plain", "") for o in detail.outputs)
     assert "36" in text and "52" in text and "cat" in text and "deer" in text
     assert not (out / "figures").exists()  # exploring writes nothing into the study
+    # the bootstrap names the study it opened
+    bootstrap = next(c for c in cells if "picks.open_study(" in c.source)
+    assert "fake-picks: cifar10, 3 methods x 2 seeds x 3 cycles" in "".join(o.get("text", "") for o in bootstrap.outputs)
