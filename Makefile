@@ -15,7 +15,7 @@ DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
 OUTPUTS    ?= outputs
 OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
-EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb,$(wildcard notebooks/*.ipynb)))
+EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
 .PHONY: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean help
 help:

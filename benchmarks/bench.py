@@ -33,9 +33,9 @@ import torch.nn.functional as F
 
 from l2ral_lib.checks import load_params
 from l2ral_lib.data.base import ImageClassificationData
-from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.paths import PROJECT_ROOT
 from l2ral_lib.precision import cpu_bf16_flag, describe, uses_bf16, uses_channels_last
+from l2ral_lib.models.resnet import SmallImageResNet
 from l2ral_lib.report.tables import timing_table
 from l2ral_lib.sorter import load_sorter
 from l2ral_lib.strategies import QueryContext, get_strategy

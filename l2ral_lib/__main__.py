@@ -81,9 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
-    readme = commands.add_parser("readme-results", help="rewrite README.md's Results tables from outputs/*/results.csv",
-                                 description="Regenerate the block between the results markers of README.md from"
-                                             " the studies under --outputs; --check only reports a difference.")
+    readme = commands.add_parser("readme-results", help="rewrite README.md's claims table and Results tables from"
+                                                        " the studies under outputs/",
+                                 description="Regenerate the blocks between the claims and the results markers of"
+                                             " README.md from the studies under --outputs; --check only reports a"
+                                             " difference.")
     readme.add_argument("--outputs", default="outputs")
     readme.add_argument("--check", action="store_true", help="exit 1 if the README differs, writing nothing")
     status = commands.add_parser("status", help="cycles finished and state (done, queued, running, failed) of every"
@@ -136,18 +138,22 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines) if lines else f"{args.out} {method}:{seed}: reproduced exactly")
             return 1 if lines else 0
         if args.command == "readme-results":
-            from .report.readme import rendered_readme  # noqa: PLC0415
+            from .report.readme import claims_page, rendered_claims, rendered_readme  # noqa: PLC0415
             from .report.summary import find_studies  # noqa: PLC0415
 
-            readme, studies = PROJECT_ROOT / "README.md", find_studies(args.outputs)
-            current = readme.read_text()
-            new = rendered_readme(current, studies)
+            studies = find_studies(args.outputs)
+            pages = {PROJECT_ROOT / "README.md": lambda text: rendered_claims(rendered_readme(text, studies), args.outputs),
+                     PROJECT_ROOT / "docs" / "claims.md": lambda text: claims_page(args.outputs)}
+            stale = [path for path, render in pages.items()
+                     if render(path.read_text() if path.is_file() else "") != (path.read_text() if path.is_file() else None)]
             if args.check:
-                print(f"README.md {'matches' if new == current else 'differs from'} {len(studies)} studies under {args.outputs}")
-                return 0 if new == current else 1
-            if new != current:
-                readme.write_text(new)
-            print(f"README.md: {'updated' if new != current else 'unchanged'} ({len(studies)} studies)")
+                print(f"{', '.join(p.name for p in stale) or 'README.md and docs/claims.md'}"
+                      f" {'differ from' if stale else 'match'} {len(studies)} studies under {args.outputs}")
+                return 1 if stale else 0
+            for path in stale:
+                path.write_text(pages[path](path.read_text() if path.is_file() else ""))
+            print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md'}: {'updated' if stale else 'unchanged'}"
+                  f" ({len(studies)} studies)")
             return 0
         if args.command == "status":
             from .checks import from_dict  # noqa: PLC0415

@@ -26,6 +26,7 @@ from .progress import StudyProgress
 from .provenance import SliceProvenance
 from .seeds import derive_seed, initial_labeled_set, query_subset
 from .strategies import QueryContext, get_strategy
+from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
 from .training import evaluate, train_cycle
 
@@ -162,6 +163,7 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
         copied = folder.copy_finished(reuse, names, params.n_cycles)
         log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse.path)
     log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
+    announce_sorter_training(params)  # a paper profile's sorters trained short of the paper's 400 epochs
     return Study(params, data, device, out_dir, progress)
 
 

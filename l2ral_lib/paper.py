@@ -1,7 +1,9 @@
-"""What the paper states, in one place: its final-cycle results (Sec. IV text) and where its curves
-end. Read by the reports (comparison marks, the claims table) and by FIDELITY's test; never a
-measurement of ours."""
+"""What the paper states, in one place: its final-cycle results (Sec. IV text), where its curves end,
+and its claims with the comparisons that test them. Read by the reports (comparison marks, the claims
+table); never a measurement of ours."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # Final-cycle values stated in the paper's text (Sec. IV), for comparison marks; not measurements of ours.
 PAPER_FINAL = {
@@ -15,3 +17,58 @@ PAPER_FINAL = {
 }
 # Labeled-set size of the paper's final cycle: marks are drawn only on a curve that ends there.
 PAPER_FINAL_LABELED = {"cifar10": 10000, "celeba": 1000, "mpii": 1000, "shanghaitech": 100}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One paired comparison that bears on a claim: `method` against `reference` in `study` (a folder of
+    outputs/), on `metric`, at the final cycle and over the whole curve (AUBC). `claimed`: the method
+    is claimed to be the better one in the metric's direction. A study of the loss-ranking experiment
+    (outputs/ranking) names its setting and split in `setting` ("frozen/pool")."""
+
+    study: str
+    metric: str
+    method: str
+    reference: str
+    setting: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper, where it is made, and the comparisons of the shipped studies that test it."""
+
+    text: str
+    where: str
+    comparisons: tuple[Comparison, ...]
+
+
+def _versus(study: str, metric: str, method: str, references: tuple[str, ...]) -> tuple[Comparison, ...]:
+    return tuple(Comparison(study, metric, method, reference) for reference in references)
+
+
+BASELINES = ("random", "entropy", "coreset", "vaal", "ll4al")
+# Every claim of the paper the project tests; `report.claims` finds each comparison in the shipped studies
+# (a comparison whose study or methods are missing is shown as such, never dropped).
+CLAIMS = (
+    Claim("L2R-AL beats LL4AL on CIFAR-10", "IV-A, Fig. 4 (90.95 vs 90.45 % at 10,000 labels)",
+          (Comparison("cifar10-budget", "accuracy", "l2r", "ll4al"),
+           Comparison("cifar10-smoke", "accuracy", "l2r", "ll4al"))),
+    Claim("Loss ranking: L2R-AL > Rank-all-features > LL4AL (test Spearman)", "IV-A, Fig. 5 (0.977 > 0.975 > 0.971)",
+          (Comparison("cifar10-ablations", "spearman", "l2r", "l2r-all-features"),
+           Comparison("cifar10-ablations", "spearman", "l2r-all-features", "ll4al"))),
+    Claim("Entropy is the strongest baseline on classification", "IV-A, IV-B (second to L2R-AL on CIFAR-10,"
+          " first on CelebA)",
+          _versus("cifar10-smoke", "accuracy", "entropy", ("random", "coreset", "vaal", "ll4al"))
+          + _versus("celeba-smoke", "accuracy", "entropy", ("random", "coreset", "vaal", "ll4al"))),
+    Claim("L2R-AL is the best method on the regression tasks", "IV-C, IV-D, Figs. 7 and 8",
+          _versus("mpii-smoke", "pckh", "l2r", BASELINES) + _versus("shanghaitech-smoke", "mae", "l2r", BASELINES)),
+    Claim("A listwise ranking objective beats a pairwise one", "III-B, Fig. 2",
+          (Comparison("ranking", "spearman", "l2r|sodeep", "l2r|margin", "frozen/pool"),
+           Comparison("ranking", "spearman", "l2r|sodeep", "l2r|margin", "joint/pool"))),
+    Claim("The head on the last block beats the head on all blocks", "III-A, Fig. 5 (Rank-all-features)",
+          (Comparison("cifar10-ablations", "accuracy", "l2r", "l2r-all-features"),
+           Comparison("cifar10-ablations", "spearman", "l2r", "l2r-all-features"))),
+    Claim("Stopping the ranking gradient into the target helps", "III-C (\"is better\", not measured)",
+          (Comparison("cifar10-ablations", "accuracy", "l2r", "l2r-joint"),
+           Comparison("cifar10-ablations", "spearman", "l2r", "l2r-joint"))),
+)

@@ -106,6 +106,48 @@ def test_ll4al_gradient_reaches_target_until_detach_epoch(ci_params):
     assert model.conv1.weight.grad is None or model.conv1.weight.grad.abs().sum() == 0
 
 
+def _target_grads_of_head_loss(method, params, epoch):
+    """(head loss, {name: grad} of the target model's parameters) of one sorter-sized batch, the head
+    loss alone backpropagated; the target model and the head start from the same weights for every method."""
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=4)
+    strategy = get_strategy(method)(params, Classification(), model, "cpu")
+    strategy.begin_cycle()
+    out = model(torch.randn(params.batch_size, 3, 32, 32, generator=torch.Generator().manual_seed(9)))
+    true = torch.rand(params.batch_size, generator=torch.Generator().manual_seed(10)) * 3
+    loss = strategy.head_loss(out, true, epoch=epoch)
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in strategy.head.parameters())
+    return loss, grads
+
+
+def test_l2r_joint_ranking_gradient_reaches_the_target_where_l2r_stops_it(ci_params):
+    """Issue 26 item 3: l2r-joint is l2r (same head, same sorter loss, same value) whose ranking gradient
+    trains the target model's weights below the head's input before ll4al_detach_epoch; l2r's never does."""
+    params = ci_params(epochs=2, ll4al_detach_epoch=1, lr_milestones=[2])
+    joint_loss, joint = _target_grads_of_head_loss("l2r-joint", params, epoch=0)
+    l2r_loss, l2r = _target_grads_of_head_loss("l2r", params, epoch=0)
+    assert joint_loss.item() == l2r_loss.item()  # exactly l2r's objective, weight 1
+    assert all(g is None for g in l2r.values())  # stop-gradient: not one target weight is reached
+    assert joint["conv1.weight"].abs().sum() > 0 and joint["layers.3.1.conv2.weight"].abs().sum() > 0
+    assert joint["linear.weight"] is None  # the head reads the last block, not the classifier after it
+    _, detached = _target_grads_of_head_loss("l2r-joint", params, epoch=1)  # from the detach epoch on, as LL4AL
+    assert all(g is None for g in detached.values())
+
+
+def test_l2r_joint_refuses_a_detach_epoch_beyond_the_epochs(ci_params):
+    from l2ral_lib.errors import ParamsError
+    from l2ral_lib.strategies import get_strategy
+    epochs = ci_params().epochs
+    get_strategy("l2r-joint").check_params(ci_params(ll4al_detach_epoch=epochs))
+    with pytest.raises(ParamsError, match="ll4al_detach_epoch"):
+        get_strategy("l2r-joint").check_params(ci_params(ll4al_detach_epoch=epochs + 1))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_spearman_equals_scipy(seed):
     generator = torch.Generator().manual_seed(seed)
@@ -238,7 +280,7 @@ def _sodeep(kind):
 
 EXPECTED = {
     "l2r": (L2RHead, _sodeep("sodeep"), "sodeep"), "l2r-all-features": (LossNet, _sodeep("sodeep"), "sodeep"),
-    "l2r-gru-sorter": (L2RHead, _sodeep("gru"), "gru"),
+    "l2r-gru-sorter": (L2RHead, _sodeep("gru"), "gru"), "l2r-joint": (L2RHead, _sodeep("sodeep"), "sodeep"),
     "ll4al": (LossNet, lambda p, t, params: params.ll4al_weight * margin_ranking_loss(p, t, params.ll4al_margin),
               None),
     "l2r-mse": (L2RHead, lambda p, t, params: loss_mse(p, t), None),
@@ -401,3 +443,44 @@ def test_margin_objective_takes_the_params_margin(ci_params):
     objective = make_objective("margin", ci_params(ll4al_margin=0.3), "cpu", "sodeep")
     assert objective(predicted, true).item() == pytest.approx(margin_ranking_loss(predicted, true, 0.3).item())
     assert objective(predicted, true).item() != pytest.approx(margin_ranking_loss(predicted, true, 1.0).item())
+
+
+# ---------------------------------------------------------------- how far the shipped sorters were trained (issue 26)
+
+@pytest.mark.parametrize("length", [64, 32, 4])
+def test_provenance_says_how_far_each_shipped_sorter_was_trained(length, ci_params):
+    import json
+
+    from l2ral_lib.sorter import weights_path
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+
+    params = ci_params(batch_size=length)
+    model = SmallImageResNet(width=4)
+    sodeep = get_strategy("l2r")(params, Classification(), model, "cpu").weights_used()["sorter"]
+    record = json.loads(weights_path(length, "sodeep").with_suffix(".json").read_text())
+    assert (sodeep["epochs_trained"], sodeep["epochs_target"], sodeep["weights_epoch"]) == \
+        (record["epochs_reached"], record["epochs_target"], record["best"]["epoch"])
+    gru = get_strategy("l2r-gru-sorter")(params, Classification(), model, "cpu").weights_used()["sorter"]
+    assert set(gru) == {"file", "sha256"}  # the gru kind's record counts steps, no epochs of a recipe
+
+
+@pytest.mark.parametrize("profile, smoke, length", [("cifar10-paper", "cifar10-smoke", 64),
+                                                    ("cifar10-ablations-paper", "cifar10-ablations", 64),
+                                                    ("mpii-paper", "mpii-smoke", 32),
+                                                    ("shanghaitech-paper", "shanghaitech-smoke", 4)])
+def test_a_paper_profile_announces_its_short_trained_sorter_and_no_other_profile_does(profile, smoke, length, caplog):
+    import json
+
+    from conftest import ROOT
+    from l2ral_lib.checks import load_params
+    from l2ral_lib.sorter import weights_path
+    from l2ral_lib.strategies.loss_head import announce_sorter_training
+
+    record = json.loads(weights_path(length, "sodeep").with_suffix(".json").read_text())
+    with caplog.at_level("WARNING", logger="l2ral_lib"):
+        line = announce_sorter_training(load_params(ROOT / "params" / f"{profile}.yaml"))
+    assert caplog.messages == [line]
+    assert f"sodeep-{length} trained {record['epochs_reached']:.2f} of its recipe's 400 epochs at constant lr 0.001" \
+        in line
+    assert announce_sorter_training(load_params(ROOT / "params" / f"{smoke}.yaml")) is None

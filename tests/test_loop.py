@@ -261,8 +261,28 @@ def test_l2r_records_the_hash_of_the_sorter_weights_it_used(ci_params, tmp_path)
     run_study(params, "cpu", tmp_path, progress=False)
     (weights,) = json.loads((tmp_path / "provenance.json").read_text())["weights"]
     file = weights_path(params.batch_size, params.sorter_kind)
+    record = json.loads(file.with_suffix(".json").read_text())  # how far it was trained (issue 26 item 4)
     assert weights == {"sorter": {"file": f"l2ral_lib/sorter_weights/{file.name}",
-                                  "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}}
+                                  "sha256": hashlib.sha256(file.read_bytes()).hexdigest(),
+                                  "epochs_trained": record["epochs_reached"], "epochs_target": record["epochs_target"],
+                                  "weights_epoch": record["best"]["epoch"]}}
+
+
+@pytest.mark.parametrize("experiment", ["cifar10-ci-paper", "cifar10-ci"])
+def test_a_paper_profiles_run_says_at_its_start_how_far_its_sorter_was_trained(experiment, ci_params, tmp_path,
+                                                                                caplog):
+    from l2ral_lib.sorter import weights_path
+
+    params = ci_params(experiment=experiment, strategies=["random", "l2r", "ll4al"])
+    record = json.loads(weights_path(params.batch_size, "sodeep").with_suffix(".json").read_text())
+    with caplog.at_level("INFO", logger="l2ral_lib"):
+        loop.open_study(params, "cpu", tmp_path, progress=False)
+    said = [r.getMessage() for r in caplog.records if "400-epoch" in r.getMessage()]
+    if experiment.endswith("-paper"):
+        assert len(said) == 1 and said[0].startswith(f"{experiment}: a paper profile")
+        assert f"sodeep-{params.batch_size} trained {record['epochs_reached']:.2f} of its recipe's 400 epochs" in said[0]
+    else:
+        assert not said
 
 
 def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_path):

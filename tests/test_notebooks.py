@@ -25,7 +25,7 @@ def test_template_is_stripped_with_one_parameters_cell(path):
 EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress", "collect"}
 
 
-EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "ranking")]
+EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "ranking", "explore")]
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)

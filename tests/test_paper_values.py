@@ -287,3 +287,23 @@ def test_fidelity_states_every_setting_of_every_paper_profile_with_its_value():
 
 def test_fidelity_covers_every_paper_profile():
     assert {path.stem for path in (ROOT / "params").glob("*-paper.yaml")} == set(PROFILE_FILES.values())
+
+
+def test_every_row_fidelity_points_to_exists():
+    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting (issue 26: one did not)."""
+    settings = {row[0].strip("`") for row in fidelity_rows()}
+    text = FIDELITY.read_text()
+    pointed = [name for match in re.finditer(r'\b(?:rows?|see) "([^"]+)"(?: and "([^"]+)")?', text)
+               for name in match.groups() if name]
+    assert pointed and not [name for name in pointed if name not in settings]
+
+
+def test_fidelity_says_how_far_each_shipped_sorter_was_trained():
+    """The sorter row states each shipped sodeep sorter's epochs as its training record has them, and
+    calls itself `declared` while any of them is short of the recipe's epochs."""
+    (row,) = [row for row in fidelity_rows() if row[0].startswith("sorter architecture")]
+    records = {n: json.loads(weights_path(n, "sodeep").with_suffix(".json").read_text()) for n in (64, 32, 4)}
+    stated = " / ".join(f"{records[n]['epochs_reached']:.2f}" for n in (64, 32, 4))
+    assert f"{stated} of the recipe's 400 epochs" in row[-1]
+    if any(r["epochs_reached"] < r["epochs_target"] for r in records.values()):
+        assert row[-1].startswith("declared")

@@ -9,7 +9,10 @@ METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set"
                  "margin": "Margin", "least-confidence": "Least confidence", "bald": "BALD", "badge": "BADGE",
                  # appended, so that every earlier method keeps its colour (palette follows this order)
                  "l2r-softrank": "L2R head + SoftRank", "l2r-diffsort": "L2R head + DiffSort",
-                 "l2r-gru-sorter": "L2R-AL (GRU sorter)"}
+                 "l2r-gru-sorter": "L2R-AL (GRU sorter)",
+                 # an oracle (reads the labels of the subset): the bound of LL4AL and L2R-AL, never a competitor
+                 "oracle-loss": "Oracle loss (upper bound)",
+                 "l2r-joint": "L2R-AL, joint (no stop-gradient)"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}
 METHOD_ORDER = list(METHOD_LABELS)

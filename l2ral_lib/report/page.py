@@ -10,7 +10,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
-from . import figures, stats, tables
+from . import figures, picks, stats, tables
 
 NOTES = {
     "run": """## Run (or resume) the study
@@ -34,6 +34,11 @@ column's (two-sided paired t-test over seeds, p < 0.05). Under it, each column's
 is beaten (lower is better). Needs at least two seeds.""",
     "spearman": "## Spearman correlation of predicted and true test losses (loss-predicting methods)",
     "cost": "## Cost: seconds per phase, summed over cycles (mean over seeds)",
+    "picks": """## What each method picked
+From the stored picks (`slices/<method>-seed<k>/selected.json`) and the dataset alone, nothing retrained:
+the classes of each method's queries per cycle and their balance (entropy of the queried class
+distribution, beside the pool's), how much the methods' queries overlap (Jaccard of the queried sets,
+per cycle and seed, averaged), and the first items each method queried in one cycle.""",
 }
 
 
@@ -78,3 +83,9 @@ def spearman_section(table: pd.DataFrame) -> None:
 def cost_section(table: pd.DataFrame) -> None:
     note("cost")
     display(tables.timing_table(table))
+
+
+def picks_section(out: str | Path, params) -> None:
+    """What each method picked (report.picks), its figures saved beside the others."""
+    note("picks")
+    picks.picks_section(out, params)

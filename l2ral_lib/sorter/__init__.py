@@ -23,7 +23,8 @@ what this face exports; the training code is imported by the command alone.
 from __future__ import annotations
 
 from .nets import DEFAULT_KIND, KINDS, FrozenSorter, build_sorter
-from .weights import MissingSorterError, available_sorter_lengths, load_sorter, weights_hash, weights_path
+from .weights import (MissingSorterError, available_sorter_lengths, load_sorter, sorter_training, weights_hash,
+                      weights_path)
 
 __all__ = ["DEFAULT_KIND", "KINDS", "FrozenSorter", "build_sorter", "MissingSorterError", "available_sorter_lengths",
-           "load_sorter", "weights_hash", "weights_path"]
+           "load_sorter", "sorter_training", "weights_hash", "weights_path"]

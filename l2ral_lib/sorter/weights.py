@@ -2,6 +2,7 @@
 as .json): where they lie, their hashes, saving and loading the frozen sorter."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,3 +70,15 @@ def load_sorter(seq_len: int, kind: str = DEFAULT_KIND, device=None) -> FrozenSo
     Cached per (seq_len, kind, device): callers share one module, which is safe since it is frozen."""
     check_kind(kind)
     return _load(int(seq_len), kind, str(torch.device(device or "cpu")))
+
+
+def sorter_training(length: int, kind: str) -> dict:
+    """How far the shipped sorter of (length, kind) was trained, from its training record (.json): the
+    epochs trained (`epochs_reached`), the recipe's target, the epoch of the shipped (best validated)
+    weights and the learning rates it trained at. {} for a record that counts no epochs (the gru kind)."""
+    record_file = weights_path(length, kind).with_suffix(".json")
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    if "epochs_target" not in record:
+        return {}
+    return {"epochs_trained": record["epochs_reached"], "epochs_target": record["epochs_target"],
+            "weights_epoch": record["best"]["epoch"], "lrs": sorted({point["lr"] for point in record["history"]})}

@@ -56,9 +56,11 @@ class QueryContext:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
 
     @torch.no_grad()
-    def map_pool(self, index: torch.Tensor, fn: Callable, mc_dropout: bool = False) -> torch.Tensor:
+    def map_pool(self, index: torch.Tensor, fn: Callable, mc_dropout: bool = False,
+                 with_targets: bool = False) -> torch.Tensor:
         """Concatenate fn(ModelOutput) over pool items `index`, in eval mode, without augmentation;
-        `mc_dropout`: the dropout layers alone sample (batch-norm keeps its running statistics).
+        `mc_dropout`: the dropout layers alone sample (batch-norm keeps its running statistics);
+        `with_targets`: fn(ModelOutput, targets) -- the items' labels, which only an oracle reads.
         Every module's train/eval mode is restored afterwards. The model runs in the precision and
         layout it trains and is evaluated in (precision.py); `fn` sees its output and embedding in
         float32 and its feature maps as computed, as a loss head does in training."""
@@ -71,10 +73,11 @@ class QueryContext:
         try:
             parts = []
             for start in range(0, len(index), self.params.eval_batch_size):
-                inputs, _ = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
+                inputs, targets = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
                 with autocast(self.params, inputs.device):
                     output = self.model(prepare(inputs, self.params))
-                parts.append(fn(output._replace(output=output.output.float(), embedding=output.embedding.float())).float())
+                output = output._replace(output=output.output.float(), embedding=output.embedding.float())
+                parts.append((fn(output, targets) if with_targets else fn(output)).float())
             return torch.cat(parts)
         finally:
             for module, training in modes.items():
@@ -84,6 +87,7 @@ class QueryContext:
 class Strategy:
     name = ""
     predicts_loss = False  # True: predicted_loss() exists and its test Spearman is recorded
+    oracle = False  # True: it reads the labels of unlabeled items -- a bound for the others, never a competitor
 
     def __init__(self, params, task, model: torch.nn.Module, device):
         self.params, self.task, self.device = params, task, torch.device(device)

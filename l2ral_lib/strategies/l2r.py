@@ -8,11 +8,17 @@
   ranks instead of the pretrained sorter (losses.py; issue 16's controlled test of the listwise claim).
 - `l2r-gru-sorter`: `l2r` with the project's `gru` sorter kind in place of SoDeep's (Fig. 5's sorter
   comparison).
-All of them keep the head's gradient away from the target model and train with their own optimizer.
+- `l2r-joint`: `l2r` -- its head, its sorter objective, weight 1 -- with the ranking gradient flowing into
+  the target model's features as LL4AL's does, until `ll4al_detach_epoch` (issue 26 item 3: the test of
+  Sec. III-C's "we stop the ranking loss gradient to the target model [...] This is better").
+All of them but `l2r-joint` keep the head's gradient away from the target model (`l2r-all-features`
+included: the paper's "Rank-all-features" does not say, FIDELITY.md); all train the head with its
+own optimizer.
 """
 from __future__ import annotations
 
 from .base import register_strategy
+from .ll4al import check_detach_epoch
 from .loss_head import LossHeadStrategy, l2r_head, lossnet
 
 
@@ -50,3 +56,19 @@ class L2RDiffSort(L2R):
 @register_strategy("l2r-gru-sorter")
 class L2RGruSorter(L2R):
     sorter_kind = "gru"
+
+
+@register_strategy("l2r-joint")
+class L2RJoint(L2R):
+    """L2R-AL without the stop-gradient: the sorter loss, added with weight 1 to the target loss in the
+    one backward pass (as `l2r`'s), also trains the target model through the features the head reads,
+    for the epochs before `ll4al_detach_epoch` -- LL4AL's schedule, the joint training the paper's
+    Sec. III-C contrasts L2R-AL with. A project ablation, no method of the paper."""
+
+    @classmethod
+    def check_params(cls, params):
+        super().check_params(params)
+        check_detach_epoch(params)
+
+    def detach_features(self, epoch):
+        return epoch >= self.params.ll4al_detach_epoch

@@ -9,6 +9,13 @@ from .base import register_strategy
 from .loss_head import LossHeadStrategy, lossnet
 
 
+def check_detach_epoch(params) -> None:
+    """The detach epoch of the methods whose head trains the target (LL4AL, l2r-joint) lies within the epochs."""
+    if params.ll4al_detach_epoch > params.epochs:
+        raise ParamsError("ll4al_detach_epoch", f"({params.ll4al_detach_epoch}) is beyond epochs ({params.epochs});"
+                                                " the paper profiles detach after 0.8 of the epochs")
+
+
 @register_strategy("ll4al")
 class LearningLoss(LossHeadStrategy):
     default_rank_loss = "margin"
@@ -20,9 +27,7 @@ class LearningLoss(LossHeadStrategy):
     @classmethod
     def check_params(cls, params):
         super().check_params(params)
-        if params.ll4al_detach_epoch > params.epochs:
-            raise ParamsError("ll4al_detach_epoch", f"({params.ll4al_detach_epoch}) is beyond epochs ({params.epochs});"
-                                                    " the paper profiles detach after 0.8 of the epochs")
+        check_detach_epoch(params)
 
     def build_head(self, model):
         return lossnet(self.params, model)

@@ -8,6 +8,7 @@ which the `rank_loss` param overrides; `make_objective` binds it to the study), 
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 import torch
@@ -17,10 +18,44 @@ from ..heads import L2RHead, LossNet
 from ..losses import diffsort_loss, loss_mse, margin_ranking_loss, ranking_loss, softrank_loss
 from ..paths import PROJECT_ROOT
 from ..precision import full_precision
-from ..sorter import available_sorter_lengths, load_sorter, weights_hash, weights_path
-from .base import ScoreStrategy
+from ..sorter import available_sorter_lengths, load_sorter, sorter_training, weights_hash, weights_path
+from .base import ScoreStrategy, get_strategy
 
 Objective = Callable[[torch.Tensor, torch.Tensor], Optional[torch.Tensor]]
+log = logging.getLogger(__name__)
+
+
+def sorters_used(params) -> list[tuple[str, int]]:
+    """(kind, length) of every sorter a study's methods train their heads through, in method order."""
+    used = []
+    for name in params.strategies:
+        cls = get_strategy(name)
+        if issubclass(cls, LossHeadStrategy) and cls.rank_loss_of(params) == "sodeep":
+            key = (cls.kind_of(params), params.batch_size)
+            if key not in used:
+                used.append(key)
+    return used
+
+
+def announce_sorter_training(params) -> str | None:
+    """At the start of a paper profile's run (experiment `*-paper`), one log line saying that its sorters
+    were trained short of the paper's recipe (FIDELITY.md, "sorter architecture, synthetic data and
+    pretraining"). -> the line, or None where there is nothing to say."""
+    if not params.experiment.endswith("-paper"):
+        return None
+    short = []
+    for kind, length in sorters_used(params):
+        done = sorter_training(length, kind)
+        if done and done["epochs_trained"] < done["epochs_target"]:
+            lr = f"constant lr {done['lrs'][0]:g}" if len(done["lrs"]) == 1 else f"lr {done['lrs'][-1]:g}..{done['lrs'][0]:g}"
+            short.append(f"{kind}-{length} trained {done['epochs_trained']:.2f} of its recipe's {done['epochs_target']}"
+                         f" epochs at {lr} (weights of epoch {done['weights_epoch']:.2f})")
+    if not short:
+        return None
+    line = (f"{params.experiment}: a paper profile, but its sorter is not the paper's 400-epoch one: "
+            + "; ".join(short) + " (FIDELITY.md; recorded in each slice's provenance.json)")
+    log.warning(line)
+    return line
 
 
 def make_objective(rank_loss: str, params, device, sorter_kind: str) -> Objective:
@@ -85,8 +120,9 @@ class LossHeadStrategy(ScoreStrategy):
         if self.rank_loss != "sodeep":
             return {}
         length, kind = self.params.batch_size, self.kind_of(self.params)
+        trained = {k: v for k, v in sorter_training(length, kind).items() if k != "lrs"}
         return {"sorter": {"file": str(weights_path(length, kind).relative_to(PROJECT_ROOT)),
-                           "sha256": weights_hash(length, kind)}}
+                           "sha256": weights_hash(length, kind), **trained}}
 
     def build_head(self, model) -> torch.nn.Module:
         raise NotImplementedError
