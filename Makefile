@@ -17,9 +17,9 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -73,6 +73,12 @@ readme-results: setup
 # rerun one finished slice of a study and compare it to the last digit: make verify STUDY=outputs/cifar10-smoke SLICE=l2r:0
 verify: setup
 	$(PY) -m l2ral_lib verify $(STUDY) $(SLICE)
+
+# the study as committed, after a reproduction rewrote it (a run in a folder git tracks says this at its start):
+# its tracked files back, and what the run added that git ignores (state.pt, locks) removed. make restore STUDY=outputs/cifar10-smoke
+restore:
+	$(if $(STUDY),,$(error STUDY=outputs/<study> names the study folder to restore))
+	git checkout -- $(STUDY) && git clean -fdX -- $(STUDY)
 
 # the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
 PROOF_OUT ?= outputs/cifar10-paper

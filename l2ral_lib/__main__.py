@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a params key (value read as YAML), e.g. --set data_root=/data")
     run.add_argument("--no-progress", action="store_true",
                      help="no per-epoch progress bars (the line per finished cycle on stderr stays)")
+    run.add_argument("--no-verdict", action="store_true",
+                     help="where --out holds a study committed to git: no line at the start saying what will be computed"
+                          " and no verdict against the committed study at the end (a caller that says them: the"
+                          " notebook, the --jobs workers)")
     check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
                                 description="Validate the params, then load the data on the CPU and check sizes,"
                                             " pretrained and sorter weights and each strategy's input needs.")
@@ -77,7 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="rerun one finished slice from the study's params.json and compare",
                                  description="Rerun METHOD:SEED of the study in DIR in a temporary folder and compare"
                                              " every stored row (timings aside) and selection with the rerun's, to"
-                                             " the last digit; exit 1 when anything differs.")
+                                             " the last digit. It says first whether this machine's numerics"
+                                             " fingerprint (processor, instruction sets, torch build, device,"
+                                             " precision, threads) matches the slice's. Exit status: 0 reproduced"
+                                             " exactly; 1 differs on the slice's own fingerprint (the code or its"
+                                             " inputs changed); 3 differs where the fingerprint differs too (expected:"
+                                             " the verdict names what differs); 2 a wrong study or slice.")
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
@@ -134,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             from .verify import verify_slice  # noqa: PLC0415
 
-            (method, seed), lines = args.slice, verify_slice(args.out, *args.slice, device=args.device)
-            print("\n".join(lines) if lines else f"{args.out} {method}:{seed}: reproduced exactly")
-            return 1 if lines else 0
+            (method, seed) = args.slice
+            verdict = verify_slice(args.out, method, seed, device=args.device,
+                                   say=lambda line: print(f"{args.out} {method}:{seed}: {line}", flush=True))
+            print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
+            return verdict.status
         if args.command == "readme-results":
             from .report.readme import claims_page, rendered_claims, rendered_readme  # noqa: PLC0415
             from .report.summary import find_studies  # noqa: PLC0415
@@ -193,18 +204,28 @@ def main(argv: list[str] | None = None) -> int:
         if args.wait:
             raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
         from .loop import run_study  # noqa: PLC0415
+        from .outputs import study_slices  # noqa: PLC0415
         from .progress import log_to_stderr  # noqa: PLC0415
+        from .reproduction import committed_study, compare, start_line  # noqa: PLC0415
 
         log_to_stderr()
+        # captured before the run rewrites the folder
+        committed = None if args.no_verdict else committed_study(out)
+        if committed:
+            print(start_line(committed, params.experiment, study_slices(params, args.only), params.n_cycles), flush=True)
         if args.jobs > 1:
             from .executors.local import run_jobs  # noqa: PLC0415
             from .loop import open_study  # noqa: PLC0415
 
             open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning
-            return run_jobs(args.params, params, out, args.jobs, args.device, args.only, args.set)
-        table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
-        print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
-        return 0
+            code = run_jobs(args.params, params, out, args.jobs, args.device, args.only, args.set)
+        else:
+            table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
+            print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
+            code = 0
+        if committed and code == 0:
+            print("\n".join(compare(committed).lines()))
+        return code
     except (ParamsError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,6 +2,10 @@
 
 The randomness that makes the slices comparable is seeds.py's rule; the checks before training are
 checks.py's; the folder a study writes is outputs.py's `StudyFolder`; what ran where is provenance.py's.
+
+Several runs may share a study (a second terminal, `--jobs` workers, Slurm tasks): each takes the slices in
+one order (outputs.longest_first), computes a slice only while it holds its lock, skips those another run
+holds, and at the end waits for them, so that every run ends with the whole study merged.
 """
 from __future__ import annotations
 
@@ -19,11 +23,11 @@ from .data import StudyData, load_dataset
 from .devices import resolve_device
 from .files import file_sha256
 from .models import build_model
-from .outputs import StudyFolder, slice_name, study_slices
+from .outputs import StudyFolder, longest_first, slice_name, study_slices
 from .paths import pretrained_file
 from .precision import describe as describe_precision, uses_channels_last
 from .progress import StudyProgress
-from .provenance import SliceProvenance
+from .provenance import SliceProvenance, describe_differences, fingerprint, fingerprint_differences
 from .seeds import derive_seed, initial_labeled_set, query_subset
 from .strategies import QueryContext, get_strategy
 from .strategies.loss_head import announce_sorter_training
@@ -43,7 +47,7 @@ class Study:
     out_dir: Path
     progress: bool = True  # per-epoch progress bars
     tracker: StudyProgress | None = None  # one log line per finished cycle
-    threads_checked: bool = False  # warn_thread_mismatch ran (once per run, before its first computed cycle)
+    fingerprint_checked: bool = False  # warn_fingerprint_mismatch ran (once per run, before its first computed cycle)
 
     @property
     def task(self):
@@ -65,9 +69,6 @@ class Study:
     def folder(self) -> StudyFolder:
         return StudyFolder(self.out_dir)
 
-    def slice_dir(self, method: str, seed: int) -> Path:
-        return self.folder.slice(method, seed).path
-
     def run_slice(self, method: str, seed: int) -> list[dict]:
         p, folder = self.params, self.folder.slice(method, seed)
         folder.path.mkdir(parents=True, exist_ok=True)
@@ -83,9 +84,9 @@ class Study:
             rows, selected, first_cycle = [], {"0": labeled.tolist()}, 0
         folder.write_views(rows, selected)
         if first_cycle < p.n_cycles:
-            if self.device.type == "cpu" and not self.threads_checked:
-                warn_thread_mismatch(p, self.out_dir)
-                self.threads_checked = True
+            if not self.fingerprint_checked:
+                warn_fingerprint_mismatch(p, self.out_dir, self.device)
+                self.fingerprint_checked = True
             record = SliceProvenance(folder.provenance_file, self.device, self.weights_used(strategy), first_cycle,
                                      describe_precision(p, self.device))
         trainable = torch.compile(model) if p.compile else model
@@ -120,6 +121,31 @@ class Study:
             if self.tracker:
                 self.tracker.cycle_done(method, seed, cycle, n_labeled, metrics)
         return rows
+
+    def run_slices(self, slices: list[tuple[str, int]]) -> None:
+        """Compute each slice not finished, in the order given, while holding its lock: a slice another run
+        holds is skipped for the next free one; when only held ones are left, wait for them (module docstring)."""
+        pending, said = list(slices), None
+        started = time.monotonic()
+        while pending:
+            for method, seed in pending:
+                folder = self.folder.slice(method, seed)
+                with folder.lock() as held:
+                    if held:
+                        pending.remove((method, seed))
+                        if self.tracker:  # another run may have computed some of it since this one started
+                            self.tracker.taken(method, seed, folder.cycles_saved())
+                        self.run_slice(method, seed)
+                        break
+            else:  # every pending slice is held by another run
+                holders = ", ".join(f"{slice_name(m, s)} ({self.folder.slice(m, s).holder()})" for m, s in pending)
+                if holders != said:
+                    log.info("%s: %d slice(s) held by another run: %s; waiting for them (rather than stopping) so that"
+                             " this command ends with the whole study merged, as asked; Ctrl-C stops waiting, the"
+                             " other runs go on", self.params.experiment, len(pending), holders)
+                    said = holders
+                # a look every second at first, every 10 s at most: a cycle takes seconds (ci) to minutes
+                time.sleep(min(10.0, 1.0 + (time.monotonic() - started) / 30))
 
     def weights_used(self, strategy) -> dict:
         """Files of weights a slice's results depend on, with their hashes (recorded in provenance)."""
@@ -167,26 +193,31 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
     return Study(params, data, device, out_dir, progress)
 
 
-def warn_thread_mismatch(params: Params, out_dir: Path) -> None:
-    """Say so when this run computes cycles on another torch thread count than the study's slices so far
-    (provenance.cpu_threads_used): their cycle-0 models would differ though they share data, weights and batch
-    order. A render of a finished study computes nothing and says nothing."""
-    used, now = StudyFolder(out_dir).cpu_threads_used(), torch.get_num_threads()
-    if used and used != {now}:
-        log.warning("%s: this run trains on %d torch thread(s), the study's slices so far on %s: on a CPU the"
-                    " numbers depend on it, so methods would not share their cycle 0; run with OMP_NUM_THREADS=%d"
-                    " to match", params.experiment, now, ", ".join(map(str, sorted(used))), max(used))
+def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.device) -> None:
+    """Say so, in one line, when this run would compute cycles with another numerics fingerprint
+    (provenance.fingerprint: processor, instruction sets, torch build, device, precision, CPU threads) than
+    the study's slices so far: its rows would not match theirs to the last digit, and the methods of a
+    seed would not share their cycle 0 though they share data, weights and batch order. It refuses
+    nothing. A render of a finished study computes nothing and says nothing."""
+    now = fingerprint(device, describe_precision(params, device))
+    used = StudyFolder(out_dir).fingerprints_used()
+    differ = fingerprint_differences(used, now)
+    if differ:
+        threads = differ.get("threads")
+        hint = f"; run with OMP_NUM_THREADS={max(threads)} to match the threads" if threads else ""
+        log.warning("%s: this run's numerics differ from the study's slices so far in %s: the numbers depend on them,"
+                    " so this run's rows will not match theirs to the last digit and methods of a seed would not"
+                    " share their cycle 0%s", params.experiment, describe_differences(differ, now), hint)
 
 
 def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
     study = open_study(params, device, out_dir, progress)
-    slices = study_slices(params, only)
-    study.tracker = StudyProgress(params.experiment, {(m, s): study.slice_dir(m, s) for m, s in slices},
+    slices = longest_first(study_slices(params, only))
+    study.tracker = StudyProgress(params.experiment, {s: study.folder.slice(*s).cycles_saved() for s in slices},
                                   params.n_cycles, (study.task.metric, "spearman"))
-    for method, seed in slices:
-        study.run_slice(method, seed)
+    study.run_slices(slices)
     return study.folder.merge()
 
 

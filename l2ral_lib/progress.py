@@ -50,22 +50,23 @@ def duration(seconds: float) -> str:
 
 
 def cycles_in_view(slice_dir: Path) -> int:
-    """Cycles a slice finished before this run, as its readable rows.csv says (a kill between the state
-    and the view leaves it one short: `StudyProgress` corrects that when the slice reports)."""
+    """Cycles a slice's readable rows.csv holds (a kill between the state and the view leaves it one short:
+    `StudyProgress` corrects that when the slice reports)."""
     rows = Path(slice_dir) / "rows.csv"
     return int(pd.read_csv(rows).cycle.nunique()) if rows.is_file() and rows.stat().st_size else 0
 
 
 class StudyProgress:
-    """Counts the finished cycles of a run's slices, those of a resumed study included. Time left = mean
-    wall time of the cycles finished in this run x cycles still to do (cycles grow with the labeled set:
-    an early estimate is low)."""
+    """Counts the finished cycles of a run's slices, those of a resumed study included: `before` = the
+    cycles each slice's saved state holds when the run starts (outputs.SliceFolder.cycles_saved: rows
+    committed without their state are to do, not done). Time left = mean wall time of the cycles finished
+    in this run x cycles still to do (cycles grow with the labeled set: an early estimate is low)."""
 
-    def __init__(self, experiment: str, slice_dirs: dict[tuple[str, int], Path], n_cycles: int,
+    def __init__(self, experiment: str, before: dict[tuple[str, int], int], n_cycles: int,
                  metrics: tuple[str, ...]):
         self.experiment, self.n_cycles, self.metrics = experiment, n_cycles, metrics
-        self.total = len(slice_dirs) * n_cycles
-        self.before = {key: cycles_in_view(path) for key, path in slice_dirs.items()}
+        self.total = len(before) * n_cycles
+        self.before = dict(before)
         self.done = sum(self.before.values())  # cycles finished, in this run or before it
         self.done_here = 0
         self.seen: set[tuple[str, int]] = set()
@@ -83,3 +84,10 @@ class StudyProgress:
         log.info("%s: %s seed %d cycle %d [%d/%d] (%d labeled): %s | %d/%d cycles done, elapsed %s, left ~%s",
                  self.experiment, method, seed, cycle, cycle + 1, self.n_cycles, n_labeled, shown, self.done,
                  self.total, duration(elapsed), duration(left))
+
+    def taken(self, method: str, seed: int, cycles: int) -> None:
+        """This run takes the slice, whose state now holds `cycles`: those another run computed since this
+        one started count as done."""
+        if (method, seed) not in self.seen:
+            self.seen.add((method, seed))
+            self.done += cycles - self.before.get((method, seed), 0)

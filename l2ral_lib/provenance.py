@@ -1,11 +1,19 @@
-"""Provenance: what a run ran on (commit, library versions, hardware, weights) and which runs computed
-which cycles of a slice (slices/<slice>/provenance.json), merged per study (provenance.json)."""
+"""Provenance: what a run ran on (commit, library versions, hardware, weights, numerics fingerprint) and
+which runs computed which cycles of a slice (slices/<slice>/provenance.json), merged per study
+(provenance.json).
+
+The numerics fingerprint is what decides a CPU or GPU run's last digits beside the code: processor, the
+instruction sets that pick its kernels, torch's version and build, device, precision and (on a CPU) the
+thread count. Two runs with one fingerprint compute identical rows; with another, a difference is expected
+(issue 29: the same study on an AMD EPYC and on an Intel Xeon with AMX ends 2.6 points apart)."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import platform
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +25,13 @@ import torchvision
 
 from .files import atomic_write_json
 from .paths import PROJECT_ROOT
+from .precision import cpu_flags
+
+# /proc/cpuinfo flags by which torch and oneDNN pick their CPU kernels (x86 vector widths, FMA, VNNI,
+# bf16/fp16 and AMX tiles; ARM SIMD, SVE and bf16): a difference in one changes the reductions' order
+KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+                "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "bf16")
+FINGERPRINT_KEYS = ("processor", "isa", "torch", "torch_build", "device", "gpu", "precision", "threads")
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +49,80 @@ def git_commit() -> dict:
         return {"commit": None, "dirty": None}
 
 
+def cpuinfo() -> str:
+    path = Path("/proc/cpuinfo")
+    return path.read_text() if path.is_file() else ""
+
+
+def processor_name(text: str) -> str:
+    """The processor's model name: /proc/cpuinfo's "model name" (x86) or "Model"/"Hardware" (ARM);
+    platform.processor(), which provenance recorded before, is empty on Linux."""
+    for key in ("model name", "Model", "Hardware"):
+        found = re.search(rf"^{key}\s*:\s*(.+)$", text, re.MULTILINE)
+        if found:
+            return found.group(1).strip()
+    return platform.processor() or platform.machine()
+
+
+def fingerprint(device: torch.device, precision: str) -> dict:
+    """What a run's last digits depend on beside the code and params (module docstring)."""
+    text = cpuinfo()
+    return {"processor": processor_name(text), "isa": " ".join(f for f in KERNEL_FLAGS if f in cpu_flags(text)),
+            "torch": torch.__version__,
+            "torch_build": f"cuda {torch.version.cuda}, cpu capability {torch.backends.cpu.get_cpu_capability()},"
+                           f" mkldnn {torch.backends.mkldnn.is_available()}",
+            "device": device.type, "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "precision": precision,
+            # on a GPU the model's numbers come from the GPU, not from the CPU's thread pool
+            "threads": torch.get_num_threads() if device.type == "cpu" else None}
+
+
+def run_fingerprint(run: dict) -> dict:
+    """The fingerprint of a recorded run; for a run recorded before fingerprints, what its record
+    tells (None: unknown, never counted as a difference)."""
+    if "fingerprint" in run:
+        return run["fingerprint"]
+    hardware_ = run["hardware"]
+    device = hardware_["device"].split(":")[0]
+    return {"processor": hardware_.get("processor") or None, "isa": None, "torch": run["versions"]["torch"],
+            "torch_build": None, "device": device, "gpu": hardware_.get("gpu"), "precision": run.get("precision"),
+            "threads": hardware_["torch_threads"] if device == "cpu" else None}
+
+
+def computing_runs(slice_dirs) -> list[dict]:
+    """Every recorded run of these slices that computed at least one cycle."""
+    runs = []
+    for folder in slice_dirs:
+        record = Path(folder) / "provenance.json"
+        entries = json.loads(record.read_text())["runs"] if record.is_file() else []
+        runs += [run for run in entries if run["cycles_done"] > run["first_cycle"]]
+    return runs
+
+
+def distinct(fingerprints) -> list[dict]:
+    unique = {json.dumps(f, sort_keys=True) for f in fingerprints}
+    return [json.loads(f) for f in sorted(unique)]
+
+
+def fingerprint_differences(recorded: list[dict], now: dict) -> dict[str, list]:
+    """key -> the recorded values of each fingerprint key in which `now` differs from `recorded` (unknown
+    recorded values aside)."""
+    differ = {}
+    for key in FINGERPRINT_KEYS:
+        values = {f.get(key) for f in recorded} - {None}
+        if values and values != {now.get(key)}:
+            differ[key] = sorted(values, key=str)
+    return differ
+
+
+def describe_differences(differ: dict[str, list], now: dict, theirs: str = "the study's") -> str:
+    """'processor (this run 'X', the study's 'Y'), threads (this run 2, the study's 7)'."""
+    return ", ".join(f"{key} (this run {now.get(key)!r}, {theirs} {', '.join(map(repr, values))})"
+                     for key, values in differ.items())
+
+
 def hardware(device: torch.device) -> dict:
-    info = {"device": str(device), "platform": platform.platform(), "processor": platform.processor(),
+    info = {"device": str(device), "platform": platform.platform(), "processor": processor_name(cpuinfo()),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -43,12 +130,12 @@ def hardware(device: torch.device) -> dict:
 
 
 
-def environment(device: torch.device) -> dict:
-    """What a run ran on: code commit, library versions, hardware."""
+def environment(device: torch.device, precision: str) -> dict:
+    """What a run ran on: code commit, library versions, hardware, numerics fingerprint."""
     return {"git": git_commit(),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__, "numpy": numpy.__version__},
-            "hardware": hardware(device)}
+            "hardware": hardware(device), "fingerprint": fingerprint(device, precision)}
 
 
 def timestamp(seconds: float) -> str:
@@ -57,45 +144,52 @@ def timestamp(seconds: float) -> str:
 
 class SliceProvenance:
     """slices/<slice>/provenance.json: one entry per run that computed cycles of the slice (a resumed
-    slice has several), each with its commit, versions, hardware, weights used and the cycles it ran.
-    The entry is rewritten after every finished cycle, so a killed run is recorded up to its last cycle."""
+    slice has several), each with its commit, versions, hardware, fingerprint, weights used, the cycles it
+    ran, and its host and pid. The entry is written after every finished cycle, so a killed run is recorded
+    up to its last cycle. Used only while the run holds the slice's lock (outputs.SliceFolder.lock): each
+    write reads the file again and replaces this run's own entry, so no other run's record is lost. A run
+    that computes the slice from its first cycle replaces every row of the earlier runs (rows committed
+    without their state, computed again), so their records go with them: git keeps the committed ones."""
 
     def __init__(self, path: Path, device: torch.device, weights: dict, first_cycle: int, precision: str):
         self.path = Path(path)
-        self.runs = json.loads(self.path.read_text())["runs"] if self.path.is_file() else []
-        self.entry = {**environment(device), "command": sys.argv, "precision": precision, "weights": weights, "started": timestamp(time.time()),
-                      "first_cycle": first_cycle, "cycles_done": first_cycle, "finished": None}
-        earlier = sorted({run["git"]["commit"] for run in self.runs} - {self.entry["git"]["commit"]}, key=str)
-        if earlier:
+        host, pid, started = socket.gethostname(), os.getpid(), time.time()
+        self.entry = {**environment(device, precision), "command": sys.argv, "precision": precision,
+                      "weights": weights, "host": host, "pid": pid, "run": f"{host}:{pid}:{started}",
+                      "started": timestamp(started), "first_cycle": first_cycle, "cycles_done": first_cycle,
+                      "finished": None}
+        earlier = sorted({run["git"]["commit"] for run in self.runs()} - {self.entry["git"]["commit"]}, key=str)
+        if earlier and first_cycle > 0:
             log.warning("%s resumes on commit %s; earlier cycles ran on %s (both recorded in %s)", self.path.parent.name,
                         self.entry["git"]["commit"], ", ".join(map(str, earlier)), self.path)
 
+    def runs(self) -> list[dict]:
+        return json.loads(self.path.read_text())["runs"] if self.path.is_file() else []
+
     def cycle_done(self, cycles_done: int) -> None:
         self.entry.update(cycles_done=cycles_done, finished=timestamp(time.time()))
-        atomic_write_json(self.path, {"runs": self.runs + [self.entry]})
+        others = [run for run in self.runs() if run.get("run") != self.entry["run"]] if self.entry["first_cycle"] else []
+        atomic_write_json(self.path, {"runs": others + [self.entry]})
 
 
 def cpu_threads_used(slice_dirs) -> set[int]:
     """The torch thread counts of every recorded run that computed cycles of these slices on a CPU. On a
-    CPU a slice's numbers depend on it (kernels split their reductions by thread), so the methods of a
-    study share their cycle 0 only where they ran on one thread count, and `verify` reruns on it."""
-    counts = set()
-    for folder in slice_dirs:
-        record = Path(folder) / "provenance.json"
-        runs = json.loads(record.read_text())["runs"] if record.is_file() else []
-        counts |= {run["hardware"]["torch_threads"] for run in runs
-                   if run["hardware"]["device"] == "cpu" and run["cycles_done"] > run["first_cycle"]}
-    return counts
+    CPU a slice's numbers depend on it (kernels split their reductions by thread), so `verify` reruns on it."""
+    return {run["hardware"]["torch_threads"] for run in computing_runs(slice_dirs)
+            if run["hardware"]["device"] == "cpu"}
 
 
 def study_provenance(out_dir: Path) -> dict:
-    """provenance.json of a study: every slice's runs, and the commits and weights they used
+    """provenance.json of a study: every slice's runs, and the commits, fingerprints and weights they used
     (`mixed_commits` is true when the rows of one results.csv come from more than one commit)."""
     slices = {path.parent.name: json.loads(path.read_text())["runs"]
               for path in sorted(Path(out_dir).glob("slices/*/provenance.json"))}
     runs = [run for entries in slices.values() for run in entries]
     commits = sorted({str(run["git"]["commit"]) for run in runs})
     weights = {json.dumps(run["weights"], sort_keys=True) for run in runs}
+    computed = [run for run in runs if run["cycles_done"] > run["first_cycle"]]
     return {"commits": commits, "mixed_commits": len(commits) > 1,
             "dirty": any(run["git"]["dirty"] for run in runs),
+            # the numerics the rows come from: more than one, and the methods may not share their cycle 0
+            "fingerprints": distinct(run_fingerprint(run) for run in computed),
             "weights": [json.loads(w) for w in sorted(weights)], "slices": slices}

@@ -4,3 +4,5 @@ study into results.csv; every report reads it and nothing else of a study's comp
 from __future__ import annotations
 
 RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
+# measurements of the machine, not of the method: they differ on every run, and no rerun is held to them
+MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")

@@ -1,28 +1,37 @@
 """Rerun one finished slice of a study from its recorded params and compare it with what is stored:
 the check behind "the shipped numbers are what this code computes" (`python -m l2ral_lib verify`).
 
-Exact equality is expected on the machine type that computed the slice, and on its torch thread count
-(both in its provenance.json): CPU kernels split their reductions by thread, so the rerun takes the
-recorded count (measured: cifar10-smoke's l2r seed 0, computed on 2 threads, rerun on 1, ends its first
-cycle at 14.40 % accuracy instead of 21.45 %).
+Exact equality is expected on the numerics fingerprint that computed the slice (provenance.fingerprint:
+processor, instruction sets, torch build, device, precision, threads; in its provenance.json): CPU kernels
+split their reductions by thread and pick their instructions by processor, so the rerun takes the recorded
+thread count (measured: cifar10-smoke's l2r seed 0, computed on 2 threads, rerun on 1, ends its first cycle
+at 14.40 % accuracy instead of 21.45 %), and says first whether the rest of its fingerprint matches: where
+it does not, a difference is expected and the verdict says so rather than that the code is wrong.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from .checks import from_dict
+from .devices import resolve_device
 from .errors import ParamsError
 from .loop import run_study
 from .outputs import StudyFolder
-from .provenance import cpu_threads_used
+from .precision import describe as describe_precision
+from .provenance import (computing_runs, cpu_threads_used, describe_differences, fingerprint,
+                         fingerprint_differences, run_fingerprint)
+from .results_table import MACHINE_METRICS
 
-# measurements of the machine, not of the method: they differ on every run
-MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")
+# exit statuses of `verify` (its --help says them): reproduced to the last digit; differs on the slice's
+# own fingerprint (the code or its inputs changed); differs where the fingerprint does too (expected)
+REPRODUCED, DIFFERS, DIFFERS_EXPECTED = 0, 1, 3
 
 
 def comparable_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -44,17 +53,38 @@ def differences(stored_dir: Path, rerun_dir: Path) -> list[str]:
     return lines
 
 
-def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu",
-                 scratch: str | Path | None = None) -> list[str]:
-    """Rerun slice (method, seed) of the study in `out_dir` from its params.json, in `scratch` (a
-    temporary folder by default), and return the differences (empty: reproduced exactly)."""
-    out_dir = Path(out_dir)
-    stored = StudyFolder(out_dir).slice(method, seed).path
-    for needed in (out_dir / "params.json", stored / "rows.csv", stored / "selected.json"):
-        if not needed.is_file():
-            raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
-    recorded = json.loads((out_dir / "params.json").read_text())
-    params = from_dict({**recorded, "strategies": [method], "seeds": [seed]})
+@dataclass
+class Verdict:
+    """What `verify` found: the rows and picks that differ, and the fingerprint keys in which the rerun
+    differs from the slice (each with the slice's recorded values)."""
+
+    differences: list[str]
+    fingerprint: dict[str, list]
+    described: str  # the fingerprint difference in words ('' when it matches)
+
+    @property
+    def status(self) -> int:
+        if not self.differences:
+            return REPRODUCED
+        return DIFFERS_EXPECTED if self.fingerprint else DIFFERS
+
+    def conclusion(self) -> str:
+        if not self.differences:
+            return "reproduced exactly"
+        if self.fingerprint:
+            return f"differs, expected: fingerprint differs in {', '.join(self.fingerprint)}"
+        return "differs on the slice's own fingerprint: the code or its inputs changed since it was computed"
+
+
+def fingerprint_line(differ: dict[str, list], described: str) -> str:
+    if not differ:
+        return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
+    return f"fingerprint differs from the slice's in {described}: a difference in the rows is expected"
+
+
+@contextlib.contextmanager
+def recorded_threads(stored: Path, device: str):
+    """Run on the torch thread count that computed the slice (CPU), restoring the caller's after."""
     threads, before = cpu_threads_used([stored]), torch.get_num_threads()
     if device == "cpu" and len(threads) > 1:
         raise ParamsError("verify", f"{stored} was computed on {sorted(threads)} torch threads (a resumed slice):"
@@ -62,8 +92,28 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
     try:
         if device == "cpu" and threads:
             torch.set_num_threads(threads.pop())
-        with tempfile.TemporaryDirectory(dir=scratch) as folder:
-            run_study(params, device, folder, only=[(method, seed)], progress=False)
-            return differences(stored, StudyFolder(folder).slice(method, seed).path)
+        yield
     finally:
         torch.set_num_threads(before)
+
+
+def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu",
+                 scratch: str | Path | None = None, say=lambda line: None) -> Verdict:
+    """Rerun slice (method, seed) of the study in `out_dir` from its params.json, in `scratch` (a
+    temporary folder by default), and compare. `say` hears first whether the fingerprint matches."""
+    out_dir = Path(out_dir)
+    stored = StudyFolder(out_dir).slice(method, seed).path
+    for needed in (out_dir / "params.json", stored / "rows.csv", stored / "selected.json"):
+        if not needed.is_file():
+            raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
+    recorded = json.loads((out_dir / "params.json").read_text())
+    params = from_dict({**recorded, "strategies": [method], "seeds": [seed]})
+    with recorded_threads(stored, device):
+        resolved = resolve_device(device)
+        now = fingerprint(resolved, describe_precision(params, resolved))
+        differ = fingerprint_differences([run_fingerprint(run) for run in computing_runs([stored])], now)
+        described = describe_differences(differ, now, "the slice's")
+        say(fingerprint_line(differ, described))
+        with tempfile.TemporaryDirectory(dir=scratch) as folder:
+            run_study(params, device, folder, only=[(method, seed)], progress=False)
+            return Verdict(differences(stored, StudyFolder(folder).slice(method, seed).path), differ, described)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from l2ral_lib import progress
 from l2ral_lib.loop import run_study
+from l2ral_lib.outputs import SliceFolder
 
 LINE = re.compile(r"(?P<experiment>\S+): (?P<method>\S+) seed (?P<seed>\d+) cycle (?P<cycle>\d+) \[(?P<k>\d+)/(?P<n>\d+)\]"
                   r" \((?P<labeled>\d+) labeled\): (?P<metrics>.*) \| (?P<done>\d+)/(?P<total>\d+) cycles done,"
@@ -17,16 +18,20 @@ def lines(caplog):
 
 
 def test_counts_resumed_cycles_and_estimates_time_left(tmp_path, monkeypatch, caplog):
-    resumed, fresh, lagging = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    resumed.mkdir()
-    pd.DataFrame({"cycle": [0, 0, 1, 1], "metric": ["accuracy", "time_train_s"] * 2}).to_csv(resumed / "rows.csv")
-    lagging.mkdir()
-    pd.DataFrame({"cycle": [0], "metric": ["accuracy"]}).to_csv(lagging / "rows.csv")  # a kill left it one short
+    resumed, fresh, lagging, committed = (SliceFolder(tmp_path / name) for name in "abcd")
+    for folder, cycles in ((resumed, 2), (lagging, 1), (committed, 4)):
+        folder.path.mkdir()
+        pd.DataFrame({"cycle": [c for c in range(cycles) for _ in range(2)], "metric": ["accuracy", "time_train_s"] * cycles}
+                     ).to_csv(folder.path / "rows.csv")
+    for folder in (resumed, lagging):  # lagging: a kill between state and view left its view one short
+        folder.state_file.write_bytes(b"")
+    # committed: its rows are in git, its state is not (a fresh clone): every cycle is still to do
+    assert [f.cycles_saved() for f in (resumed, fresh, lagging, committed)] == [2, 0, 1, 0]
     clock = iter([100.0, 130.0, 160.0, 200.0])
     monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     caplog.set_level(logging.INFO, logger="l2ral_lib")
-    tracker = progress.StudyProgress("x", {("l2r", 0): resumed, ("random", 0): fresh, ("vaal", 0): lagging}, 4,
-                                     ("accuracy", "spearman"))
+    tracker = progress.StudyProgress("x", {("l2r", 0): resumed.cycles_saved(), ("random", 0): fresh.cycles_saved(),
+                                          ("vaal", 0): lagging.cycles_saved()}, 4, ("accuracy", "spearman"))
     assert tracker.done == 2 + 0 + 1 and tracker.total == 12
     tracker.cycle_done("l2r", 0, 2, 300, {"accuracy": 61.23456, "spearman": 0.5, "time_train_s": 3.0})
     tracker.cycle_done("random", 0, 0, 100, {"accuracy": 40.0})

@@ -268,7 +268,7 @@ def test_make_experiment_with_executor_slurm_equals_the_local_study(slurm_cluste
 
 def local_study(params, out):
     """The study run here, as the reference of a Slurm run: on the thread count of its tasks
-    (cluster.cpus_per_task; on a CPU the numbers depend on it, see loop.warn_thread_mismatch)."""
+    (cluster.cpus_per_task; on a CPU the numbers depend on it, see loop.warn_fingerprint_mismatch)."""
     before = torch.get_num_threads()
     torch.set_num_threads(params.cluster.cpus_per_task)
     try:

@@ -215,7 +215,8 @@ def run_on_slurm(params_path: str, params: Params, out_dir: Path, device: str = 
     folder.write_params(params)
 
     held = {task: slice_ for slice_, task in submitted_tasks(out_dir).items() if task in live and slice_ in slices}
-    todo = [s for s in slices if cycles_done(out_dir, *s) < params.n_cycles and s not in held.values()]
+    # cycles saved in a state: a slice whose rows are committed without their state is computed again
+    todo = [s for s in slices if folder.slice(*s).cycles_saved() < params.n_cycles and s not in held.values()]
     waiting, hint = dict(held), render_hint(params_path, out_dir)
     if held:
         print(f"{len(held)} slice(s) with a task still queued or running, not submitted again: "

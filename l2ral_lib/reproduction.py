@@ -1,0 +1,156 @@
+"""A study run where a committed copy of it lies (outputs/<study> tracked by git: a fresh clone, `make
+<experiment> PROFILE=smoke`) is a reproduction: it says at its start what it will compute and how to get the
+committed study back, and at its end how its rows compare with the committed ones, per method, and why
+they differ where they do (the numerics fingerprints, provenance.fingerprint).
+
+The committed study is read from git (`git show HEAD:<out>/results.csv`), captured before the run
+rewrites the folder, so a reproduction interrupted and resumed compares against the same study.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .outputs import StudyFolder, slice_name
+from .provenance import computing_runs, describe_differences, distinct, fingerprint_differences, run_fingerprint
+from .report.stats import Grid, per_seed
+from .results_table import MACHINE_METRICS
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    """stdout of a git command run in `folder`, or None where it fails (no git, not a repository, not tracked)."""
+    try:
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+@dataclass
+class Committed:
+    """The study as committed at HEAD of the git repository that holds its folder."""
+
+    out_dir: Path
+    pathspec: str  # the folder relative to the repository's top: what `git checkout --` restores
+    results: pd.DataFrame
+    runs: list[dict] = field(default_factory=list)  # every slice's recorded runs, as committed
+
+    @property
+    def restore(self) -> str:
+        return f"git checkout -- {self.pathspec} && git clean -fdX -- {self.pathspec}"
+
+
+def committed_study(out_dir: str | Path) -> Committed | None:
+    """The committed copy of the study in `out_dir`, or None where its results.csv is not tracked."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return None
+    results = _git(out_dir, "show", "HEAD:./results.csv")
+    top = _git(out_dir, "rev-parse", "--show-toplevel")
+    if results is None or top is None:
+        return None
+    provenance = json.loads(_git(out_dir, "show", "HEAD:./provenance.json") or '{"slices": {}}')
+    runs = [run for entries in provenance.get("slices", {}).values() for run in entries]
+    return Committed(out_dir, os.path.relpath(out_dir.resolve(), Path(top.strip()).resolve()),
+                     pd.read_csv(io.StringIO(results)), runs)
+
+
+def start_line(committed: Committed, experiment: str, slices: list[tuple[str, int]], n_cycles: int) -> str:
+    """What this run will compute, said before it computes: slices whose rows are committed but whose
+    state (state.pt, never committed) is not are computed again."""
+    folder = StudyFolder(committed.out_dir)
+    todo = [s for s in slices if folder.slice(*s).cycles_saved() < n_cycles]
+    shipped = {slice_name(m, s) for m, s in committed.results[["method", "seed"]].drop_duplicates().itertuples(index=False)}
+    recomputed = sum(slice_name(*s) in shipped and folder.slice(*s).cycles_saved() == 0 for s in todo)
+    why = f" ({recomputed} of them with their rows committed but not their state)" if recomputed else ""
+    return (f"{experiment}: {len(todo)} of {len(slices)} slices to compute{why}; the committed results will be"
+            f" compared when done; restore the committed study with `{committed.restore}`"
+            f" (make restore STUDY={committed.pathspec})")
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    return table[~table.metric.str.startswith(MACHINE_METRICS)]
+
+
+@dataclass
+class Comparison:
+    """This run's rows against the committed ones."""
+
+    headline: str  # 'identical to the last digit ...' or 'differs ...'
+    why: str  # the fingerprints, where they explain a difference
+    methods: pd.DataFrame  # per method and metric: final-cycle and AUBC means, committed and now, and differences
+
+    def lines(self) -> list[str]:
+        table = self.methods.to_string(index=False, float_format=lambda v: f"{v:.4g}") if len(self.methods) else ""
+        return [f"reproduction: {self.headline}", *([self.why] if self.why else []), *([table] if table else [])]
+
+
+def compare(committed: Committed, table: pd.DataFrame | None = None) -> Comparison:
+    """Compare the study now in the folder (or `table`) with the committed one, over the slices both have."""
+    table = pd.read_csv(committed.out_dir / "results.csv") if table is None else table
+    keys = ["method", "seed", "cycle", "metric"]
+    old, new = _comparable(committed.results), _comparable(table)
+    both = old.merge(new, on=keys, suffixes=("_committed", "_now"))
+    differ = both[both.value_committed != both.value_now]
+    if not len(both):
+        return Comparison("nothing to compare: this run and the committed study share no slice", "", pd.DataFrame())
+    if differ.empty:
+        headline = f"identical to the last digit: all {len(both)} comparable rows (timings aside) equal the committed ones"
+    else:
+        gap = (differ.value_now - differ.value_committed).abs()
+        worst = differ.loc[gap.idxmax()]
+        headline = (f"differs: {len(differ)} of {len(both)} comparable rows, the largest by {gap.max():.4g}"
+                    f" ({worst.metric} of {worst.method} seed {worst.seed} cycle {worst.cycle}:"
+                    f" committed {worst.value_committed!r}, now {worst.value_now!r})")
+    why = "" if differ.empty else explain(committed)
+    return Comparison(headline, why, per_method(old, new, both))
+
+
+def explain(committed: Committed) -> str:
+    """Why rows differ: the fingerprints of the committed rows against those of this reproduction's runs
+    (the runs recorded in the folder now that the committed provenance does not hold)."""
+    shipped = {json.dumps(run, sort_keys=True) for run in committed.runs}
+    folder = StudyFolder(committed.out_dir)
+    mine = [run for run in computing_runs(folder.slice_dirs()) if json.dumps(run, sort_keys=True) not in shipped]
+    old = distinct(run_fingerprint(run) for run in committed.runs if run["cycles_done"] > run["first_cycle"])
+    differ, described = {}, []
+    for now in distinct(run_fingerprint(run) for run in mine):
+        keys = fingerprint_differences(old, now)
+        differ.update(keys)
+        described.append(describe_differences(keys, now, "the committed rows'"))
+    unknown = sorted({key for f in old for key, value in f.items() if value is None} - {"gpu", "threads"})
+    unrecorded = f"; the committed rows do not record {', '.join(unknown)}" if unknown else ""
+    if differ:
+        return f"why: expected, the fingerprint differs in {'; '.join(d for d in described if d)}{unrecorded}"
+    return ("why: not the recorded fingerprint (it matches" + unrecorded + "): the code or its inputs changed since"
+            " the commit, or a computation is not deterministic")
+
+
+def per_method(old: pd.DataFrame, new: pd.DataFrame, both: pd.DataFrame) -> pd.DataFrame:
+    """Per method and metric: final-cycle value and AUBC (report.stats), mean over the seeds both have,
+    committed and now, and their difference."""
+    frames = []
+    shared = both[["method", "seed"]].drop_duplicates()
+    for metric in sorted(both.metric.unique()):
+        grid = Grid.of(old, metric)
+        quantities = [per_seed(t.merge(shared, on=["method", "seed"]), metric, grid).assign(source=source)
+                      for t, source in ((old, "committed"), (new, "now"))]
+        wide = pd.concat(quantities).pivot_table(index=["method", "quantity"], columns="source", values="value")
+        if {"committed", "now"} <= set(wide.columns):
+            frames.append(wide.assign(metric=metric).reset_index())
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    table = table.pivot_table(index=["method", "metric"], columns="quantity", values=["committed", "now"]).reset_index()
+    table.columns = [f"{quantity}_{source}" if quantity else source for source, quantity in table.columns]
+    for quantity in ("final", "aubc"):
+        if f"{quantity}_now" in table:
+            table[f"{quantity}_diff"] = table[f"{quantity}_now"] - table[f"{quantity}_committed"]
+    order = [c for q in ("final", "aubc") for c in (f"{q}_committed", f"{q}_now", f"{q}_diff") if c in table]
+    return table[["method", "metric", *order]]
