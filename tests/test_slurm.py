@@ -187,10 +187,13 @@ def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"strategies": ["random", "entropy", "l2r"]})
     assert local.run_jobs("params/cifar10-ci.yaml", params, tmp_path, jobs=3, device="cuda") == 0
     devices = [command[command.index("--device") + 1] for command in started]
-    only = [command[command.index("--only") + 1:] for command in started]
     assert devices == ["cuda:0", "cuda:1", "cuda:0"]
-    assert only == [["random:0"], ["entropy:0"], ["l2r:0"]]
+    # no static split: every worker runs the whole study, taking the next slice nobody holds (a shared queue)
+    assert all("--only" not in command and "--no-verdict" in command for command in started)
     assert threads == ["2", "2", "2"]  # 7 cores // 3 workers
+    started.clear()
+    assert local.run_jobs("params/cifar10-ci.yaml", params, tmp_path, jobs=5, device="cuda", only=[("l2r", 0)]) == 0
+    assert [command[command.index("--only") + 1:command.index("--device")] for command in started] == [["l2r:0"]]
 
 
 @pytest.mark.parametrize("devices,cores,environ,expected", [
