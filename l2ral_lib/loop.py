@@ -203,7 +203,7 @@ def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.devic
     used = StudyFolder(out_dir).fingerprints_used()
     differ = fingerprint_differences(used, now)
     if differ:
-        threads = differ.get("threads")
+        threads = differ.get("threads") if device.type == "cpu" else None
         hint = f"; run with OMP_NUM_THREADS={max(threads)} to match the threads" if threads else ""
         log.warning("%s: this run's numerics differ from the study's slices so far in %s: the numbers depend on them,"
                     " so this run's rows will not match theirs to the last digit and methods of a seed would not"

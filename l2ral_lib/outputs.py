@@ -204,7 +204,7 @@ class StudyFolder:
                 continue
             partial = target.with_name(f".{name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(origin, partial)
+            shutil.copytree(origin, partial, ignore=shutil.ignore_patterns(".lock"))  # the source's runs' lock
             record = json.loads((partial / "provenance.json").read_text())
             atomic_write_json(partial / "provenance.json", {**record, "copied_from": str(origin)})
             partial.rename(target)
