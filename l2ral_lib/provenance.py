@@ -115,6 +115,12 @@ def fingerprint_differences(recorded: list[dict], now: dict) -> dict[str, list]:
     return differ
 
 
+def unrecorded(recorded: list[dict], now: dict) -> list[str]:
+    """Fingerprint keys that `now` knows and no recorded run does (runs recorded before fingerprints, or
+    with platform.processor()'s empty name): a difference there can be neither seen nor ruled out."""
+    return [key for key in FINGERPRINT_KEYS if now.get(key) is not None and all(f.get(key) is None for f in recorded)]
+
+
 def describe_differences(differ: dict[str, list], now: dict, theirs: str = "the study's") -> str:
     """'processor (this run 'X', the study's 'Y'), threads (this run 2, the study's 7)'."""
     return ", ".join(f"{key} (this run {now.get(key)!r}, {theirs} {', '.join(map(repr, values))})"

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from .outputs import StudyFolder, slice_name
-from .provenance import computing_runs, describe_differences, distinct, fingerprint_differences, run_fingerprint
+from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences, run_fingerprint,
+                         unrecorded)
 from .report.stats import Grid, per_seed
 from .results_table import MACHINE_METRICS
 
@@ -119,17 +120,19 @@ def explain(committed: Committed) -> str:
     folder = StudyFolder(committed.out_dir)
     mine = [run for run in computing_runs(folder.slice_dirs()) if json.dumps(run, sort_keys=True) not in shipped]
     old = distinct(run_fingerprint(run) for run in committed.runs if run["cycles_done"] > run["first_cycle"])
-    differ, described = {}, []
+    differ, described, unknown = {}, [], set()
     for now in distinct(run_fingerprint(run) for run in mine):
         keys = fingerprint_differences(old, now)
         differ.update(keys)
         described.append(describe_differences(keys, now, "the committed rows'"))
-    unknown = sorted({key for f in old for key, value in f.items() if value is None} - {"gpu", "threads"})
-    unrecorded = f"; the committed rows do not record {', '.join(unknown)}" if unknown else ""
+        unknown |= set(unrecorded(old, now))
+    lacking = f"; the committed rows do not record their {', '.join(sorted(unknown, key=FINGERPRINT_KEYS.index))}" if unknown else ""
     if differ:
-        return f"why: expected, the fingerprint differs in {'; '.join(d for d in described if d)}{unrecorded}"
-    return ("why: not the recorded fingerprint (it matches" + unrecorded + "): the code or its inputs changed since"
-            " the commit, or a computation is not deterministic")
+        return f"why: expected, the fingerprint differs in {'; '.join(d for d in described if d)}{lacking}"
+    if unknown:
+        return f"why: cannot be told{lacking}, so a different machine may explain it"
+    return ("why: not the fingerprint (it matches the committed rows'): the code or its inputs changed since the"
+            " commit, or a computation is not deterministic")
 
 
 def per_method(old: pd.DataFrame, new: pd.DataFrame, both: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from .loop import run_study
 from .outputs import StudyFolder
 from .precision import describe as describe_precision
 from .provenance import (computing_runs, cpu_threads_used, describe_differences, fingerprint,
-                         fingerprint_differences, run_fingerprint)
+                         fingerprint_differences, run_fingerprint, unrecorded)
 from .results_table import MACHINE_METRICS
 
 # exit statuses of `verify` (its --help says them): reproduced to the last digit; differs on the slice's
@@ -61,6 +61,7 @@ class Verdict:
     differences: list[str]
     fingerprint: dict[str, list]
     described: str  # the fingerprint difference in words ('' when it matches)
+    unknown: list[str]  # fingerprint keys the slice's record lacks (recorded before fingerprints)
 
     @property
     def status(self) -> int:
@@ -73,13 +74,18 @@ class Verdict:
             return "reproduced exactly"
         if self.fingerprint:
             return f"differs, expected: fingerprint differs in {', '.join(self.fingerprint)}"
+        if self.unknown:
+            return (f"differs; the slice does not record its {', '.join(self.unknown)}: whether the machine explains"
+                    " it cannot be told (recompute the slice on the current code to record them)")
         return "differs on the slice's own fingerprint: the code or its inputs changed since it was computed"
 
 
-def fingerprint_line(differ: dict[str, list], described: str) -> str:
-    if not differ:
-        return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
-    return f"fingerprint differs from the slice's in {described}: a difference in the rows is expected"
+def fingerprint_line(differ: dict[str, list], described: str, unknown: list[str] = ()) -> str:
+    if differ:
+        return f"fingerprint differs from the slice's in {described}: a difference in the rows is expected"
+    if unknown:
+        return f"fingerprint matches the slice's where it records one; it does not record its {', '.join(unknown)}"
+    return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
 
 
 @contextlib.contextmanager
@@ -111,9 +117,10 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
     with recorded_threads(stored, device):
         resolved = resolve_device(device)
         now = fingerprint(resolved, describe_precision(params, resolved))
-        differ = fingerprint_differences([run_fingerprint(run) for run in computing_runs([stored])], now)
+        recorded = [run_fingerprint(run) for run in computing_runs([stored])]
+        differ, unknown = fingerprint_differences(recorded, now), unrecorded(recorded, now)
         described = describe_differences(differ, now, "the slice's")
-        say(fingerprint_line(differ, described))
+        say(fingerprint_line(differ, described, unknown))
         with tempfile.TemporaryDirectory(dir=scratch) as folder:
             run_study(params, device, folder, only=[(method, seed)], progress=False)
-            return Verdict(differences(stored, StudyFolder(folder).slice(method, seed).path), differ, described)
+            return Verdict(differences(stored, StudyFolder(folder).slice(method, seed).path), differ, described, unknown)

@@ -100,7 +100,7 @@ def test_a_fresh_clone_reproduces_the_committed_study_with_right_counts_across_a
     assert git(clone, "status", "--porcelain", "--ignored") == "" and not list(out.rglob("state.pt"))
 
 
-def test_a_difference_is_measured_per_method_and_explained_by_the_fingerprints(origin, tmp_path):
+def test_a_difference_is_measured_per_method_and_explained_by_the_fingerprints(origin, tmp_path, monkeypatch):
     """compare() against a committed study whose rows and fingerprint were made to differ."""
     out = origin / "outputs" / "cifar10-ci"
     found = committed_study(out)
@@ -122,8 +122,16 @@ def test_a_difference_is_measured_per_method_and_explained_by_the_fingerprints(o
     assert (other.methods.set_index(["method", "metric"]).loc[("random", "accuracy"), ["final_diff", "aubc_diff"]]
             == 0).all()
 
+    mine = [{**run, "pid": -1} for run in found.runs]  # this run's records: another pid, the same fingerprint
+    monkeypatch.setattr("l2ral_lib.reproduction.computing_runs", lambda dirs: mine)
     unexplained = compare(Committed(out, found.pathspec, results, found.runs))
-    assert unexplained.why.startswith("why: not the recorded fingerprint")
+    assert unexplained.why.startswith("why: not the fingerprint (it matches the committed rows')")
+    # committed before fingerprints (the shipped studies): what is not recorded is said, not guessed
+    legacy = [{key: value for key, value in run.items() if key != "fingerprint"} for run in found.runs]
+    legacy = [{**run, "hardware": {**run["hardware"], "processor": ""}} for run in legacy]
+    unknown = compare(Committed(out, found.pathspec, results, legacy))
+    assert unknown.why == "why: cannot be told; the committed rows do not record their processor, isa, torch_build," \
+                          " so a different machine may explain it"
 
 
 def test_outside_git_a_run_says_nothing_of_a_reproduction(tmp_path, tiny_data_root, capsys):

@@ -150,6 +150,22 @@ def test_a_difference_on_another_fingerprint_is_expected_not_a_failure(study, ca
     assert out_lines[-1].endswith("differs, expected: fingerprint differs in isa")
 
 
+def test_a_slice_recorded_before_fingerprints_says_what_it_lacks(study, capsys):
+    slice_dir, out = study
+    record = json.loads((slice_dir / "provenance.json").read_text())
+    runs = [{**{k: v for k, v in run.items() if k != "fingerprint"}, "hardware": {**run["hardware"], "processor": ""}}
+            for run in record["runs"]]
+    (slice_dir / "provenance.json").write_text(json.dumps({"runs": runs}))
+    rows = pd.read_csv(slice_dir / "rows.csv")
+    rows.loc[rows.metric == "accuracy", "value"] += 0.5
+    rows.to_csv(slice_dir / "rows.csv", index=False)
+    assert main(["verify", str(out), "l2r:0"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("fingerprint matches the slice's where it records one; it does not record its"
+                               " processor, isa, torch_build")
+    assert "whether the machine explains it cannot be told" in printed[-1]
+
+
 def test_verify_help_documents_its_exit_statuses(capsys):
     with pytest.raises(SystemExit):
         main(["verify", "--help"])
