@@ -12,17 +12,30 @@ from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import load_selected
 from l2ral_lib.strategies import list_strategies
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+gpu = pytest.mark.gpu
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+# the fast path over every strategy: bald samples the dropout layer, so dropout > 0 (it refuses 0)
+FAST_PATH = dict(strategies=list_strategies(), amp=True, channels_last=True, compile=True, dropout=0.3)
 
 
+def test_fast_path_params_load(ci_params):
+    """Runs everywhere (no gpu mark): the GPU test's params pass every check, so that test reaches the GPU."""
+    params = ci_params(**FAST_PATH)
+    assert params.strategies == list_strategies() and params.dropout > 0
+
+
+@gpu
+@needs_cuda
 def test_fast_path_trains_every_strategy(ci_params, tmp_path):
     """bf16 autocast + channels_last + torch.compile on the ci profile: every strategy runs, finite metrics."""
-    params = ci_params(strategies=list_strategies(), amp=True, channels_last=True, compile=True)
+    params = ci_params(**FAST_PATH)
     table = run_study(params, "cuda", tmp_path, progress=False)
     assert table.value.notna().all() and len(table[table.metric == "accuracy"]) == len(list_strategies()) * params.n_cycles
     assert (table[table.metric == "gpu_peak_memory_gib"].value > 0).all()
 
 
+@gpu
+@needs_cuda
 def test_sorter_backward_on_cuda():
     """cuDNN's RNN backward refuses eval mode: the frozen sorter must still pass gradients on the GPU."""
     from l2ral_lib.losses import ranking_loss
@@ -34,6 +47,8 @@ def test_sorter_backward_on_cuda():
     assert predicted.grad is not None and predicted.grad.abs().sum() > 0
 
 
+@gpu
+@needs_cuda
 def test_jobs_share_one_gpu(tmp_path, tiny_data_root):
     command = [sys.executable, "-m", "l2ral_lib", "run", "params/cifar10-ci.yaml", "--device", "cuda", "--jobs", "3",
                "--no-progress", "--out", str(tmp_path), "--set", f"data_root={tiny_data_root}",
@@ -44,6 +59,8 @@ def test_jobs_share_one_gpu(tmp_path, tiny_data_root):
     assert sorted(provenance["slices"]) == ["entropy-seed0", "l2r-seed0", "random-seed0"]
 
 
+@gpu
+@needs_cuda
 @pytest.mark.parametrize("method", ["entropy", "l2r", "coreset"])
 def test_cpu_and_gpu_runs_agree(method, ci_params, tmp_path):
     """fp32 on both: the same initial set, and picks that overlap almost entirely (kernels differ in the
