@@ -77,3 +77,41 @@ def test_shipped_sorter_gradient_equals_autograd(kind):
     x_ref = x.detach().clone().requires_grad_(True)
     (reference_net(x_ref) * upstream).sum().backward()
     torch.testing.assert_close(fast, x_ref.grad, rtol=1e-4, atol=1e-6)
+
+
+def cudnn_seen(rnn):
+    """Record torch.backends.cudnn.enabled each time the GRU's own forward runs (a forward hook)."""
+    seen = []
+    rnn.register_forward_hook(lambda *_: seen.append(torch.backends.cudnn.enabled))
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["sodeep", "gru"])
+def test_the_sorter_runs_its_forward_under_cudnn_and_its_input_gradient_batched(kind):
+    """cuDNN is off only where autograd differentiates PyTorch's GRU in eval mode, not for the whole net:
+    the no-grad forward (scoring) runs PyTorch's stacked GRU with cuDNN on; the training forward goes
+    through the batched path (its own backward); outputs equal to float tolerance either way."""
+    sorter = load_sorter(64, kind=kind)
+    rnn = sorter.net.rnn if kind == "sodeep" else sorter.net.gru
+    seen = cudnn_seen(rnn)
+    x = torch.randn(3, 64) * 0.3 + 2
+    with torch.no_grad():
+        plain = sorter(x)
+    assert seen == [True]
+    graph = sorter(x.clone().requires_grad_(True))
+    assert seen == [True] and graph.grad_fn is not None  # the batched path: nn.GRU's forward not called
+    torch.testing.assert_close(graph.detach(), plain, rtol=1e-5, atol=1e-6)
+
+
+def test_cudnn_is_off_where_autograd_differentiates_an_eval_mode_gru():
+    """cuDNN's RNN backward refuses eval mode: the unbatchable frozen GRU (not batch_first) and an eval-mode
+    GRU with trainable weights (bench.py's autograd baseline) run without it; one in training keeps it."""
+    torch.manual_seed(0)
+    rnn = nn.GRU(1, 4, num_layers=2, bidirectional=True).eval().requires_grad_(False)
+    seen = cudnn_seen(rnn)
+    frozen_gru(rnn, torch.randn(5, 2, 1, requires_grad=True)).sum().backward()
+    rnn.requires_grad_(True)
+    frozen_gru(rnn, torch.randn(5, 2, 1)).sum().backward()
+    rnn.train()
+    frozen_gru(rnn, torch.randn(5, 2, 1)).sum().backward()
+    assert seen == [False, False, True]

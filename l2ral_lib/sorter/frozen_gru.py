@@ -25,10 +25,20 @@ from torch import nn
 
 def frozen_gru(rnn: nn.GRU, inputs: torch.Tensor) -> torch.Tensor:
     """`rnn(inputs)[0]` for a batch_first GRU, with the fast input gradient when the GRU's weights are
-    frozen and `inputs` needs a gradient; otherwise (the sorter in training) PyTorch's own."""
+    frozen and `inputs` needs a gradient; otherwise (the sorter in training, a call without a graph)
+    PyTorch's own.
+
+    cuDNN (on CUDA) runs every forward: a no-grad one, and the batched path's, whose backward is this
+    module's own ops. It is off only where autograd would differentiate PyTorch's GRU in eval mode (a
+    frozen GRU this path cannot batch, an eval-mode copy with trainable weights): cuDNN's RNN backward
+    refuses eval mode, and without cuDNN the same function runs as per-step kernels."""
     frozen = not any(weight.requires_grad for weight in rnn.parameters())
-    if frozen and rnn.batch_first and rnn.bias and torch.is_grad_enabled() and inputs.requires_grad:
+    recording = torch.is_grad_enabled() and (inputs.requires_grad or not frozen)
+    if frozen and rnn.batch_first and rnn.bias and recording:
         return _FrozenGRU.apply(inputs, rnn)
+    if recording and not rnn.training:
+        with torch.backends.cudnn.flags(enabled=False):
+            return rnn(inputs)[0]
     return rnn(inputs)[0]
 
 

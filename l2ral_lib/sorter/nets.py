@@ -95,10 +95,9 @@ class FrozenSorter(nn.Module):
         if x.shape[-1] != self.seq_len:
             raise ValueError(f"this sorter ranks lists of length {self.seq_len}, got length {x.shape[-1]}")
         lead = x.shape[:-1]
-        # cuDNN's GRU backward refuses eval mode; cuDNN off computes the same function and still
-        # gives the input its gradient
-        with torch.backends.cudnn.flags(enabled=False):
-            return self.net(x.reshape(-1, self.seq_len)).reshape(*lead, self.seq_len)
+        # cuDNN stays on: the input gradient is frozen_gru's batched path, never cuDNN's RNN backward
+        # (which refuses eval mode); frozen_gru turns cuDNN off itself where autograd would need it
+        return self.net(x.reshape(-1, self.seq_len)).reshape(*lead, self.seq_len)
 
 
 def check_kind(kind: str) -> None:
