@@ -2,11 +2,11 @@
 
     python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
                                [--vaal-width 128] [--vae-iterations 10] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
-                               [--parts train_step,precision,vae,query,sorter,phases]
+                               [--parts train_step,precision,vae,query,sorter,ops,phases]
                                [--precision-models cifar10-smoke,celeba-smoke,paper] [--precision-steps N]
                                [--query-methods random,entropy,...]
 
-Prints one table per part and writes outputs/bench/<name>.csv:
+Prints one table per part and writes outputs/bench/<name>.csv as soon as the part finishes:
 - train_step: the study's training step (train_cycle: device-resident data, augmentation, target +
   the L2R head and sorter) vs a bare PyTorch loop over the same model, batch, device and precision;
 - precision: float32 vs bf16 autocast vs bf16 + channels_last, for the smoke and paper model widths,
@@ -14,7 +14,9 @@ Prints one table per part and writes outputs/bench/<name>.csv:
 - vae: VAAL's fit per iteration at the smoke width in the three precision settings;
 - query: scoring + selection per strategy on a 10k subset; core-set's k-center with 10k pool x 10k
   labeled 512-d, and BADGE's k-means++ seeding with 10k pool x 512-d features x 10 classes (5120-d);
-- sorter: forward+backward of the length-64 sorter per batch, and its share of an L2R training step;
+- sorter: forward+backward of the length-64 sorter per batch (cuDNN on and off, and autograd's graph), and
+  its share of an L2R training step;
+- ops: host-side aten ops per step (torch.profiler, CPU) before and after cuDNN's fused GRU forward;
 - phases_<study>: seconds per phase and method of each finished smoke study found under outputs/.
 """
 from __future__ import annotations
@@ -205,32 +207,85 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128, meth
     return pd.DataFrame(rows)
 
 
-def bench_sorter(device, l2r_step_s: float, rounds: int = 3):
-    """Forward+backward of the length-64 sorter per batch, as the study runs it (frozen_gru's batched input
-    gradient) and through autograd's per-step graph (a trainable copy: PyTorch's own GRU backward), best
-    of `rounds` interleaved; and the study path's share of an L2R training step (`l2r_step_s`, from the
-    train_step benchmark of the same run)."""
+def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch: int = 1):
+    """Forward+backward of the length-64 sorter per batch of `batch` lists: as the study runs it (cuDNN on
+    for the forward, frozen_gru's batched input gradient), the same with cuDNN off for the whole net (the
+    code before issue 27; on a CPU both are the same), and through autograd's per-step graph (a trainable
+    eval-mode copy: PyTorch's own GRU backward, cuDNN off as frozen_gru turns it off there, for cuDNN's RNN
+    backward refuses eval mode). Best of `rounds` interleaved; and the study path's share of an L2R
+    training step (`l2r_step_s`, from the train_step part of the same run) when given."""
     sorter = load_sorter(64, device=device)
     reference = copy.deepcopy(sorter.net).requires_grad_(True)
-    predicted = torch.randn(1, 64, device=device, requires_grad=True)
+    predicted = torch.randn(batch, 64, device=device, requires_grad=True)
     repeats = 50
 
-    def steps(net):
+    def steps(net, cudnn=True):
         def run():
-            for _ in range(repeats):
-                net(predicted).sum().backward()
+            with torch.backends.cudnn.flags(enabled=cudnn and torch.backends.cudnn.enabled):
+                for _ in range(repeats):
+                    net(predicted).sum().backward()
         return run
-    loops = {"study": steps(sorter), "autograd": steps(reference)}
+    loops = {"study": steps(sorter), "study_no_cudnn": steps(sorter, cudnn=False), "autograd": steps(reference)}
     best = {name: float("inf") for name in loops}
     for _ in range(rounds):
         for name, fn in loops.items():
             best[name] = min(best[name], timed(fn, device) / repeats)
-    return pd.DataFrame([{"sorter_fwd_bwd_ms": 1000 * best["study"], "autograd_fwd_bwd_ms": 1000 * best["autograd"],
-                          "speedup": best["autograd"] / best["study"], "l2r_train_step_ms": 1000 * l2r_step_s,
-                          "sorter_share": best["study"] / l2r_step_s}])
+    row = {"batch_lists": batch, "sorter_fwd_bwd_ms": 1000 * best["study"],
+           "no_cudnn_fwd_bwd_ms": 1000 * best["study_no_cudnn"], "autograd_fwd_bwd_ms": 1000 * best["autograd"],
+           "speedup": best["autograd"] / best["study"], "cudnn_speedup": best["study_no_cudnn"] / best["study"]}
+    if l2r_step_s is not None:
+        row.update(l2r_train_step_ms=1000 * l2r_step_s, sorter_share=best["study"] / l2r_step_s)
+    return pd.DataFrame([row])
 
 
-PARTS = ("train_step", "precision", "vae", "query", "sorter", "phases")
+def op_counts(fn, fused=("aten::gru",)) -> tuple[int, int]:
+    """(host-side aten ops fn() dispatches, the same with every `fused` op's subtree counted as one op),
+    by torch.profiler on the CPU. Each aten op is at least one kernel launch on CUDA; without cuDNN, CUDA
+    runs aten::gru as the same per-step decomposition the CPU profile shows, with cuDNN as one fused call."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        fn()
+    events = [event for event in profile.events() if event.name.startswith("aten::")]
+
+    def inside_fused(event):
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name in fused:
+                return True
+            parent = parent.cpu_parent
+        return False
+    return len(events), len(events) - sum(map(inside_fused, events))
+
+
+def bench_ops(params, width=16):
+    """Host-side ops per step, before (cuDNN off for the whole sorter, as before issue 27) and after
+    (cuDNN's fused GRU forward; the batched input gradient unchanged): the sorter's no-grad forward, its
+    forward+backward in an L2R step, and one whole L2R training step (target, head, sorter) of batch 64.
+    Counted on the CPU (see op_counts): what the change removes, not a GPU time."""
+    device = torch.device("cpu")
+    sorter = load_sorter(64)
+    x = torch.randn(1, 64)
+
+    def no_grad_forward():
+        with torch.no_grad():
+            sorter(x)
+
+    def forward_backward():
+        sorter(x.clone().requires_grad_(True)).sum().backward()
+    run = dataclasses.replace(params, model_width=width, amp=False, channels_last=False, batch_size=64)
+    data = fake_cifar(64, device, torch.Generator().manual_seed(0))
+    l2r_step = study_loop("l2r", run, data, 64, device)  # one epoch of one batch: one training step
+    l2r_step()  # warm: lazy initialisation out of the count
+    rows = []
+    for case, fn in (("sorter forward, no grad (scoring)", no_grad_forward),
+                     ("sorter forward + input gradient (one list)", forward_backward),
+                     (f"L2R training step (ResNet-18 width {width}, batch 64)", l2r_step)):
+        before, after = op_counts(fn)
+        rows.append({"case": case, "ops_before": before, "ops_after": after, "removed": before - after,
+                     "ratio": before / after})
+    return pd.DataFrame(rows)
+
+
+PARTS = ("train_step", "precision", "vae", "query", "sorter", "ops", "phases")
 
 
 def main():
@@ -260,27 +315,31 @@ def main():
     params = load_params(PROJECT_ROOT / "params" / "cifar10-paper.yaml", {"model_width": args.width})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    print(f"device {device} ({torch.get_num_threads()} threads, CPU bf16 flag: {cpu_bf16_flag()}), ResNet-18 width"
+          f" {args.width}, batch {params.batch_size}; study setting: {describe(params, device)}", flush=True)
     tables = {}
+
+    def done(name, table):
+        """Each part's table is written and printed as soon as the part finishes: a later crash loses nothing."""
+        tables[name] = table
+        table.to_csv(out / f"{name}.csv", index=False)
+        print(f"\n== {name}\n{table.round(3).to_string(index=False)}", flush=True)
     if "train_step" in parts:
-        tables["train_step"] = bench_train_step(params, device, args.steps)
+        done("train_step", bench_train_step(params, device, args.steps))
     if "precision" in parts:
-        tables["precision"] = bench_precision(params, device, args.precision_models.split(","), args.precision_steps)
+        done("precision", bench_precision(params, device, args.precision_models.split(","), args.precision_steps))
     if "vae" in parts:
-        tables["vae"] = bench_vae(params, device, iterations=args.vae_iterations)
+        done("vae", bench_vae(params, device, iterations=args.vae_iterations))
     if "query" in parts:
-        tables["query"] = bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width, methods)
+        done("query", bench_query(params, device, args.width, args.query_n, args.picks, args.vaal_width, methods))
     if "sorter" in parts:
         l2r_images_per_s = tables["train_step"].set_index("loop").images_per_s["study train_cycle (l2r)"]
-        tables["sorter"] = bench_sorter(device, params.batch_size / l2r_images_per_s)
+        done("sorter", bench_sorter(device, params.batch_size / l2r_images_per_s))
+    if "ops" in parts:
+        done("ops", bench_ops(params, args.width))
     if "phases" in parts:
         for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
-            tables[f"phases_{Path(results).parent.name}"] = timing_table(pd.read_csv(results)).reset_index()
-    print(f"device {device} ({torch.get_num_threads()} threads, CPU bf16 flag: {cpu_bf16_flag()}), ResNet-18 width"
-          f" {args.width}, batch {params.batch_size}; study setting: {describe(params, device)}")
-    for name, table in tables.items():
-        table.to_csv(out / f"{name}.csv", index=False)
-        print(f"\n== {name}\n{table.round(3).to_string(index=False)}")
-
+            done(f"phases_{Path(results).parent.name}", timing_table(pd.read_csv(results)).reset_index())
 
 if __name__ == "__main__":
     main()

@@ -71,3 +71,30 @@ def test_precision_comparison_pairs_seeds_and_refuses_other_params(ci_params, tm
         assert row["mean bf16 - float32"] == 1.0 and row["95% interval"] == f"[{low:.4g}, {high:.4g}]"
         assert row["train time float32 / bf16"] == 2.0
     assert table.loc[("Random", "final"), "verdict"] == "not significant"
+
+
+def test_each_part_is_written_when_it_finishes(tmp_path, monkeypatch):
+    """A part that crashes (bench.py on CUDA once crashed in its sorter part) loses none of the parts before it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench  # noqa: PLC0415
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("cudnn RNN backward can only be called in training mode")
+    monkeypatch.setattr(bench, "bench_vae", crash)
+    monkeypatch.setattr(bench, "bench_train_step", lambda *a: pd.DataFrame([{"loop": "x", "images_per_s": 1.0}]))
+    monkeypatch.setattr(sys, "argv", ["bench.py", "--parts", "train_step,vae", "--out", str(tmp_path)])
+    with pytest.raises(RuntimeError):
+        bench.main()
+    assert pd.read_csv(tmp_path / "train_step.csv").images_per_s.tolist() == [1.0]
+
+
+def test_op_counts_see_what_cudnn_fuses():
+    """The ops part's counter: an aten::gru's per-step decomposition counts in `before`, as one op in `after`."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    rnn = torch.nn.GRU(1, 4, num_layers=2, batch_first=True).eval()
+    with torch.no_grad():
+        before, after = bench.op_counts(lambda: rnn(torch.randn(1, 16, 1)))
+    assert after < 16 < 16 * 2 * 5 < before  # 2 layers x 16 steps, several ops each, against a handful

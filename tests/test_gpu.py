@@ -74,3 +74,15 @@ def test_cpu_and_gpu_runs_agree(method, ci_params, tmp_path):
         assert len(shared) >= 0.8 * params.query_size, (cycle, picks)
     accuracy = {d: t[t.metric == "accuracy"].value.reset_index(drop=True) for d, t in tables.items()}
     pd.testing.assert_series_equal(accuracy["cpu"], accuracy["cuda"], atol=10.0)
+
+
+@gpu
+@needs_cuda
+def test_bench_sorter_part_runs_on_cuda():
+    """bench.py deep-copies the sorter's GRU in eval mode with grads on: under cuDNN its backward raised
+    "cudnn RNN backward can only be called in training mode"."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench  # noqa: PLC0415
+
+    table = bench.bench_sorter(torch.device("cuda"), rounds=1)
+    assert (table[["sorter_fwd_bwd_ms", "no_cudnn_fwd_bwd_ms", "autograd_fwd_bwd_ms"]] > 0).all(axis=None)
