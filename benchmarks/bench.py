@@ -22,6 +22,7 @@ Prints one table per part and writes outputs/bench/<name>.csv as soon as the par
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -221,7 +222,8 @@ def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch
 
     def steps(net, cudnn=True):
         def run():
-            with torch.backends.cudnn.flags(enabled=cudnn and torch.backends.cudnn.enabled):
+            # flags() resets benchmark, deterministic and TF32 to torch's defaults: used only to turn cuDNN off
+            with contextlib.nullcontext() if cudnn else torch.backends.cudnn.flags(enabled=False):
                 for _ in range(repeats):
                     net(predicted).sum().backward()
         return run

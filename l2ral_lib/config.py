@@ -99,6 +99,7 @@ class Params:
     amp: bool = False  # bf16 autocast of the target model where native: CUDA, CPUs with avx512_bf16/amx_bf16/bf16
     channels_last: bool = False  # memory layout: CUDA, and CPU together with bf16 (float32 CPU stays contiguous)
     compile: bool = False  # torch.compile the target model
+    deterministic: bool = False  # CUDA: cuDNN's deterministic kernels, no cudnn.benchmark, torch.use_deterministic_algorithms: a rerun on the same GPU and software repeats the slice to the last digit (slower; CPU runs repeat anyway)
     # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; README "On a cluster")
     cluster: Cluster = field(default_factory=Cluster)  # the keys cluster.* below
 

@@ -25,7 +25,7 @@ from .files import file_sha256
 from .models import build_model
 from .outputs import StudyFolder, longest_first, slice_name, study_slices
 from .paths import pretrained_file
-from .precision import describe as describe_precision, uses_channels_last
+from .precision import configure_backends, describe as describe_precision, uses_channels_last
 from .progress import StudyProgress
 from .provenance import SliceProvenance, describe_differences, fingerprint, fingerprint_differences
 from .seeds import derive_seed, initial_labeled_set, query_subset
@@ -172,6 +172,7 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
     """Validate the output folder, load the data: everything that can fail fast, before training. With
     `reuse_from` (a sibling study run with the same params), its finished slices are copied, not recomputed."""
     device = resolve_device(str(device))
+    configure_backends(params, device)  # TF32 off on CUDA; cudnn.benchmark, or the deterministic kernels
     out_dir = Path(out_dir)
     folder = StudyFolder(out_dir)
     folder.guard(params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -65,14 +66,44 @@ def uses_channels_last(params, device: torch.device) -> bool:
 
 
 def describe(params, device: torch.device) -> str:
-    """One line: the precision a run trains in, and why (recorded in provenance, printed at start)."""
+    """One line: the precision a run trains in, and why (recorded in provenance, printed at start). On
+    CUDA float32 means IEEE float32: configure_backends turns TF32 off."""
+    cuda = device.type == "cuda"
+    tail = (", TF32 off" if cuda else "") + ("; deterministic kernels" if cuda and params.deterministic else "")
     if not uses_bf16(params, device):
         reason = ("amp: false" if not params.amp else
                   "no native bf16 on this CPU" if device.type == "cpu" else f"no bf16 on {device}")
-        return f"float32 ({reason})"
+        return f"float32 ({reason}{tail})"
     where = f"CPU {cpu_bf16_flag()}" if device.type == "cpu" else str(device)
     layout = " + channels_last" if uses_channels_last(params, device) else ""
-    return f"bf16 autocast{layout} ({where}); ranking path and metrics float32"
+    return f"bf16 autocast{layout} ({where}); ranking path and metrics float32{tail}"
+
+
+def configure_backends(params, device: torch.device) -> None:
+    """The process-wide backend settings a study runs under (loop.open_study calls it before building
+    anything; every --jobs worker is its own process and calls it too).
+
+    TF32 off on CUDA, for convolutions, cuDNN's RNN and matmuls alike: torch's defaults would run float32
+    convolutions (and, with cuDNN on for the sorter's forward, the sorter's GRU) with 10-bit mantissas, so
+    an `amp: false` run would not be the paper's float32 that provenance records, nor the ranking path
+    the float32 that FIDELITY.md states under bf16 autocast. bf16 autocast is the declared speed setting;
+    TF32 would be an undeclared third precision.
+
+    `deterministic` (params): cuDNN's deterministic kernels, no cudnn.benchmark, and
+    torch.use_deterministic_algorithms(True), which makes any op without a deterministic kernel raise
+    instead of differing silently (cuBLAS needs CUBLAS_WORKSPACE_CONFIG set before its first call, set
+    here). Otherwise cudnn.benchmark on: the study's shapes are fixed (batch, image size), so cuDNN's
+    autotuning is paid once per shape. Both set on every call, so one study's setting never leaks into the
+    next in the same process."""
+    deterministic = bool(params.deterministic)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not deterministic
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def autocast(params, device: torch.device):

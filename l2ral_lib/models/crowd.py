@@ -102,7 +102,7 @@ class CrowdCounterRes50(nn.Module):
     def forward(self, x: torch.Tensor) -> ModelOutput:
         features = self.trunk(x)
         density = F.interpolate(self.decoder(features[-1]), scale_factor=8, mode="nearest")
-        embedding = torch.flatten(F.adaptive_avg_pool2d(features[-1], 1), 1)
+        embedding = features[-1].mean((2, 3))
         return ModelOutput(density, features, embedding)
 
 

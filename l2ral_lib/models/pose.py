@@ -42,7 +42,7 @@ class PoseResNet50(nn.Module):
     def forward(self, x: torch.Tensor) -> ModelOutput:
         maps = self.trunk(x)[1:]  # layer1..layer4
         heatmaps = self.final(self.deconv(maps[-1]))
-        return ModelOutput(heatmaps, maps, torch.flatten(F.adaptive_avg_pool2d(maps[-1], 1), 1))
+        return ModelOutput(heatmaps, maps, maps[-1].mean((2, 3)))
 
 
 @register_model("pose_res50")

@@ -40,8 +40,14 @@ def _robust_standardise(z: torch.Tensor) -> torch.Tensor:
     deviation. One outlier squeezes the bulk of a mean/sd-standardised row into a sliver; the
     median and MAD ignore it, so the bulk keeps a resolution the GRU can tell apart. The 1e-2 floor
     (in sd units) keeps rows with more than half their values tied finite."""
-    centred = z - z.median(-1, keepdim=True).values
-    return centred / (centred.abs().median(-1, keepdim=True).values + 1e-2)
+    centred = z - _lower_median(z)
+    return centred / (_lower_median(centred.abs()) + 1e-2)
+
+
+def _lower_median(z: torch.Tensor) -> torch.Tensor:
+    """(..., n) -> (..., 1): torch.median's value (the lower middle), by a sort: torch.median with indices has
+    no deterministic CUDA kernel (params `deterministic`), a sort's values and gradient do."""
+    return z.sort(-1).values[..., (z.shape[-1] - 1) // 2, None]
 
 
 class GRUSorter(nn.Module):
