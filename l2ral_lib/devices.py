@@ -2,6 +2,10 @@
 the `--jobs` workers of this machine (`worker_devices`) and for Slurm tasks (`task_device`)."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import torch
 
 from .config import Cluster
@@ -19,8 +23,42 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise ParamsError("device", f"unsupported device '{name}'; use cpu, cuda or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ParamsError("device", "cuda requested but no GPU is visible; use --device cpu (or auto)")
+        raise ParamsError("device", driver_mismatch() or "cuda requested but no GPU is visible; use --device cpu"
+                                                          " (or auto)")
     return device
+
+
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version nvidia-smi reports, or None (no nvidia-smi, or it fails)."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        answer = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = answer.stdout.split()
+    return lines[0] if answer.returncode == 0 and lines else None
+
+
+def driver_mismatch() -> str | None:
+    """Why torch sees no GPU on a machine that has one, or None where none is present: the usual cause
+    is a driver older than the CUDA build of the torch wheel (`make setup` installs a CUDA 13.0 build,
+    which needs a driver of the 580 series or later)."""
+    driver, present = nvidia_driver(), Path("/dev/nvidia0").exists()
+    try:
+        torch.cuda.device_count()
+        complaint = None
+    except RuntimeError as error:  # e.g. "The NVIDIA driver on your system is too old"
+        complaint = str(error).splitlines()[0] if "driver" in str(error).lower() else None
+    if not (driver or present or complaint):
+        return None
+    return (f"cuda requested and a GPU is present (driver {driver or 'unknown: nvidia-smi gave none'}), but torch"
+            f" {torch.__version__} (built for CUDA {torch.version.cuda or 'none: a CPU-only build'}) cannot use it"
+            f"{': ' + complaint if complaint else ''}; the driver is likely older than the CUDA build needs: update"
+            " the NVIDIA driver, or install the torch wheel built for the CUDA the driver supports (nvidia-smi's"
+            " 'CUDA Version'), e.g. pip install torch --index-url https://download.pytorch.org/whl/cu126;"
+            " or run with --device cpu")
 
 
 def worker_devices(device: str, n_workers: int, n_gpus: int) -> list[str]:

@@ -90,6 +90,7 @@ class Study:
             record = SliceProvenance(folder.provenance_file, self.device, self.weights_used(strategy), first_cycle,
                                      describe_precision(p, self.device))
         trainable = torch.compile(model) if p.compile else model
+        reset_peak_memory(self.device)  # gpu_peak_memory_gib: this slice's peak, not the process's so far
         for cycle in range(first_cycle, p.n_cycles):
             if not p.continue_model and cycle > 0:
                 # every cycle trains from the initial weights, the first one after a resume too (the
@@ -166,6 +167,13 @@ class Study:
             raise RuntimeError(f"strategy {strategy.name} returned {len(picks)} picks ({len(torch.unique(picks))}"
                                f" distinct) for a query of {p.query_size}")
         return subset[picks]
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a slice's GPU peak-memory count afresh (a --jobs worker runs several slices in one process:
+    without this, every slice after VAAL's reported VAAL's peak)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
