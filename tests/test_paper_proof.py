@@ -5,6 +5,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from conftest import ROOT
 
@@ -58,3 +59,27 @@ def test_proof_run_refuses_bad_params_at_once(tmp_path):
                    "--set", "epochs=0")
     assert result.returncode == 2 and result.stderr.strip() == "error: params: epochs: must be > 0, got 0"
     assert not (tmp_path / "p").exists()
+
+
+def test_time_left_is_modelled_per_method():
+    """VAAL's fit is fixed per cycle and an L2R step costs several plain ones: the time left follows each
+    method's measured cycles, not images alone (the old estimate made every method cost random's per image)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import paper_proof  # noqa: PLC0415
+    from l2ral_lib.checks import load_params  # noqa: PLC0415
+
+    params = load_params(ROOT / "params" / "cifar10-paper.yaml", {"seeds": [0], "strategies": ["random", "vaal", "l2r"]})
+    rows = []
+    for method, per_image, fixed in (("random", 1e-4, 0.5), ("vaal", 1e-4, 600.0), ("l2r", 6e-4, 0.5)):
+        for cycle in (0, 1):
+            n = params.labeled_at(cycle)
+            rows += [dict(method=method, seed=0, cycle=cycle, n_labeled=n, metric="time_train_s",
+                          value=per_image * n * params.epochs),
+                     dict(method=method, seed=0, cycle=cycle, n_labeled=n, metric="time_query_s", value=fixed)]
+    rows = pd.DataFrame(rows)
+    done = {(m, 0, c) for m in ("random", "vaal", "l2r") for c in (0, 1)}
+    left = paper_proof.seconds_left(rows, params, done)
+    images_left = sum(params.labeled_at(c) * params.epochs for c in range(2, params.n_cycles))
+    assert left["random"] == pytest.approx(1e-4 * images_left + 0.5 * (params.n_cycles - 3))
+    assert left["vaal"] == pytest.approx(1e-4 * images_left + 600.0 * (params.n_cycles - 3))
+    assert left["l2r"] == pytest.approx(6 * 1e-4 * images_left + 0.5 * (params.n_cycles - 3))

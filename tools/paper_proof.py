@@ -84,18 +84,45 @@ def throughput(out: Path) -> dict:
     wall = (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
     per_process = images / train.value.sum()
     done = set(zip(train.method, train.seed, train.cycle))
-    left_images = sum(params.labeled_at(c) * params.epochs for m in params.strategies for s in params.seeds
-                      for c in range(params.n_cycles) if (m, s, c) not in done)
     total = images / wall if wall else per_process  # all processes together (JOBS > 1 run slices in parallel)
+    left = seconds_left(rows, params, done)
     memory = rows[rows.metric == "gpu_peak_memory_gib"].value
     report.update(cycles_done=len(done), images_trained=int(images),
                   images_per_s_per_process=round(per_process, 1),
                   images_per_s_total=round(total, 1),
                   gpu_peak_memory_gib=round(memory.max(), 2) if len(memory) else None,
-                  hours_left=round(left_images / total / 3600, 2),
+                  hours_left=round(sum(left.values()) / max(1.0, total / per_process) / 3600, 2),
+                  hours_left_by_method={m: round(v / 3600, 2) for m, v in left.items()},
                   slices={f"{m}-seed{s}": int((train.method == m).mul(train.seed == s).sum())
                           for m in params.strategies for s in params.seeds})
     return report
+
+
+def cost_model(rows: pd.DataFrame, params) -> dict[str, tuple[float, float]]:
+    """Per method, from its measured cycles: (seconds of training per image-epoch, seconds of everything
+    else per queried cycle: scoring, VAAL's fit, k-center...). Cost is not proportional to images alone:
+    VAAL's fit is a fixed iteration count per cycle, an L2R step costs several plain ones. A method not
+    measured yet takes the costliest measured method's figures (an upper bound until it has run)."""
+    times = rows[rows.metric.str.startswith("time_")]
+    model = {}
+    for method, own in times.groupby("method"):
+        train = own[own.metric == "time_train_s"]
+        other = own[own.metric != "time_train_s"].groupby(["seed", "cycle"]).value.sum()
+        queried = train[train.cycle < params.n_cycles - 1]
+        model[method] = (train.value.sum() / max(1, (train.n_labeled * params.epochs).sum()),
+                         other.sum() / max(1, len(queried)))
+    if model:
+        worst = (max(rate for rate, _ in model.values()), max(fixed for _, fixed in model.values()))
+        model.update({m: worst for m in params.strategies if m not in model})
+    return model
+
+
+def seconds_left(rows: pd.DataFrame, params, done: set) -> dict[str, float]:
+    """Seconds of one process per method for the (method, seed, cycle)s not in `done`, by cost_model."""
+    model = cost_model(rows, params)
+    return {m: sum(model[m][0] * params.labeled_at(c) * params.epochs + (model[m][1] if c < params.n_cycles - 1 else 0)
+                   for s in params.seeds for c in range(params.n_cycles) if (m, s, c) not in done)
+            for m in params.strategies}
 
 
 def load_params_json(out: Path):
