@@ -141,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
             print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
             return 0
         if args.command == "verify":
+            from .devices import reproducibility_note  # noqa: PLC0415
+            from .outputs import StudyFolder  # noqa: PLC0415
             from .verify import verify_slice  # noqa: PLC0415
 
+            recorded = Path(args.out) / "params.json"
+            deterministic = recorded.is_file() and json.loads(recorded.read_text()).get("deterministic", False)
+            print(reproducibility_note(StudyFolder(args.out).slice(*args.slice).provenance_file, deterministic,
+                                       args.device), flush=True)
             (method, seed) = args.slice
             verdict = verify_slice(args.out, method, seed, device=args.device,
                                    say=lambda line: print(f"{args.out} {method}:{seed}: {line}", flush=True))

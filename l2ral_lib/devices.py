@@ -2,6 +2,7 @@
 the `--jobs` workers of this machine (`worker_devices`) and for Slurm tasks (`task_device`)."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,3 +88,28 @@ def task_device(device: str, cluster: Cluster) -> str:
                                                    " leaves idle; set cluster.gpus_per_task: 0 (make:"
                                                    " CLUSTER=gpus_per_task=0), or use --device cuda")
     return device
+
+
+def reproducibility_note(provenance_file: Path, deterministic: bool, device: str) -> str:
+    """One line for `verify`: whether a rerun on `device` can reproduce a slice whose runs provenance_file
+    records, computed with params `deterministic`. CPU: exactly, on the recorded thread count. CPU against
+    GPU: no, different random streams (batch order, crops, flips come from the device's generator: mt19937
+    against Philox); only cycle 0's labeled set and initial model are shared. GPU: exactly only with
+    `deterministic` on the same GPU model and software; otherwise cuDNN's and atomic kernels vary."""
+    runs = json.loads(Path(provenance_file).read_text())["runs"] if Path(provenance_file).is_file() else []
+    kinds = {torch.device(run["hardware"]["device"]).type for run in runs}
+    rerun = "cuda" if device == "auto" and torch.cuda.is_available() else device.split(":")[0].replace("auto", "cpu")
+    if not kinds:
+        return "verify: no provenance recorded for this slice; nothing is known of where it ran"
+    if kinds != {rerun}:
+        return (f"verify: the slice ran on {', '.join(sorted(kinds))}, the rerun on {rerun}: CPU and GPU runs are"
+                " different random streams, so rows and picks are expected to differ after cycle 0's initial set")
+    if rerun == "cpu":
+        return "verify: CPU slice, CPU rerun on its recorded thread count: expected identical to the last digit"
+    gpus = sorted({run["hardware"].get("gpu", "?") for run in runs})
+    versions = sorted({run["versions"]["torch"] for run in runs})
+    if deterministic:
+        return (f"verify: GPU slice with deterministic kernels (ran on {', '.join(gpus)}, torch {', '.join(versions)}):"
+                " identical to the last digit on the same GPU model and software, not otherwise")
+    return ("verify: GPU slice without `deterministic`: cuDNN's and atomic kernels vary run to run, so the last"
+            " digits and then picks may differ; set deterministic: true for GPU runs that repeat")

@@ -51,3 +51,18 @@ def test_every_slice_reports_its_own_gpu_peak(ci_params, tmp_path, monkeypatch):
     loop.reset_peak_memory(torch.device("cpu"))
     loop.reset_peak_memory(torch.device("cuda:1"))
     assert reset == ["cuda:1"]
+
+
+def test_verify_says_which_reproducibility_applies(tmp_path):
+    import json  # noqa: PLC0415
+
+    def note(kinds, deterministic, rerun):
+        record = tmp_path / "provenance.json"
+        record.write_text(json.dumps({"runs": [{"hardware": {"device": k, "gpu": "NVIDIA H200"},
+                                                "versions": {"torch": "2.14.1"}} for k in kinds]}))
+        return devices.reproducibility_note(record, deterministic, rerun)
+    assert "expected identical" in note(["cpu"], False, "cpu")
+    assert "different random streams" in note(["cpu"], True, "cuda")
+    assert "different random streams" in note(["cuda:0"], True, "cpu")
+    assert "identical to the last digit on the same GPU" in note(["cuda:0"], True, "cuda")
+    assert "may differ" in note(["cuda:0"], False, "cuda:1")
