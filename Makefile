@@ -17,9 +17,9 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check mutation bench ranking-bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status mutation bench ranking-bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check mutation bench ranking-bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -87,6 +87,14 @@ paper-proof: setup
 
 paper-proof-status: setup
 	$(PY) tools/paper_proof.py status --out $(PROOF_OUT)
+
+# a 15-minute GPU window (issue 27): pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
+# VAAL ms per iteration, images/s of 1/2/4/6 workers, MFU, projected paper studies: one file under outputs/gpu-check/
+# (tools/gpu_check.py's docstring: the data carried in carry/). GPU_CHECK_ARGS='--then-sorter 64' continues
+# the SoDeep sorter's training in the time left; '--out $$OUT/gpu-check' brings the file back from the device tool.
+GPU_CHECK_ARGS ?=
+gpu-check: setup
+	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) $(GPU_CHECK_ARGS)
 
 # mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
 # (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the

@@ -208,7 +208,7 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128, meth
     return pd.DataFrame(rows)
 
 
-def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch: int = 1):
+def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch: int = 1, repeats: int = 50):
     """Forward+backward of the length-64 sorter per batch of `batch` lists: as the study runs it (cuDNN on
     for the forward, frozen_gru's batched input gradient), the same with cuDNN off for the whole net (the
     code before issue 27; on a CPU both are the same), and through autograd's per-step graph (a trainable
@@ -218,7 +218,6 @@ def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch
     sorter = load_sorter(64, device=device)
     reference = copy.deepcopy(sorter.net).requires_grad_(True)
     predicted = torch.randn(batch, 64, device=device, requires_grad=True)
-    repeats = 50
 
     def steps(net, cudnn=True):
         def run():

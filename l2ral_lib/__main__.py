@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("params")
     check.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
                        help="override a params key, as for run")
+    check.add_argument("--device", default="auto", help="the device whose gpu-check figures project each method's"
+                                                         " time: cpu | cuda | auto (default)")
     merge = commands.add_parser("merge", help="rebuild results.csv and provenance.json from the slices of DIR")
     merge.add_argument("out", metavar="DIR")
     verify = commands.add_parser("verify", help="rerun one finished slice from the study's params.json and compare",
@@ -190,9 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params, dict(args.set))
         if args.command == "check":
 
+            from .devices import device_name  # noqa: PLC0415
+            from .projection import describe_projection, newest_figures  # noqa: PLC0415
+
             data = check_study(params)
             print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
                   f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
+            name = device_name(args.device)
+            found = newest_figures(PROJECT_ROOT / "outputs" / "gpu-check", name) or (None, None)
+            print("\n".join(describe_projection(params, *found, name, data.n_pool)))
             return 0
         out = Path(args.out or Path("outputs") / params.experiment)
         unknown = sorted({m for m, _ in args.only or []} - set(params.strategies))

@@ -62,6 +62,12 @@ def driver_mismatch() -> str | None:
             " or run with --device cpu")
 
 
+def device_name(device: str) -> str:
+    """The kind of device a run on `device` uses, as gpu-check files name it: the GPU's name, or "cpu"."""
+    resolved = resolve_device(device) if device != "cpu" else torch.device("cpu")
+    return torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else "cpu"
+
+
 def worker_devices(device: str, n_workers: int, n_gpus: int) -> list[str]:
     """The device of each `--jobs` worker. `cuda` (and `auto` where GPUs are visible) puts worker i on
     cuda:(i mod n_gpus): one worker per GPU first, then a second on each, and so on (several per GPU fill

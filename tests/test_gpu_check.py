@@ -1,0 +1,69 @@
+"""`make gpu-check`'s CPU dry run (tiny sizes, seconds): the file's structure, every number finite; and the
+projection `check` prints from such a file."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from l2ral_lib.checks import load_params
+from l2ral_lib.projection import describe_projection, newest_figures, project
+
+
+def numbers(value, path="$"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from numbers(item, f"{path}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, value
+
+
+@pytest.mark.slow
+def test_dry_run_writes_one_complete_file(tmp_path):
+    done = subprocess.run([sys.executable, "tools/gpu_check.py", "--dry-run", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[0].endswith(".json") and files[1].endswith(".md"), files
+    report = json.loads((tmp_path / files[0]).read_text())
+    assert report["dry_run"] and report["finished"] and report["device_name"] == "cpu"
+    assert set(report["gpu_tests"]) >= {"passed", "failed", "skipped", "failures"} and report["gpu_tests"]["failed"] == 0
+    paper = load_params(ROOT / "params" / "cifar10-paper.yaml")
+    assert set(paper.strategies) <= set(report["step_ms"]) and all(v > 0 for v in report["step_ms"].values())
+    assert {"sorter_fwd_bwd_ms", "no_cudnn_fwd_bwd_ms", "autograd_fwd_bwd_ms"} <= set(report["sorter"])
+    assert report["vaal_ms_per_iteration"] > 0
+    assert [w["processes"] for w in report["workers"]] == [1, 2] and all(w["images_per_s"] > 0 for w in report["workers"])
+    assert all(w["mfu"] is None for w in report["workers"])  # no bf16 peak known for a CPU
+    assert report["projected_hours"]["cifar10-paper"]["per_seed"] > 0
+    assert report["projected_hours"]["mpii-paper"]["per_seed"] is None  # another model: not projected
+    bad = [(path, value) for path, value in numbers(report) if not math.isfinite(value)]
+    assert not bad, bad
+    markdown = (tmp_path / files[1]).read_text()
+    assert "pytest -m gpu:" in markdown and "| random |" in markdown and "| cifar10-paper |" in markdown
+    assert newest_figures(tmp_path, "cpu") is None  # a dry run never projects a real study
+
+
+def test_check_projects_each_method_and_shows_vaals_official_cost(tmp_path):
+    params = load_params(ROOT / "params" / "cifar10-paper.yaml")
+    figures = {"device_name": "NVIDIA H200", "finished": "20260101-000000", "width": 64, "batch": 64,
+               "vaal_ms_per_iteration": 10.0, "vaal_width": 128,
+               "step_ms": {"random": 10.0, "entropy": 10.0, "coreset": 10.0, "vaal": 10.0, "ll4al": 12.0, "l2r": 30.0}}
+    (tmp_path / "old.json").write_text(json.dumps({**figures, "finished": "20250101-000000", "step_ms": {}}))
+    (tmp_path / "new.json").write_text(json.dumps(figures))
+    (tmp_path / "dry.json").write_text(json.dumps({**figures, "finished": "20270101-000000", "dry_run": True}))
+    path, found = newest_figures(tmp_path, "NVIDIA H200")
+    assert path.name == "new.json"
+    projected = project(params, found, 50000)
+    images = sum(params.labeled_at(c) for c in range(params.n_cycles)) * params.epochs
+    assert projected["random"]["seconds"] == pytest.approx(images / 64 * 0.010)
+    assert projected["l2r"]["seconds"] == pytest.approx(3 * projected["random"]["seconds"])
+    assert projected["vaal"]["vaal_fit_s"] == pytest.approx((params.n_cycles - 1) * 39062 * 0.010)
+    lines = describe_projection(params, path, found, "NVIDIA H200", 50000)
+    assert "39,062 VAE iterations per cycle" in lines[0] and any(line.strip().startswith("l2r:") for line in lines)
+    none = describe_projection(params, None, None, "cpu", 50000)
+    assert "39,062" in none[0] and "no gpu-check figures" in none[1]

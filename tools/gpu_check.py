@@ -1,0 +1,285 @@
+"""`make gpu-check`: one prepared command for a short GPU window (at most 8 minutes on one H100/H200),
+ending in one JSON + markdown file under outputs/gpu-check/ to commit.
+
+    python tools/gpu_check.py [--device cuda] [--out outputs/gpu-check] [--steps 30] [--workers 1,2,4,6]
+                              [--then-sorter 64 --window-minutes 15]
+    python tools/gpu_check.py --dry-run            # CPU, tiny sizes, seconds (tests/test_gpu_check.py)
+
+What it measures, in this order, each written to the file as soon as it is known:
+1. `pytest -m gpu` (tests/test_gpu.py): passed, failed, skipped, and the failures' names;
+2. ms per training step of every paper method (params/cifar10-paper.yaml and the CIFAR-10 ablation and
+   modern profiles: paper width 64, batch 64, the profile's precision), study's train_cycle on device data;
+3. the length-64 sorter's forward+backward with and without cuDNN (and autograd's graph);
+4. ms per VAAL iteration at the official width 128 (VAE steps on a labeled and an unlabeled batch + the
+   discriminator's);
+5. aggregate training images/s of 1, 2, 4 and 6 worker processes on the one GPU (random's step);
+6. the fraction of the device's dense bf16 peak reached (MFU): images/s x 3.33 GFLOP, the training
+   FLOPs of one 32x32 image through the CIFAR ResNet-18 (x (width/64)^2 at another width);
+7. the projected wall time of every paper study it can project (l2ral_lib/projection.py), JOBS=1 and
+   at the best worker count.
+
+From a fresh clone on the device machine, the data carried: copy the offline archive into an ignored
+folder of the checkout, `mkdir -p carry && cp ../shared/data/cifar10-jpeg.tar.xz carry/`, pass
+`carry: ["carry", ".venv"]` to the device tool, and run `make gpu-check` there: the script extracts
+carry/cifar10-jpeg.tar.xz into data/cifar10 when data/cifar10 is missing (the measurements themselves
+use synthetic images; the data is for what follows them). The files it writes come back under $OUT when
+`--out $OUT/gpu-check` is given; commit them under outputs/gpu-check/.
+
+--then-sorter N: when the checks finish with time left in --window-minutes (minus a 2-minute margin),
+continue training the SoDeep sorter of length N on the GPU toward the recipe's 400 epochs, resumable
+(`python -m l2ral_lib sorter --kind sodeep --seq-len N --resume --device cuda --max-minutes M`); its
+weights and checkpoint (l2ral_lib/sorter_weights/) are what to bring back and commit after each window.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # this checkout, whichever one pip installed
+import bench  # noqa: E402
+
+from l2ral_lib.checks import load_params  # noqa: E402
+from l2ral_lib.devices import device_name  # noqa: E402
+from l2ral_lib.precision import configure_backends, describe  # noqa: E402
+from l2ral_lib.projection import project  # noqa: E402
+from l2ral_lib.strategies import QueryContext, get_strategy  # noqa: E402
+from l2ral_lib.tasks import Classification  # noqa: E402
+
+# dense bf16 peak FLOP/s by device name (a substring of torch.cuda.get_device_name): NVIDIA's data sheets
+BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12}
+TRAIN_FLOPS_PER_IMAGE = 3.33e9  # CIFAR ResNet-18 (width 64) at 32x32: forward + backward
+PROFILES = ("cifar10-paper", "cifar10-ablations-paper", "cifar10-modern-paper")  # the methods timed
+PAPER_STUDIES = ("cifar10-paper", "cifar10-ablations-paper", "cifar10-modern-paper", "celeba-paper",
+                 "celeba-modern-paper", "mpii-paper", "shanghaitech-paper")
+
+
+def peak_flops(name: str) -> float | None:
+    return next((peak for key, peak in BF16_PEAK.items() if key in name), None)
+
+
+def extract_data(archive: Path, root: Path) -> str:
+    target = root / "cifar10"
+    if target.exists():
+        return f"{target} present"
+    if not archive.is_file():
+        return f"no {archive}: data not extracted (the measurements need none)"
+    target.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return f"extracted {archive} into {target}"
+
+
+def run_gpu_tests(timeout: int) -> dict:
+    """`pytest -m gpu` on tests/test_gpu.py: counts from its summary line, the failures' names."""
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-rf", "tests/test_gpu.py"]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"passed": 0, "failed": 0, "skipped": 0, "timed_out": True, "failures": []}
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", done.stdout)}
+    return {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0),
+            "skipped": counts.get("skipped", 0), "timed_out": False,
+            "failures": re.findall(r"^FAILED (\S+)", done.stdout, re.M)}
+
+
+def step_ms(method: str, params, device, steps: int) -> float:
+    """ms per training step of `method`: one untimed epoch (warm), then the best of two of `steps` batches."""
+    n = steps * params.batch_size
+    data = bench.fake_cifar(n, device, torch.Generator().manual_seed(0))
+    loop = bench.study_loop(method, params, data, n, device)
+    loop()
+    return 1000 * min(bench.timed(loop, device) for _ in range(2)) / steps
+
+
+def vaal_ms(params, device, iterations: int) -> float:
+    data = bench.fake_cifar(2048, device, torch.Generator().manual_seed(0))
+    labeled, unlabeled = torch.arange(512, device=device), torch.arange(512, 2048, device=device)
+    run = dataclasses.replace(params, vaal_iterations=iterations)
+    ctx = QueryContext(model=None, data=data, task=Classification(), params=run, labeled=labeled, subset=unlabeled)
+    strategy = get_strategy("vaal")(run, Classification(), None, device)
+    strategy.fit(ctx, unlabeled)
+    return 1000 * min(bench.timed(lambda: strategy.fit(ctx, unlabeled), device) for _ in range(2)) / iterations
+
+
+def worker(args) -> None:
+    """One of several processes training random's step at once: images/s over [start_at, start_at + seconds]."""
+    device = torch.device(args.device)
+    params = study_params(args)
+    configure_backends(params, device)
+    n = 4 * params.batch_size
+    data = bench.fake_cifar(n, device, torch.Generator().manual_seed(0))
+    loop = bench.study_loop("random", params, data, n, device)
+    loop()
+    bench.sync(device)
+    while time.time() < args.start_at:
+        time.sleep(0.01)
+    images, start = 0, time.perf_counter()
+    while time.perf_counter() - start < args.seconds or images == 0:
+        loop()
+        images += n
+    bench.sync(device)
+    Path(args.result).write_text(json.dumps({"images_per_s": images / (time.perf_counter() - start)}))
+
+
+def aggregate_images_per_s(args, count: int, folder: Path) -> float:
+    start_at = time.time() + args.worker_warmup
+    results = [folder / f"worker-{count}-{i}.json" for i in range(count)]
+    command = [sys.executable, __file__, "--worker", "--device", args.device, "--seconds", str(args.worker_seconds),
+               "--start-at", str(start_at)] + (["--dry-run"] if args.dry_run else [])
+    processes = [subprocess.Popen(command + ["--result", str(result)], cwd=ROOT) for result in results]
+    for process in processes:
+        process.wait(timeout=args.worker_warmup + args.worker_seconds + 300)
+    return sum(json.loads(result.read_text())["images_per_s"] for result in results)
+
+
+def study_params(args, stem="cifar10-paper"):
+    overrides = {"model_width": 4, "pretrained": None, "vaal_width": 8} if args.dry_run else {}
+    return load_params(ROOT / "params" / f"{stem}.yaml", overrides)
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# gpu-check: {report['device_name']} ({report['finished'] or 'unfinished'})", "",
+             f"torch {report['torch']} (CUDA {report['cuda']}), {report['precision']}; width {report['width']},"
+             f" batch {report['batch']}{' (DRY RUN: tiny sizes on the CPU)' if report['dry_run'] else ''}", ""]
+    tests = report.get("gpu_tests")
+    if tests:
+        lines += [f"pytest -m gpu: {tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped"
+                  + (" (timed out)" if tests["timed_out"] else "") + "".join(f"\n- failed: {f}" for f in tests["failures"]), ""]
+    if report.get("step_ms"):
+        lines += ["| method | ms per training step |", "|---|---|"]
+        lines += [f"| {m} | {v:.2f} |" for m, v in report["step_ms"].items()] + [""]
+    if report.get("sorter"):
+        s = report["sorter"]
+        lines += [f"sorter (64) forward+backward: {s['sorter_fwd_bwd_ms']:.2f} ms with cuDNN, {s['no_cudnn_fwd_bwd_ms']:.2f}"
+                  f" ms without, {s['autograd_fwd_bwd_ms']:.2f} ms by autograd's graph", ""]
+    if report.get("vaal_ms_per_iteration") is not None:
+        lines += [f"VAAL: {report['vaal_ms_per_iteration']:.2f} ms per iteration (width {report['vaal_width']})", ""]
+    if report.get("workers"):
+        lines += ["| worker processes | images/s in total | MFU (bf16 peak) |", "|---|---|---|"]
+        for w in report["workers"]:
+            mfu = "n/a" if w["mfu"] is None else f"{100 * w['mfu']:.1f} %"
+            lines.append(f"| {w['processes']} | {w['images_per_s']:.0f} | {mfu} |")
+        lines.append("")
+    if report.get("projected_hours"):
+        lines += ["| paper study | hours per seed, JOBS=1 | hours, all seeds, best worker count |", "|---|---|---|"]
+        for study, p in report["projected_hours"].items():
+            cells = ["n/a" if p[key] is None else f"{p[key]:.2f}" for key in ("per_seed", "all_seeds_best_workers")]
+            lines.append(f"| {study} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dry-run", action="store_true", help="CPU, width 4, tiny counts: the file's structure in seconds")
+    parser.add_argument("--out", default="outputs/gpu-check")
+    parser.add_argument("--steps", type=int, default=30, help="training steps timed per method")
+    parser.add_argument("--vaal-iterations", type=int, default=20)
+    parser.add_argument("--workers", default="1,2,4,6", help="worker-process counts of the aggregate images/s")
+    parser.add_argument("--worker-seconds", type=float, default=15.0)
+    parser.add_argument("--worker-warmup", type=float, default=45.0, help="seconds the workers get to start and warm up")
+    parser.add_argument("--tests-timeout", type=int, default=240, help="seconds for `pytest -m gpu`")
+    parser.add_argument("--archive", default="carry/cifar10-jpeg.tar.xz")
+    parser.add_argument("--then-sorter", type=int, metavar="SEQ_LEN", help="continue this SoDeep sorter's training after")
+    parser.add_argument("--window-minutes", type=float, default=15.0)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.dry_run:
+        args.device = "cpu"
+        if args.worker:
+            return worker(args) or 0
+        args.steps, args.vaal_iterations, args.worker_seconds, args.worker_warmup = 2, 2, 0.5, 3.0
+        args.workers = "1,2" if args.workers == "1,2,4,6" else args.workers
+    if args.worker:
+        return worker(args) or 0
+    began = time.time()
+    device = torch.device(args.device)
+    params = study_params(args)
+    configure_backends(params, device)
+    name = device_name(args.device)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    kind = "dry-run" if args.dry_run else re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{kind}-{stamp}"
+    report = {"device_name": name, "dry_run": args.dry_run, "torch": torch.__version__, "cuda": torch.version.cuda,
+              "precision": describe(params, device), "width": params.model_width, "batch": params.batch_size,
+              "started": stamp, "finished": None, "data": extract_data(ROOT / args.archive, ROOT / "data")}
+
+    last = [time.time()]
+    report["part_seconds"] = {}
+
+    def save(part=None):
+        if part:  # seconds each part took: what fits the window
+            report["part_seconds"][part] = report["part_seconds"].get(part, 0.0) + time.time() - last[0]
+            last[0] = time.time()
+        target.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+        target.with_suffix(".md").write_text(markdown(report))
+    save()
+    report["gpu_tests"] = run_gpu_tests(args.tests_timeout)
+    save("gpu_tests")
+    report["step_ms"] = {}
+    for stem in PROFILES:
+        profile = study_params(args, stem)
+        for method in profile.strategies:
+            if method not in report["step_ms"]:
+                report["step_ms"][method] = step_ms(method, profile, device, args.steps)
+                save("step_ms")
+    report["sorter"] = bench.bench_sorter(device, rounds=2, repeats=2 if args.dry_run else 50).iloc[0].to_dict()
+    save("sorter")
+    report["vaal_width"] = params.vaal_width
+    report["vaal_ms_per_iteration"] = vaal_ms(params, device, args.vaal_iterations)
+    save("vaal")
+    peak, flops = peak_flops(name), TRAIN_FLOPS_PER_IMAGE * (params.model_width / 64) ** 2
+    report["peak_bf16_flops"], report["workers"] = peak, []
+    for count in map(int, args.workers.split(",")):
+        rate = aggregate_images_per_s(args, count, out)
+        report["workers"].append({"processes": count, "images_per_s": rate,
+                                  "mfu": None if peak is None else rate * flops / peak})
+        save("workers")
+    for leftover in out.glob("worker-*.json"):
+        leftover.unlink()
+    speedup = max(w["images_per_s"] for w in report["workers"]) / report["workers"][0]["images_per_s"]
+    figures = {"step_ms": report["step_ms"], "width": params.model_width, "batch": params.batch_size,
+               "vaal_ms_per_iteration": report["vaal_ms_per_iteration"], "vaal_width": params.vaal_width}
+    report["projected_hours"] = {}
+    for stem in PAPER_STUDIES:
+        study = study_params(args, stem)
+        methods = project(study, figures)
+        seconds = [m["seconds"] for m in methods.values()]
+        per_seed = None if None in seconds else sum(seconds) / 3600
+        report["projected_hours"][stem] = {
+            "per_seed": per_seed, "methods": {m: (None if p["seconds"] is None else p["seconds"] / 3600)
+                                              for m, p in methods.items()},
+            "all_seeds_best_workers": None if per_seed is None else per_seed * len(study.seeds) / speedup}
+    report["finished"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    report["check_seconds"] = time.time() - began
+    save()
+    print(target.with_suffix(".md").read_text())
+    left = args.window_minutes - 2 - (time.time() - began) / 60
+    if args.then_sorter and not args.dry_run and left > 1:
+        command = [sys.executable, "-m", "l2ral_lib", "sorter", "--kind", "sodeep", "--seq-len", str(args.then_sorter),
+                   "--resume", "--device", args.device, "--max-minutes", f"{left:.1f}"]
+        print("continuing:", " ".join(command), flush=True)
+        return subprocess.run(command, cwd=ROOT).returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
