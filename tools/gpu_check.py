@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import os
 import re
 import subprocess
 import sys

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .base import ModelOutput, register_model
 from .crowd import ResNet50Trunk, load_pretrained
