@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
@@ -34,6 +36,10 @@ column's (two-sided paired t-test over seeds, p < 0.05). Under it, each column's
 is beaten (lower is better). Needs at least two seeds.""",
     "spearman": "## Spearman correlation of predicted and true test losses (loss-predicting methods)",
     "cost": "## Cost: seconds per phase, summed over cycles (mean over seeds)",
+    "provenance": """### What the rows were computed on
+The numerics fingerprints the study's rows come from (processor, the instruction sets that pick kernels,
+torch and its build, device, precision, threads: provenance.json; docs/reproducibility.md). Rows of one
+fingerprint reproduce to the last digit; across fingerprints a difference is expected.""",
     "picks": """## What each method picked
 From the stored picks (`slices/<method>-seed<k>/selected.json`) and the dataset alone, nothing retrained:
 the classes of each method's queries per cycle and their balance (entropy of the queried class
@@ -89,3 +95,11 @@ def picks_section(out: str | Path, params) -> None:
     """What each method picked (report.picks), its figures saved beside the others."""
     note("picks")
     picks.picks_section(out, params)
+
+
+def provenance_section(out: str | Path) -> None:
+    """The commits and the numerics fingerprints the study's rows come from (its provenance.json)."""
+    record = json.loads((Path(out) / "provenance.json").read_text())
+    note("provenance")
+    print(f"commits: {', '.join(record['commits'])}" + (" (mixed)" if record.get("mixed_commits") else ""))
+    display(pd.DataFrame(record.get("fingerprints", [])))
