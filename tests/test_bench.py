@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 @pytest.mark.slow

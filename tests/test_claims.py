@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.paper import CLAIMS, Claim, Comparison
 from l2ral_lib.report import claims, readme
 

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def cli(*args, **kwargs):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
 from l2ral_lib.errors import ParamsError

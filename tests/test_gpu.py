@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import load_selected
 from l2ral_lib.strategies import list_strategies

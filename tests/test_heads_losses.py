@@ -385,7 +385,7 @@ def test_heads_are_built_with_the_params_width_and_record_their_sorter():
     from l2ral_lib.sorter import weights_hash
     from l2ral_lib.strategies import get_strategy
     from l2ral_lib.tasks import Classification
-    from conftest import ROOT
+    from helpers import ROOT
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"head_hidden": 7})
     model = SmallImageResNet(width=4)
     l2r = get_strategy("l2r")(params, Classification(), model, "cpu")
@@ -472,7 +472,7 @@ def test_provenance_says_how_far_each_shipped_sorter_was_trained(length, ci_para
 def test_a_paper_profile_announces_its_short_trained_sorter_and_no_other_profile_does(profile, smoke, length, caplog):
     import json
 
-    from conftest import ROOT
+    from helpers import ROOT
     from l2ral_lib.checks import load_params
     from l2ral_lib.sorter import weights_path
     from l2ral_lib.strategies.loss_head import announce_sorter_training

@@ -17,7 +17,7 @@ from l2ral_lib import loop
 from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import SliceFolder, longest_first
 from l2ral_lib.results_table import MACHINE_METRICS
-from conftest import ROOT
+from helpers import ROOT
 
 METHODS = "strategies=[random, entropy, vaal, l2r]"
 PROGRESS = re.compile(r": (?P<method>\S+) seed (?P<seed>\d+) cycle (?P<cycle>\d+) \[")

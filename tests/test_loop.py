@@ -20,7 +20,7 @@ METHODS = ["random", "entropy"]
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_data_root):
-    from conftest import ROOT
+    from helpers import ROOT
     from l2ral_lib.checks import load_params
 
     params = load_params(ROOT / "params" / "cifar10-ci.yaml",
@@ -98,7 +98,7 @@ def test_shipped_random_slices_follow_from_the_seed_derivation(seed):
     """Every shipped study starts from initial_labeled_set and queries within query_subset; Random takes the
     subset's first items. A changed seed derivation (salt, byte order, dropped part) would silently move
     every study away from the numbers it ships: the shipped CIFAR-10 smoke study's Random picks pin it."""
-    from conftest import ROOT
+    from helpers import ROOT
 
     study = ROOT / "outputs" / "cifar10-smoke"
     params = json.loads((study / "params.json").read_text())

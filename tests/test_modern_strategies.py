@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.data.base import ImageClassificationData
 from l2ral_lib.errors import ParamsError

@@ -1,7 +1,7 @@
 """tools/mutation/mutation_report.py: which survivors it explains, and which it must leave for a reader."""
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "tools" / "mutation"))
 import mutation_report  # noqa: E402

@@ -6,10 +6,10 @@ import pandas as pd
 import papermill
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.sorter import KINDS
 from l2ral_lib.sorter.synthetic import FAMILIES, SODEEP_FAMILIES
-from test_celeba import make_celeba
+from helpers import make_celeba
 
 TEMPLATES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

@@ -6,7 +6,7 @@ import time
 
 import pandas as pd
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def proof(*args):

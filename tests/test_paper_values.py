@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib import data
 from l2ral_lib.checks import load_params
 from l2ral_lib.config import Params

@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.data import load_dataset
 from l2ral_lib.heads import L2RHead
 from l2ral_lib.losses import RANK_LOSSES

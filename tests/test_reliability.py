@@ -13,7 +13,7 @@ import torch
 from l2ral_lib import training
 from l2ral_lib.loop import run_study
 from l2ral_lib.training import NumericalError
-from conftest import ROOT
+from helpers import ROOT
 
 METHODS = "strategies=[random, coreset, l2r]"
 

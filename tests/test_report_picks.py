@@ -15,7 +15,7 @@ import scipy.stats  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from helpers import ROOT  # noqa: E402
 from l2ral_lib.data import load_dataset  # noqa: E402
 from l2ral_lib.data.mpii import crop_people  # noqa: E402
 from l2ral_lib.data.shanghaitech import CrowdData  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from l2ral_lib import loop
 from l2ral_lib.__main__ import main
 from l2ral_lib.reproduction import Committed, committed_study, compare
-from conftest import ROOT
+from helpers import ROOT
 
 STRATEGIES = "strategies=[random, l2r]"
 DONE = re.compile(r": (?P<method>\S+) seed \d+ cycle (?P<cycle>\d+) .* \| (?P<done>\d+)/(?P<total>\d+) cycles done")

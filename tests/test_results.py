@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from helpers import ROOT  # noqa: E402
 from l2ral_lib.report import figures, labels, stats, tables  # noqa: E402
 from l2ral_lib.sorter import quality  # noqa: E402
 

@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.training import make_optimizer
 

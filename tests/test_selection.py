@@ -16,7 +16,7 @@ import torch
 from l2ral_lib import loop, seeds
 from l2ral_lib.strategies import QueryContext, get_strategy, list_strategies
 from l2ral_lib.strategies.vaal import VAAL
-from test_strategies import brute_force_kcenter
+from helpers import brute_force_kcenter
 
 BUDGET = 10
 
@@ -24,7 +24,7 @@ BUDGET = 10
 @pytest.fixture(scope="module")
 def trained(tiny_data_root, tmp_path_factory):
     """(study, labeled, subset, {method: (model, strategy)}) after cycle 0 of every strategy."""
-    from conftest import ROOT
+    from helpers import ROOT
     from l2ral_lib.checks import load_params
 
     # lr 0.01: the ci profile's 0.1 drives this width-4 model to logits in the thousands, where every
@@ -174,7 +174,7 @@ def test_oracle_reads_the_labels_and_so_differs_from_a_label_free_ranking(traine
 @pytest.fixture(scope="module")
 def regression_studies(tmp_path_factory):
     """{profile: study} of the generated pose and crowd ci profiles (data written on first use)."""
-    from conftest import ROOT
+    from helpers import ROOT
     from l2ral_lib.checks import load_params
 
     root = tmp_path_factory.mktemp("regression")

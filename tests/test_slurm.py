@@ -20,7 +20,7 @@ import torch
 import yaml
 from submitit.slurm.slurm import _make_sbatch_string
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib import devices
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params

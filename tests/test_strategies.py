@@ -8,6 +8,7 @@ from l2ral_lib.outputs import load_selected
 from l2ral_lib.strategies import get_strategy, list_strategies
 from l2ral_lib.strategies.coreset import kcenter_greedy
 from l2ral_lib.tasks import Classification, softmax_entropy
+from helpers import brute_force_kcenter
 
 
 def test_registry_has_the_paper_methods_and_ablations():
@@ -32,16 +33,6 @@ def test_every_strategy_runs_a_ci_study(name, ci_params, tmp_path):
     if get_strategy(name).predicts_loss:
         spearman = table[table.metric == "spearman"].value
         assert len(spearman) == params.n_cycles and spearman.between(-1, 1).all()
-
-
-def brute_force_kcenter(pool, labeled, budget):
-    picks = []
-    for _ in range(budget):
-        centres = torch.cat([labeled, pool[picks]]) if picks else labeled
-        distance = torch.cdist(pool.double(), centres.double()).min(1).values
-        distance[picks] = -1
-        picks.append(int(distance.argmax()))
-    return picks
 
 
 @pytest.mark.parametrize("n,m,d,budget", [(50, 5, 3, 10), (200, 40, 16, 25), (30, 1, 2, 30)])

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 import papermill  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from helpers import ROOT  # noqa: E402
 from l2ral_lib.report import readme, stats, summary  # noqa: E402
 
 

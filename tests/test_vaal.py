@@ -3,7 +3,7 @@ two VAE steps on fresh batches per discriminator step, epoch-wise shuffled batch
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.strategies.base import QueryContext
