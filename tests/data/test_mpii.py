@@ -11,6 +11,7 @@ import scipy.io
 import torch
 from PIL import Image, ImageDraw
 
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.generated_pose import make_pose_folder
@@ -18,7 +19,6 @@ from l2ral_lib.data.mpii import read_annotations, read_gt_mat
 from l2ral_lib.models.pose import PoseResNet50
 from l2ral_lib.tasks import MPII_JOINTS, get_task, heatmap_argmax, pckh
 
-ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "mpii-annot.tar.xz"
 
 

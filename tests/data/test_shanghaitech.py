@@ -1,11 +1,11 @@
 """ShanghaiTech Part B crowd counting: density maps, loader, C^3 Res50 model, task, a tiny study."""
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.errors import ParamsError
 from l2ral_lib.data import DataError, load_dataset
@@ -14,7 +14,6 @@ from l2ral_lib.data.shanghaitech import (LOG_PARA, ShanghaiTechB, density_map, m
 from l2ral_lib.models.crowd import CrowdCounterRes50
 from l2ral_lib.tasks import get_task
 
-ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "data" / "shanghaitech" / "part_B" / "train_data"
 
 
