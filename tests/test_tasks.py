@@ -5,10 +5,13 @@ that reach every branch: peaks on every pixel of a non-square map, borders and c
 non-positive maxima, head boxes away from the origin, invisible joints."""
 import numpy as np
 import pytest
+import scipy.io
+import scipy.stats
 import torch
 
+from l2ral_lib.data.shanghaitech import LOG_PARA
 from l2ral_lib.tasks import (CROWD_LOG_PARA, MPII_JOINTS, PCKH_GROUPS, Classification, CrowdCounting, PoseEstimation,
-                             heatmap_argmax, pckh, pckh_counts, pckh_from_counts)
+                             get_task, heatmap_argmax, pckh, pckh_counts, pckh_from_counts, softmax_entropy, spearman)
 
 H, W = 7, 6  # non-square, so that a swapped axis shows
 
@@ -158,3 +161,97 @@ def test_classification_accuracy_counts_the_argmax_hits():
     sums = task.metric_sums(logits, target)
     assert int(sums["correct"]) == hits
     assert task.reduce_metrics(sums, 50) == {"accuracy": pytest.approx(100.0 * hits / 50)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_spearman_equals_scipy(seed):
+    generator = torch.Generator().manual_seed(seed)
+    a = torch.randint(0, 5, (40,), generator=generator).float()  # ties on purpose
+    b = torch.randn(40, generator=generator)
+    assert spearman(a, b) == pytest.approx(scipy.stats.spearmanr(a.numpy(), b.numpy()).statistic, abs=1e-12)
+
+
+def test_spearman_takes_tensors_lists_and_arrays_alike():
+    """= scipy's, whatever the container (the ranking bench passes numpy arrays, the loop tensors)."""
+    g = np.random.default_rng(0)
+    a, b = g.normal(size=30), g.normal(size=30)
+    b[:10] = a[:10]  # some agreement, some ties in neither
+    expected = scipy.stats.spearmanr(a, b).statistic
+    grad = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)  # a head's output, say
+    for x, y in ((a, b), (a.tolist(), b.tolist()), (torch.tensor(a), torch.tensor(b)), (a.tolist(), torch.tensor(b)),
+                 grad):
+        assert spearman(x, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_softmax_entropy():
+    uniform = torch.zeros(1, 10)
+    assert torch.allclose(softmax_entropy(uniform), torch.tensor([torch.log(torch.tensor(10.0))]))
+    confident = torch.tensor([[100.0, 0, 0]])
+    assert softmax_entropy(confident).item() < 1e-6
+    probs = torch.tensor([0.5, 0.25, 0.25])
+    assert torch.allclose(softmax_entropy(probs.log()[None]), -(probs * probs.log()).sum()[None])
+    assert Classification().entropy(torch.tensor([[2.0, 1.0], [5.0, -5.0]])).argmax() == 0
+
+
+def test_pckh_by_hand():
+    headboxes = torch.tensor([[[0.0, 0.0], [30.0, 40.0]]] * 2)  # diagonal 50 -> head size 30 -> threshold 15 px
+    gt = torch.zeros(2, 16, 2)
+    pred = gt.clone()
+    pred[0, 9] = torch.tensor([15.0, 0.0])  # head: exactly at the threshold -> correct (<=)
+    pred[1, 9] = torch.tensor([12.0, 9.1])  # 15.06 px -> wrong
+    pred[0, 12] = torch.tensor([100.0, 0.0])  # rsho wrong in sample 0
+    pred[:, 6] = 100.0  # pelvis and thorax wrong: excluded from the mean
+    pred[:, 7] = 100.0
+    visible = torch.ones(2, 16)
+    visible[1, 0] = 0  # rank missing in sample 1 (its error does not count)
+    pred[1, 0] = 500.0
+    out = pckh(pred, gt, visible, headboxes)
+    assert out["Head"] == pytest.approx(50.0)
+    assert out["Shoulder"] == pytest.approx(0.5 * (50.0 + 100.0))
+    assert out["Ankle"] == pytest.approx(100.0)
+    assert out["Elbow"] == out["Wrist"] == out["Hip"] == out["Knee"] == 100.0
+    # 14 joints x 2 samples - 1 missing = 27 counted; wrong: head of sample 1, rsho of sample 0
+    assert out["Mean"] == pytest.approx(100.0 * 25 / 27)
+
+
+def test_heatmap_argmax_quarter_offset():
+    hm = torch.zeros(1, 1, 8, 8)
+    hm[0, 0, 4, 4], hm[0, 0, 4, 5], hm[0, 0, 3, 4] = 1.0, 0.5, 0.2
+    assert heatmap_argmax(hm)[0, 0].tolist() == [4.25, 3.75]
+    edge = torch.zeros(1, 1, 8, 8)
+    edge[0, 0, 1, 1] = 1.0  # not interior (official: 1 < px < w - 1): no shift
+    assert heatmap_argmax(edge)[0, 0].tolist() == [1.0, 1.0]
+
+
+def test_task_loss_and_entropy():
+    task = get_task("pose")
+    assert task.metric == "pckh" and task.higher_is_better
+    heat = torch.zeros(2, 16, 4, 4)
+    heat[:, :, 1, 1] = 1.0
+    weights = torch.ones(2, 16)
+    weights[1, :8] = 0
+    loss = task.per_sample_loss(torch.zeros_like(heat), {"heatmaps": heat, "weights": weights})
+    torch.testing.assert_close(loss, torch.tensor([0.5 / 16, 0.5 / 16 / 2]))
+    uniform = task.entropy(torch.zeros(1, 16, 4, 4))
+    assert uniform.item() == pytest.approx(np.log(16))
+    assert task.entropy(heat * 100)[0].item() < 1e-6
+
+
+def test_task_loss_metrics_entropy():
+    task = get_task("crowd_counting")
+    assert task.metric == "mae" and not task.higher_is_better
+    target = torch.zeros(2, 1, 4, 4)
+    target[0, 0, 1, 1] = 3 * LOG_PARA  # 3 heads
+    target[1, 0, 0, 0] = 1 * LOG_PARA
+    output = target.clone()
+    output[0, 0, 2, 2] = 0.5 * LOG_PARA  # predicts 3.5
+    output[1] = 0  # predicts 0
+    loss = task.per_sample_loss(output, target)
+    torch.testing.assert_close(loss, torch.tensor([(50.0 ** 2) / 16, (100.0 ** 2) / 16]))
+    metrics = task.reduce_metrics(task.metric_sums(output, target), 2)
+    assert metrics["mae"] == pytest.approx((0.5 + 1) / 2)
+    assert metrics["rmse"] == pytest.approx(((0.25 + 1) / 2) ** 0.5)
+    flat, peaked = torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
+    peaked[0, 0, 0, 0] = 50.0
+    assert task.entropy(flat).item() == pytest.approx(np.log(16))
+    assert task.entropy(peaked).item() < 1e-6

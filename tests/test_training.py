@@ -1,12 +1,16 @@
-"""The target's learning-rate schedule: milestones times a per-epoch decay (C^3's ShanghaiTech schedule)."""
+"""One cycle's training (training.py): the target's learning-rate schedule (milestones times a per-epoch decay,
+C^3's ShanghaiTech schedule); a NaN loss stops with method, seed, cycle and epoch, finished cycles kept."""
 import warnings
 
+import pandas as pd
 import pytest
 import torch
 
 from helpers import ROOT
+from l2ral_lib import training
 from l2ral_lib.checks import load_params
-from l2ral_lib.training import make_optimizer
+from l2ral_lib.loop import run_study
+from l2ral_lib.training import NumericalError, make_optimizer
 
 
 def lrs_per_epoch(optimizer, scheduler, epochs):
@@ -49,3 +53,25 @@ def test_shanghaitech_paper_lr_is_c3s_decay():
             reference.append(optimizer.param_groups[0]["lr"])
     assert ours[0] == 1e-5 and ours[1:] == pytest.approx(reference[:-1], rel=1e-9)
     assert params.weight_decay == 1e-4 and params.optimizer == "adam"  # C^3 trainer.py's Adam
+
+
+def test_nan_loss_stops_with_method_seed_cycle_epoch_and_keeps_finished_cycles(ci_params, tmp_path, monkeypatch):
+    params = ci_params(strategies=["random"])
+    original = training.train_cycle
+    calls = {"n": 0}
+
+    def poisoned(model, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # cycle 1: weights become NaN, so the loss does too
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", poisoned)
+    with pytest.raises(NumericalError, match=r"method random, seed 0, cycle 1, epoch 0"):
+        run_study(params, "cpu", tmp_path, progress=False)
+    rows = pd.read_csv(tmp_path / "slices" / "random-seed0" / "rows.csv")
+    assert set(rows.cycle) == {0}  # cycle 0 finished and kept
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", original)
+    table = run_study(params, "cpu", tmp_path, progress=False)  # a rerun resumes from cycle 1
+    assert sorted(table[table.metric == "accuracy"].cycle) == list(range(params.n_cycles))

@@ -2,29 +2,8 @@
 import pytest
 import torch
 
-from l2ral_lib.data import DataError, load_dataset
+from l2ral_lib.data import load_dataset
 from l2ral_lib.data.base import ImageClassificationData
-from l2ral_lib.data.generated import make_image_folder
-from l2ral_lib.data.image_folder import load_image_folder
-
-
-def test_image_folder_loads_in_label_order(tmp_path):
-    make_image_folder(tmp_path, classes=3, train_per_class=2, test_per_class=1, size=8)
-    images, labels = load_image_folder(tmp_path / "train")
-    assert images.dtype == torch.uint8 and images.shape == (6, 3, 8, 8)
-    assert labels.tolist() == [0, 0, 1, 1, 2, 2]
-    cached = list((tmp_path / "train").glob(".l2ral-cache-*.pt"))
-    assert len(cached) == 1
-    again, _ = load_image_folder(tmp_path / "train")  # from the cache
-    assert torch.equal(again, images)
-
-
-def test_corrupt_image_names_the_file(tmp_path):
-    make_image_folder(tmp_path, classes=2, train_per_class=2, test_per_class=1, size=8)
-    broken = tmp_path / "train" / "class_01" / "0001.png"
-    broken.write_bytes(broken.read_bytes()[:20])  # truncated
-    with pytest.raises(DataError, match="0001.png"):
-        load_image_folder(tmp_path / "train")
 
 
 def test_dataset_sizes_and_fixed_test_sample(ci_params):
@@ -59,37 +38,6 @@ def test_crop_is_a_pure_shift():
         padded = torch.nn.functional.pad(image[0, 0], (2, 2, 2, 2))
         windows = [padded[y:y + 6, x:x + 6] for y in range(5) for x in range(5)]
         assert any(torch.equal(out, w) or torch.equal(out, w.flip(-1)) for w in windows)
-
-
-def test_generated_folder_killed_mid_write_is_rebuilt_not_reused(tmp_path):
-    """A generation interrupted after its folder appeared must not pass for a complete dataset."""
-    from types import SimpleNamespace
-
-    from l2ral_lib.data.base import FolderDataset
-
-    class Generated(FolderDataset):
-        folder, generated, fail = "tiny-generated", True, True
-
-        @classmethod
-        def is_present(cls, root):
-            return (root / "b.txt").is_file()
-
-        @classmethod
-        def make_generated(cls, root):
-            root.mkdir(parents=True)
-            (root / "a.txt").write_text("first half")
-            if cls.fail:
-                raise KeyboardInterrupt  # killed between two files
-            (root / "b.txt").write_text("second half")
-
-    params = SimpleNamespace(data_root=str(tmp_path))
-    with pytest.raises(KeyboardInterrupt):
-        Generated.root(params)
-    assert not (tmp_path / "tiny-generated").exists()
-    Generated.fail = False
-    root = Generated.root(params)
-    assert sorted(p.name for p in root.iterdir()) == ["a.txt", "b.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["tiny-generated"]  # the partial copy was cleared
 
 
 @pytest.mark.parametrize("padding", [2, 3])

@@ -1,5 +1,6 @@
 """MPII pose: PCKh as the official evaluation, the Simple Baselines loader (real annotation files and a
-generated folder), heatmaps landing on the joints, the pose model, the task, a tiny study."""
+generated folder), heatmaps landing on the joints, a tiny study (the model: models/test_pose.py; PCKh and the task:
+test_tasks.py)."""
 import json
 import lzma
 import tarfile
@@ -16,8 +17,7 @@ from l2ral_lib.checks import load_params
 from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.generated_pose import make_pose_folder
 from l2ral_lib.data.mpii import read_annotations, read_gt_mat
-from l2ral_lib.models.pose import PoseResNet50
-from l2ral_lib.tasks import MPII_JOINTS, get_task, heatmap_argmax, pckh
+from l2ral_lib.tasks import MPII_JOINTS, get_task, heatmap_argmax
 
 ARCHIVE = ROOT.parent / "shared" / "data" / "mpii-annot.tar.xz"
 
@@ -95,36 +95,6 @@ def test_malformed_gt_valid_mat_names_the_file(tmp_path, change, message):
         read_gt_mat(path)
     assert str(path) in str(error.value) and message in str(error.value), error.value
     assert "\n" not in str(error.value)
-
-
-def test_pckh_by_hand():
-    headboxes = torch.tensor([[[0.0, 0.0], [30.0, 40.0]]] * 2)  # diagonal 50 -> head size 30 -> threshold 15 px
-    gt = torch.zeros(2, 16, 2)
-    pred = gt.clone()
-    pred[0, 9] = torch.tensor([15.0, 0.0])  # head: exactly at the threshold -> correct (<=)
-    pred[1, 9] = torch.tensor([12.0, 9.1])  # 15.06 px -> wrong
-    pred[0, 12] = torch.tensor([100.0, 0.0])  # rsho wrong in sample 0
-    pred[:, 6] = 100.0  # pelvis and thorax wrong: excluded from the mean
-    pred[:, 7] = 100.0
-    visible = torch.ones(2, 16)
-    visible[1, 0] = 0  # rank missing in sample 1 (its error does not count)
-    pred[1, 0] = 500.0
-    out = pckh(pred, gt, visible, headboxes)
-    assert out["Head"] == pytest.approx(50.0)
-    assert out["Shoulder"] == pytest.approx(0.5 * (50.0 + 100.0))
-    assert out["Ankle"] == pytest.approx(100.0)
-    assert out["Elbow"] == out["Wrist"] == out["Hip"] == out["Knee"] == 100.0
-    # 14 joints x 2 samples - 1 missing = 27 counted; wrong: head of sample 1, rsho of sample 0
-    assert out["Mean"] == pytest.approx(100.0 * 25 / 27)
-
-
-def test_heatmap_argmax_quarter_offset():
-    hm = torch.zeros(1, 1, 8, 8)
-    hm[0, 0, 4, 4], hm[0, 0, 4, 5], hm[0, 0, 3, 4] = 1.0, 0.5, 0.2
-    assert heatmap_argmax(hm)[0, 0].tolist() == [4.25, 3.75]
-    edge = torch.zeros(1, 1, 8, 8)
-    edge[0, 0, 1, 1] = 1.0  # not interior (official: 1 < px < w - 1): no shift
-    assert heatmap_argmax(edge)[0, 0].tolist() == [1.0, 1.0]
 
 
 def test_real_annotations_parse(real_annot):
@@ -230,28 +200,6 @@ def test_flip_swaps_left_and_right(generated_root):
         # right ankle after the flip = left ankle mirrored (x -> W - x in the pixel-corner convention)
         expected = torch.stack([128 - plain_joints[i, 5, 0], plain_joints[i, 5, 1]])
         torch.testing.assert_close(joints[i, 0], expected, atol=1.01, rtol=0)
-
-
-def test_model_shapes():
-    model = PoseResNet50(width=4)
-    out = model(torch.randn(2, 3, 128, 128))
-    assert out.output.shape == (2, 16, 32, 32)
-    assert [f.shape[1] for f in out.features] == model.feature_channels == [16, 32, 64, 128]
-    assert out.embedding.shape == (2, 128)
-
-
-def test_task_loss_and_entropy():
-    task = get_task("pose")
-    assert task.metric == "pckh" and task.higher_is_better
-    heat = torch.zeros(2, 16, 4, 4)
-    heat[:, :, 1, 1] = 1.0
-    weights = torch.ones(2, 16)
-    weights[1, :8] = 0
-    loss = task.per_sample_loss(torch.zeros_like(heat), {"heatmaps": heat, "weights": weights})
-    torch.testing.assert_close(loss, torch.tensor([0.5 / 16, 0.5 / 16 / 2]))
-    uniform = task.entropy(torch.zeros(1, 16, 4, 4))
-    assert uniform.item() == pytest.approx(np.log(16))
-    assert task.entropy(heat * 100)[0].item() < 1e-6
 
 
 def test_tiny_study_on_ci_profile(generated_root, tmp_path):

@@ -1,4 +1,5 @@
-"""ShanghaiTech Part B crowd counting: density maps, loader, C^3 Res50 model, task, a tiny study."""
+"""ShanghaiTech Part B crowd counting: density maps, loader, a tiny study (the model:
+models/test_crowd.py; the task: test_tasks.py)."""
 import re
 
 import numpy as np
@@ -7,12 +8,8 @@ import torch
 
 from helpers import ROOT
 from l2ral_lib.checks import load_params
-from l2ral_lib.errors import ParamsError
 from l2ral_lib.data import DataError, load_dataset
-from l2ral_lib.data.shanghaitech import (LOG_PARA, ShanghaiTechB, density_map, make_crowd_folder,
-                                         read_head_points)
-from l2ral_lib.models.crowd import CrowdCounterRes50
-from l2ral_lib.tasks import get_task
+from l2ral_lib.data.shanghaitech import LOG_PARA, ShanghaiTechB, density_map, make_crowd_folder, read_head_points
 
 REAL = ROOT / "data" / "shanghaitech" / "part_B" / "train_data"
 
@@ -109,54 +106,6 @@ def test_missing_data_names_the_path(tmp_path):
     params = load_params(ROOT / "params" / "shanghaitech-ci.yaml", {"data_root": str(tmp_path), "dataset": "shanghaitech"})
     with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'shanghaitech' / 'part_B' / 'train_data' / 'images'} is missing")):
         ShanghaiTechB.load(params, "cpu")
-
-
-def test_model_shapes():
-    model = CrowdCounterRes50(width=4)
-    out = model(torch.randn(2, 3, 48, 64))
-    assert out.output.shape == (2, 1, 48, 64) and (out.output >= 0).all()
-    assert [f.shape[1] for f in out.features] == model.feature_channels == [4, 16, 32, 64]
-    assert out.features[-1].shape[-2:] == (6, 8)  # layer3 at output stride 8
-    assert out.embedding.shape == (2, 64)
-    full = CrowdCounterRes50(width=64)  # the real Res50: torchvision resnet50's conv1..layer3 names and shapes
-    import torchvision
-    reference = torchvision.models.resnet50().state_dict()
-    own = full.trunk.state_dict()
-    assert all(own[k].shape == reference[k].shape for k in own)
-
-
-def test_pretrained_weights_load_from_a_file(tmp_path):
-    import torchvision
-    from l2ral_lib.models.crowd import load_pretrained
-    model = CrowdCounterRes50(width=64)
-    reference = torchvision.models.resnet50()
-    torch.save(reference.state_dict(), tmp_path / "r50.pth")
-    load_pretrained(model.trunk, str(tmp_path / "r50.pth"))
-    torch.testing.assert_close(model.trunk.layer3[0].conv2.weight, reference.layer3[0].conv2.weight)
-    with pytest.raises(ParamsError, match=re.escape(f"pretrained: weights not found at {tmp_path / 'missing.pth'}")):
-        load_pretrained(model.trunk, str(tmp_path / "missing.pth"))
-    with pytest.raises(ValueError, match="model_width"):
-        load_pretrained(CrowdCounterRes50(width=8).trunk, str(tmp_path / "r50.pth"))
-
-
-def test_task_loss_metrics_entropy():
-    task = get_task("crowd_counting")
-    assert task.metric == "mae" and not task.higher_is_better
-    target = torch.zeros(2, 1, 4, 4)
-    target[0, 0, 1, 1] = 3 * LOG_PARA  # 3 heads
-    target[1, 0, 0, 0] = 1 * LOG_PARA
-    output = target.clone()
-    output[0, 0, 2, 2] = 0.5 * LOG_PARA  # predicts 3.5
-    output[1] = 0  # predicts 0
-    loss = task.per_sample_loss(output, target)
-    torch.testing.assert_close(loss, torch.tensor([(50.0 ** 2) / 16, (100.0 ** 2) / 16]))
-    metrics = task.reduce_metrics(task.metric_sums(output, target), 2)
-    assert metrics["mae"] == pytest.approx((0.5 + 1) / 2)
-    assert metrics["rmse"] == pytest.approx(((0.25 + 1) / 2) ** 0.5)
-    flat, peaked = torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
-    peaked[0, 0, 0, 0] = 50.0
-    assert task.entropy(flat).item() == pytest.approx(np.log(16))
-    assert task.entropy(peaked).item() < 1e-6
 
 
 def test_tiny_study_on_ci_profile(tmp_path):

@@ -21,16 +21,11 @@ import yaml
 from submitit.slurm.slurm import _make_sbatch_string
 
 from helpers import ROOT
-from l2ral_lib import devices
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
-from l2ral_lib.config import Cluster
-from l2ral_lib.devices import task_device
-from l2ral_lib.errors import ParamsError
-from l2ral_lib.executors import local, slurm
+from l2ral_lib.executors import slurm
 from l2ral_lib.executors.slurm import live_tasks, render_hint, sbatch_parameters
 from l2ral_lib.loop import run_study
-from l2ral_lib.outputs import StudyFolder
 from l2ral_lib.progress import cycles_in_view
 
 VENV = ROOT / ".venv" if (ROOT / ".venv").is_dir() else None
@@ -107,20 +102,6 @@ def test_wait_is_refused_without_slurm_executor(tmp_path, capsys):
     assert "params: --wait:" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("device,gpus,expected", [("auto", 0, "cpu"), ("auto", 1, "cuda"), ("cpu", 0, "cpu"),
-                                                  ("cuda", 2, "cuda")])
-def test_each_task_runs_on_the_device_its_resources_give(device, gpus, expected):
-    assert task_device(device, Cluster(gpus_per_task=gpus)) == expected
-
-
-@pytest.mark.parametrize("device,gpus,key", [("cuda", 0, "cluster.gpus_per_task"), ("cpu", 1, "cluster.gpus_per_task"),
-                                             ("cuda:1", 1, "--device")])
-def test_device_and_gpu_request_must_agree(device, gpus, key):
-    with pytest.raises(ParamsError) as info:
-        task_device(device, Cluster(gpus_per_task=gpus))
-    assert info.value.key == key
-
-
 def test_cluster_section_becomes_the_sbatch_script(tmp_path):
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster": {
         "partition": "gpu", "account": "proj", "qos": "high", "gpus_per_task": 2, "cpus_per_task": 8, "mem_gb": 1.5,
@@ -137,72 +118,6 @@ def test_cluster_section_becomes_the_sbatch_script(tmp_path):
     ci = sbatch_parameters(load_params(ROOT / "params" / "cifar10-ci.yaml"), 6)
     assert ci == {"job_name": "l2ral-cifar10-ci", "time": 10, "cpus_per_task": 1, "array_parallelism": 6,
                   "additional_parameters": {}}
-
-
-def test_set_changes_one_cluster_key_and_keeps_the_profiles_others():
-    cluster = load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu"}).cluster
-    assert cluster == Cluster(partition="gpu", gpus_per_task=0, cpus_per_task=1, time_min=10)
-
-
-def test_a_study_may_change_its_cluster_settings(tmp_path):
-    """The cluster section changes no result: an output folder written with other settings is not refused."""
-    params = load_params(ROOT / "params" / "cifar10-ci.yaml")
-    StudyFolder(tmp_path).write_params(params)
-    StudyFolder(tmp_path).guard(load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu",
-                                                                                  "cluster.time_min": 60}))
-    with pytest.raises(ParamsError, match="changed: epochs"):
-        StudyFolder(tmp_path).guard(load_params(ROOT / "params" / "cifar10-ci.yaml", {"epochs": 3}))
-
-
-@pytest.mark.parametrize("device,n_workers,n_gpus,expected", [
-    ("cuda", 5, 2, ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]),
-    ("auto", 3, 4, ["cuda:0", "cuda:1", "cuda:2"]),
-    ("cuda", 3, 1, ["cuda:0"] * 3),
-    ("cuda:1", 3, 2, ["cuda:1"] * 3),
-    ("cpu", 2, 2, ["cpu", "cpu"]),
-    ("auto", 2, 0, ["auto", "auto"]),
-])
-def test_jobs_workers_spread_over_the_visible_gpus(device, n_workers, n_gpus, expected):
-    assert devices.worker_devices(device, n_workers, n_gpus) == expected
-
-
-def test_jobs_start_each_worker_on_its_gpu(monkeypatch, tmp_path):
-    """run_jobs hands worker i the device of worker_devices and its share of the cores (no GPU needed: the
-    processes are recorded)."""
-    started, threads = [], []
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: set(range(7)))
-
-    class Worker:
-        def __init__(self, command, env):
-            started.append(command)
-            threads.append(env["OMP_NUM_THREADS"])
-
-        def wait(self):
-            return 0
-
-    monkeypatch.setattr(local.subprocess, "Popen", Worker)
-    monkeypatch.setattr("l2ral_lib.executors.local.merge_results", lambda out: None)
-    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
-    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"strategies": ["random", "entropy", "l2r"]})
-    assert local.run_jobs("params/cifar10-ci.yaml", params, tmp_path, jobs=3, device="cuda") == 0
-    devices = [command[command.index("--device") + 1] for command in started]
-    assert devices == ["cuda:0", "cuda:1", "cuda:0"]
-    # no static split: every worker runs the whole study, taking the next slice nobody holds (a shared queue)
-    assert all("--only" not in command and "--no-verdict" in command for command in started)
-    assert threads == ["2", "2", "2"]  # 7 cores // 3 workers
-    started.clear()
-    assert local.run_jobs("params/cifar10-ci.yaml", params, tmp_path, jobs=5, device="cuda", only=[("l2r", 0)]) == 0
-    assert [command[command.index("--only") + 1:command.index("--device")] for command in started] == [["l2r:0"]]
-
-
-@pytest.mark.parametrize("devices,cores,environ,expected", [
-    (["cuda:0", "cuda:1"], 2, {}, "1"), (["cuda:0"] * 3, 8, {}, "2"), (["cuda:0"] * 4, 2, {}, "1"),
-    (["cuda:1"], 16, {}, "16"), (["cuda:0", "cuda:1"], 8, {"OMP_NUM_THREADS": "3"}, "3"),
-    (["cpu", "cpu"], 8, {}, None), (["auto", "auto"], 8, {}, None), (["cpu"] * 2, 8, {"OMP_NUM_THREADS": "3"}, "3")])
-def test_gpu_workers_share_the_cores_cpu_workers_keep_one_process_count(devices, cores, environ, expected):
-    """CPU numbers depend on the thread count: CPU workers must compute what one process computes."""
-    assert local.worker_env(devices, {"PATH": "/bin", **environ}, cores).get("OMP_NUM_THREADS") == expected
 
 
 def test_slurm_task_trains_on_the_cores_slurm_gave_it(monkeypatch, tmp_path):

@@ -3,11 +3,11 @@ two VAE steps on fresh batches per discriminator step, epoch-wise shuffled batch
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import ROOT, query, top
 from l2ral_lib.checks import load_params
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.strategies.base import QueryContext
-from l2ral_lib.strategies.vaal import discriminator, official_init
+from l2ral_lib.strategies.vaal import VAAL, discriminator, official_init
 
 
 class RecordingImages:
@@ -140,3 +140,13 @@ def test_unlabeled_batches_keep_the_short_last_batch():
             one_pass = [next(batches) for _ in sizes]
             assert [len(b) for b in one_pass] == sizes
             assert len(set(torch.cat(one_pass).tolist())) == sum(sizes)
+
+
+def test_vaal_takes_what_the_discriminator_deems_least_likely_labeled(trained, monkeypatch):
+    # stub: the VAE's "mean" is each image's mean pixel, the discriminator a sigmoid of it
+    vae = lambda x: (x, x.flatten(1).mean(1, keepdim=True), torch.zeros(len(x), 1))  # noqa: E731
+    disc = lambda mu: torch.sigmoid(mu[:, 0])  # noqa: E731
+    monkeypatch.setattr(VAAL, "fit", lambda self, ctx, unlabeled: (vae, disc))
+    study, _, subset, _ = trained
+    means = study.data.train_batch(subset, augment=False)[0].double().flatten(1).mean(1).numpy()
+    assert query(trained, "vaal") == top(-means)
