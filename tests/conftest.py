@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.data.generated import make_image_folder
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")

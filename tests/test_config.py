@@ -1,14 +1,13 @@
 """Params: every shipped file validates; bad input is one line naming the key, exit status 2, before work."""
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import torch
 import yaml
 
-from conftest import ROOT
+from helpers import MODERN, ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
+from l2ral_lib.config import Cluster
 from l2ral_lib.errors import ParamsError
 
 PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
@@ -112,68 +111,19 @@ def test_base_cycle_is_refused(tmp_path, capsys):
     assert "params: base: cycle" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("device,message", [("tpu", "device"), ("gpu0", "unknown device")])
-def test_unknown_device(tmp_path, capsys, tiny_data_root, device, message):
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", device, "--out", str(tmp_path / "o"),
-            "--set", f"data_root={tiny_data_root}"]
-    assert main(args) == 2
-    assert "params: device:" in capsys.readouterr().err
+@pytest.mark.parametrize("experiment", ["cifar10", "celeba"])
+def test_modern_smoke_is_the_smoke_study_plus_the_four(experiment):
+    smoke = load_params(ROOT / "params" / f"{experiment}-smoke.yaml").to_dict()
+    modern = load_params(ROOT / "params" / f"{experiment}-modern-smoke.yaml").to_dict()
+    changed = {k for k in smoke if smoke[k] != modern[k]}
+    assert changed <= {"experiment", "strategies", "dropout", "seeds"}, changed
+    assert modern["strategies"] == smoke["strategies"] + MODERN and modern["dropout"] > 0
+    assert set(smoke["seeds"]) <= set(modern["seeds"]) and len(modern["seeds"]) >= 3
+    paper = load_params(ROOT / "params" / f"{experiment}-paper.yaml").to_dict()
+    modern_paper = load_params(ROOT / "params" / f"{experiment}-modern-paper.yaml").to_dict()
+    assert {k for k in paper if paper[k] != modern_paper[k]} == {"experiment", "strategies", "dropout"}
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
-def test_cuda_without_gpu(tmp_path, capsys, tiny_data_root):
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cuda", "--out", str(tmp_path / "o"),
-            "--set", f"data_root={tiny_data_root}"]
-    assert main(args) == 2
-    assert "cuda requested but no GPU" in capsys.readouterr().err
-
-
-def test_missing_dataset_names_path_and_both_ways(tmp_path, capsys):
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cpu", "--out", str(tmp_path / "o"),
-            "--set", f"data_root={tmp_path / 'nowhere'}"]
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert str(tmp_path / "nowhere" / "cifar10") in err and "make data-offline" in err and "download: true" in err
-
-
-def test_unwritable_output(tmp_path, capsys, tiny_data_root):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cpu", "--out", str(blocker / "sub"),
-            "--set", f"data_root={tiny_data_root}"]
-    assert main(args) == 2
-    assert "params: out: cannot write" in capsys.readouterr().err
-
-
-def test_changed_params_under_existing_output_refused(tmp_path, capsys, tiny_data_root):
-    out = tmp_path / "o"
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cpu", "--out", str(out), "--no-progress",
-            "--set", f"data_root={tiny_data_root}"]
-    assert main(args) == 0
-    before = (out / "results.csv").read_text()
-    assert main(args + ["--set", "epochs=1", "--set", "lr_milestones=[1]"]) == 2
-    assert "changed: epochs, lr_milestones" in capsys.readouterr().err
-    assert (out / "results.csv").read_text() == before  # nothing mixed in, nothing lost
-
-
-def test_a_study_grows_by_seeds_and_strategies_without_recomputing(tmp_path, tiny_data_root, monkeypatch):
-    import json
-
-    from l2ral_lib import loop
-
-    out = tmp_path / "o"
-    args = ["run", str(ROOT / "params/cifar10-ci.yaml"), "--device", "cpu", "--out", str(out), "--no-progress",
-            "--set", f"data_root={tiny_data_root}", "--set", "max_labeled=30"]
-    assert main(args + ["--set", "strategies=[random]", "--set", "seeds=[0]"]) == 0
-    first = pd.read_csv(out / "results.csv")
-    trained = []
-    loop_train = loop.train_cycle
-    monkeypatch.setattr(loop, "train_cycle", lambda *a, **k: trained.append("train") or loop_train(*a, **k))
-    assert main(args + ["--set", "strategies=[entropy, random]", "--set", "seeds=[1, 0]"]) == 0
-    assert json.loads((out / "params.json").read_text())["strategies"] == ["random", "entropy"]
-    assert json.loads((out / "params.json").read_text())["seeds"] == [0, 1]
-    grown = pd.read_csv(out / "results.csv")
-    assert sorted(set(zip(grown.method, grown.seed))) == [("entropy", 0), ("entropy", 1), ("random", 0), ("random", 1)]
-    kept = grown[(grown.method == "random") & (grown.seed == 0)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(kept, first)  # the finished slice was read back, not retrained
-    assert trained.count("train") == 3 * 2  # three new slices of two cycles each
+def test_set_changes_one_cluster_key_and_keeps_the_profiles_others():
+    cluster = load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu"}).cluster
+    assert cluster == Cluster(partition="gpu", gpus_per_task=0, cpus_per_task=1, time_min=10)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib import precision
 from l2ral_lib.checks import load_params
 from l2ral_lib.data.base import ImageClassificationData

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
 from l2ral_lib.loop import run_study

@@ -15,7 +15,7 @@ the hidden state,
 W_hh,k the gate's block of the recurrent weights), and every M_s follows from the forward's hidden
 states at once. Only T vector-matrix products stay sequential, both directions in one. The forward is
 PyTorch's own GRU, run one layer at a time (the same kernels the stacked call runs, so the same output
-bit for bit); the gradient equals autograd's up to float rounding (tests/test_sorter.py).
+bit for bit); the gradient equals autograd's up to float rounding (tests/sorter/test_frozen_gru.py).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from .base import ScoreStrategy, register_strategy
 
 @register_strategy("oracle-loss")
 class OracleLoss(ScoreStrategy):
-    oracle = True  # reads the labels of the subset (tests/test_selection.py exempts it, and checks it does)
+    oracle = True  # reads the labels of the subset (tests/strategies/test_base.py exempts it, test_oracle_loss.py checks it does)
 
     def score(self, ctx):
         return ctx.map_pool(ctx.subset, lambda output, targets: self.task.per_sample_loss(output.output, targets),

@@ -34,7 +34,7 @@ REASONS = [
 # One-off equivalent mutants, by name (a renumbered function shows them as NOT EXPLAINED again: read them anew)
 BY_NAME = {
     "heads.x_global_average_pool__mutmut_5": "`(+2, -1)` of a 4-d feature map are the dims `(-2, -1)`",
-    "heads.xǁL2RHeadǁ__init____mutmut_1": "the default width: every caller passes `head_hidden` (test_heads_losses)",
+    "heads.xǁL2RHeadǁ__init____mutmut_1": "the default width: every caller passes `head_hidden` (strategies/test_loss_head)",
     "heads.xǁLossNetǁ__init____mutmut_1": "the default width: every caller passes it",
     "losses.x_ranking_loss__mutmut_9": "`squeeze(1)` of a (1, d) list, d > 1, is a no-op, and (1, d) ranks against "
                                        "(d,) broadcast to the same mean squared error",

@@ -1,0 +1,33 @@
+"""README's generated Results tables (report/readme.py)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from helpers import ROOT  # noqa: E402
+from l2ral_lib.report import readme, summary  # noqa: E402
+
+
+def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
+    """Final-cycle mean and AUBC mean against numpy on the raw rows; the stopped study says so."""
+    text = readme.results_markdown(summary.find_studies(several))
+    table = pd.read_csv(several / "cifar10-smoke" / "results.csv")
+    l2r = table[(table.method == "l2r") & (table.metric == "accuracy")].pivot(index="seed", columns="cycle",
+                                                                             values="value")
+    final = l2r[2].mean()
+    aubc = np.mean([np.trapezoid(row, [0, 0.5, 1]) for row in l2r.values])
+    block = text.split("**cifar10-smoke**")[1].split("**")[0]
+    line = next(line for line in block.splitlines() if line.startswith("| L2R-AL |"))
+    assert f"| {final:.4g}  [" in line and f"| {aubc:.4g}  [" in line
+    assert "**shanghaitech-smoke** (MAE (lower is better); 3 seeds; finished: no" in text
+    text_before = f"intro\n{readme.README_START}\nstale\n{readme.README_END}\nrest\n"
+    assert readme.rendered_readme(text_before, summary.find_studies(several)) == (
+        f"intro\n{readme.README_START}\n{text}\n{readme.README_END}\nrest\n")
+
+
+def test_readme_results_are_the_committed_results():
+    """The README's Results tables are regenerated from outputs/*/results.csv as committed: a number
+    edited by hand, or a study rerun without `make readme-results`, fails here."""
+    committed = (ROOT / "README.md").read_text()
+    assert readme.rendered_readme(committed, summary.find_studies(ROOT / "outputs")) == committed

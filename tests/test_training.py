@@ -1,0 +1,77 @@
+"""One cycle's training (training.py): the target's learning-rate schedule (milestones times a per-epoch decay,
+C^3's ShanghaiTech schedule); a NaN loss stops with method, seed, cycle and epoch, finished cycles kept."""
+import warnings
+
+import pandas as pd
+import pytest
+import torch
+
+from helpers import ROOT
+from l2ral_lib import training
+from l2ral_lib.checks import load_params
+from l2ral_lib.loop import run_study
+from l2ral_lib.training import NumericalError, make_optimizer
+
+
+def lrs_per_epoch(optimizer, scheduler, epochs):
+    """The lr each epoch trains with, the scheduler stepped after each epoch as train_cycle does."""
+    out = []
+    for _ in range(epochs):
+        out.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return out
+
+
+def test_schedule_is_multistep_times_exponential():
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"epochs": 9, "lr": 0.5, "lr_milestones": [5, 3],
+                                                               "lr_gamma": 0.2, "lr_decay_per_epoch": 0.9})
+    model = torch.nn.Linear(2, 1)
+    ours = lrs_per_epoch(*make_optimizer(model, params), 9)
+    # torch's own schedulers, each on its own optimizer, multiplied
+    first, second = (torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.5) for _ in range(2))
+    multistep = lrs_per_epoch(first, torch.optim.lr_scheduler.MultiStepLR(first, [3, 5], 0.2), 9)
+    exponential = lrs_per_epoch(second, torch.optim.lr_scheduler.ExponentialLR(second, 0.9), 9)
+    assert ours == pytest.approx([m * e / 0.5 for m, e in zip(multistep, exponential)], rel=1e-12)
+    assert ours[0] == 0.5 and ours[3] == pytest.approx(0.5 * 0.2 * 0.9 ** 3)
+
+
+def test_shanghaitech_paper_lr_is_c3s_decay():
+    """C^3 (config.py LR 1e-5, LR_DECAY 0.995, NUM_EPOCH_LR_DECAY 1; trainer.py StepLR stepped at the
+    start of every epoch, LR_DECAY_START -1): epoch e trains at 1e-5 * 0.995^(e+1). Here the decay
+    follows each epoch, so epoch e trains at 1e-5 * 0.995^e: the same sequence one epoch later
+    (declared in FIDELITY.md)."""
+    params = load_params(ROOT / "params" / "shanghaitech-paper.yaml")
+    ours = lrs_per_epoch(*make_optimizer(torch.nn.Linear(2, 1), params), params.epochs)
+    optimizer = torch.optim.Adam(torch.nn.Linear(2, 1).parameters(), lr=1e-5, weight_decay=1e-4)
+    c3 = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.995)
+    reference = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # C^3 steps the scheduler before the optimizer
+        for _ in range(params.epochs):
+            c3.step()
+            reference.append(optimizer.param_groups[0]["lr"])
+    assert ours[0] == 1e-5 and ours[1:] == pytest.approx(reference[:-1], rel=1e-9)
+    assert params.weight_decay == 1e-4 and params.optimizer == "adam"  # C^3 trainer.py's Adam
+
+
+def test_nan_loss_stops_with_method_seed_cycle_epoch_and_keeps_finished_cycles(ci_params, tmp_path, monkeypatch):
+    params = ci_params(strategies=["random"])
+    original = training.train_cycle
+    calls = {"n": 0}
+
+    def poisoned(model, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # cycle 1: weights become NaN, so the loss does too
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", poisoned)
+    with pytest.raises(NumericalError, match=r"method random, seed 0, cycle 1, epoch 0"):
+        run_study(params, "cpu", tmp_path, progress=False)
+    rows = pd.read_csv(tmp_path / "slices" / "random-seed0" / "rows.csv")
+    assert set(rows.cycle) == {0}  # cycle 0 finished and kept
+    monkeypatch.setattr("l2ral_lib.loop.train_cycle", original)
+    table = run_study(params, "cpu", tmp_path, progress=False)  # a rerun resumes from cycle 1
+    assert sorted(table[table.metric == "accuracy"].cycle) == list(range(params.n_cycles))
