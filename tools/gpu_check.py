@@ -3,7 +3,7 @@ ending in one JSON + markdown file under outputs/gpu-check/ to commit.
 
     python tools/gpu_check.py [--device cuda] [--out outputs/gpu-check] [--steps 30] [--workers 1,2,4,6]
                               [--then-sorter 64 --window-minutes 15]
-    python tools/gpu_check.py --dry-run            # CPU, tiny sizes, seconds (tests/test_gpu_check.py)
+    python tools/gpu_check.py --dry-run            # CPU, tiny sizes, seconds (tests/tools/test_gpu_check.py)
 
 What it measures, in this order, each written to the file as soon as it is known:
 1. `pytest -m gpu` (tests/test_gpu.py): passed, failed, skipped, and the failures' names;

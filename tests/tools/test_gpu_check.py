@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from l2ral_lib.checks import load_params
 from l2ral_lib.projection import describe_projection, newest_figures, project
 
