@@ -149,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
 
             recorded = Path(args.out) / "params.json"
             deterministic = recorded.is_file() and json.loads(recorded.read_text()).get("deterministic", False)
-            print(reproducibility_note(StudyFolder(args.out).slice(*args.slice).provenance_file, deterministic,
-                                       args.device), flush=True)
             (method, seed) = args.slice
-            verdict = verify_slice(args.out, method, seed, device=args.device,
-                                   say=lambda line: print(f"{args.out} {method}:{seed}: {line}", flush=True))
+            notes = [reproducibility_note(StudyFolder(args.out).slice(method, seed).provenance_file, deterministic,
+                                          args.device)]
+
+            def say(line: str) -> None:  # the fingerprint's line first, then which reproducibility applies
+                print(f"{args.out} {method}:{seed}: {line}", *notes, sep="\n", flush=True)
+                notes.clear()
+
+            verdict = verify_slice(args.out, method, seed, device=args.device, say=say)
             print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
             return verdict.status
         if args.command == "readme-results":

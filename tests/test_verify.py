@@ -39,6 +39,7 @@ def test_a_rerun_reproduces_the_stored_slice(study, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("fingerprint matches the slice's (processor, instruction sets, torch build, device,"
                            " precision, threads)") and out[-1].endswith("l2r:0: reproduced exactly")
+    assert out[1] == "verify: CPU slice, CPU rerun on its recorded thread count: expected identical to the last digit"
 
 
 def test_a_changed_metric_is_reported_and_timings_are_not(study, capsys):
