@@ -57,6 +57,7 @@ from l2ral_lib.data import load_dataset  # noqa: E402
 from l2ral_lib.heads import L2RHead, LossNet, global_average_pool  # noqa: E402
 from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss  # noqa: E402
 from l2ral_lib.models import build_model  # noqa: E402
+from l2ral_lib.precision import describe as describe_precision  # noqa: E402
 from l2ral_lib.ranks import exact_ranks  # noqa: E402
 from l2ral_lib.report import stats  # noqa: E402
 from l2ral_lib.results_table import RESULT_COLUMNS  # noqa: E402
@@ -348,7 +349,7 @@ def main(argv=None) -> int:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.time() - start
     files.atomic_write_json(out / "provenance.json", {
-        **provenance.environment(device), "command": " ".join(sys.argv), "params": args.params, "seeds": args.seeds,
+        **provenance.environment(device, describe_precision(params, device)), "command": " ".join(sys.argv), "params": args.params, "seeds": args.seeds,
         "frozen_epochs": args.frozen_epochs or params.epochs, "threads": args.threads,
         "batch_size": params.batch_size, "query_size": params.query_size,
         "wall_s": round(wall, 1), "phases_s": {"data": round(loaded - start, 1), "targets": round(trained - loaded, 1),

@@ -62,7 +62,8 @@ def test_two_concurrent_runs_share_the_slices_and_equal_one_run(tmp_path, tiny_d
     assert every == sorted((m, 0, c) for m in ("random", "entropy", "vaal", "l2r") for c in range(n_cycles))
     assert all(logged.values()), "both runs should have computed slices: the second takes those nobody holds"
     study = json.loads((out / "provenance.json").read_text())
-    assert len(study["fingerprints"]) == 1 and study["fingerprints"][0]["threads"] == 1
+    reference_study = json.loads((tmp_path / "reference" / "provenance.json").read_text())
+    assert len(study["fingerprints"]) == 1 and study["fingerprints"] == reference_study["fingerprints"]
 
 
 HOLD = """
