@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py [--device cpu|cuda] [--width 16] [--steps 30] [--query-n 10000] [--picks 1000]
                                [--vaal-width 128] [--vae-iterations 10] [--smoke-dirs 'outputs/*-smoke'] [--out outputs/bench]
-                               [--parts train_step,precision,vae,query,sorter,ops,phases]
+                               [--parts train_step,precision,vae,query,sorter,ops,graphs,phases]
                                [--precision-models cifar10-smoke,celeba-smoke,paper] [--precision-steps N]
                                [--query-methods random,entropy,...]
 
@@ -17,6 +17,8 @@ Prints one table per part and writes outputs/bench/<name>.csv as soon as the par
 - sorter: forward+backward of the length-64 sorter per batch (cuDNN on and off, and autograd's graph), and
   its share of an L2R training step;
 - ops: host-side aten ops per step (torch.profiler, CPU) before and after cuDNN's fused GRU forward;
+- graphs: host-side ops per step eager and under `compile: reduce-overhead` (the compiled steps' forward
+  and backward each one CUDA-graph replay), counted on the CPU;
 - phases_<study>: seconds per phase and method of each finished smoke study found under outputs/.
 """
 from __future__ import annotations
@@ -286,7 +288,78 @@ def bench_ops(params, width=16):
     return pd.DataFrame(rows)
 
 
-PARTS = ("train_step", "precision", "vae", "query", "sorter", "ops", "phases")
+CAPTURED = "compiled step"  # the profiler range around each call of a function `compile` would capture
+
+
+@contextlib.contextmanager
+def marked_compiled_regions():
+    """Every function `compile` would capture (training.py's step, VAAL's two) run eagerly inside a profiler
+    range: what a CUDA graph would hold is then countable on the CPU."""
+    from l2ral_lib import training
+    from l2ral_lib.strategies import vaal
+
+    def marking(function, params):
+        def marked(*args):
+            with torch.profiler.record_function(CAPTURED):
+                return function(*args)
+        return marked
+    originals = training.compiled, vaal.compiled
+    training.compiled = vaal.compiled = marking
+    try:
+        yield
+    finally:
+        training.compiled, vaal.compiled = originals
+
+
+def captured_op_counts(fn) -> dict:
+    """Host-side aten ops of one fn() (each aten::gru one op, as cuDNN runs it), split into those a
+    reduce-overhead capture holds (inside a compiled step's forward, and every backward op: a compiled
+    forward's backward is compiled whole) and the rest; and the replays that stand for the held ones."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        fn()
+    events = profile.events()
+
+    def ancestors(event):
+        parent = event.cpu_parent
+        while parent is not None:
+            yield parent.name
+            parent = parent.cpu_parent
+    ops = [e for e in events if e.name.startswith("aten::") and "aten::gru" not in ancestors(e)]
+    held = [e for e in ops if any(name == CAPTURED or name.startswith("autograd::engine::evaluate_function")
+                                  for name in ancestors(e))]
+    steps = sum(e.name == CAPTURED for e in events)
+    # the optimizers' updates: per parameter on a CPU, a few foreach kernels on CUDA (torch's default there)
+    optimizer = [e for e in ops if any(name.startswith("Optimizer.") for name in ancestors(e))]
+    return {"eager_ops": len(ops), "ops_in_graphs": len(held), "graph_replays": 2 * steps,
+            "captured_ops": len(ops) - len(held) + 2 * steps, "of_which_optimizer": len(optimizer)}
+
+
+def bench_graphs(params, width=16):
+    """Host-side ops per training step of random (plain), LL4AL (LossNet), L2R-AL (head and sorter) at batch
+    64, and per VAAL iteration (two VAE steps, a discriminator step; batch 128), eager and as a
+    reduce-overhead capture runs them: the ops outside the compiled steps (data, optimizers) plus a forward
+    and a backward replay per step. Counted on the CPU: what capture removes, not a GPU time."""
+    device = torch.device("cpu")
+    run = dataclasses.replace(params, model_width=width, amp=False, channels_last=False, batch_size=64)
+    data = fake_cifar(256, device, torch.Generator().manual_seed(0))
+    rows = []
+    with marked_compiled_regions():
+        cases = [(f"{method} training step (ResNet-18 width {width}, batch 64)",
+                  study_loop(method, run, data, 64, device)) for method in ("random", "ll4al", "l2r")]
+        vae_run = dataclasses.replace(run, vaal_width=width, vaal_iterations=1)
+        labeled, unlabeled = torch.arange(128, device=device), torch.arange(128, 256, device=device)
+        ctx = QueryContext(model=None, data=data, task=Classification(), params=vae_run, labeled=labeled,
+                           subset=unlabeled)
+        strategy = get_strategy("vaal")(vae_run, Classification(), None, device)
+        cases.append((f"VAAL iteration (VAE width {width}, batch 128)", functools.partial(strategy.fit, ctx, unlabeled)))
+        for case, fn in cases:
+            fn()  # warm: lazy initialisation out of the count
+            counts = captured_op_counts(fn)
+            rows.append({"case": case, **counts, "ratio": counts["eager_ops"] / counts["captured_ops"]})
+    return pd.DataFrame(rows)
+
+
+PARTS = ("train_step", "precision", "vae", "query", "sorter", "ops", "graphs", "phases")
 
 
 def main():
@@ -338,6 +411,8 @@ def main():
         done("sorter", bench_sorter(device, params.batch_size / l2r_images_per_s))
     if "ops" in parts:
         done("ops", bench_ops(params, args.width))
+    if "graphs" in parts:
+        done("graphs", bench_graphs(params, args.width))
     if "phases" in parts:
         for results in sorted(glob.glob(f"{args.smoke_dirs}/results.csv")):
             done(f"phases_{Path(results).parent.name}", timing_table(pd.read_csv(results)).reset_index())

@@ -98,7 +98,7 @@ class Params:
     # --- speed (precision.py: what runs where, recorded in provenance)
     amp: bool = False  # bf16 autocast of the target model where native: CUDA, CPUs with avx512_bf16/amx_bf16/bf16
     channels_last: bool = False  # memory layout: CUDA, and CPU together with bf16 (float32 CPU stays contiguous)
-    compile: bool = False  # torch.compile the target model
+    compile: typing.Union[bool, str] = False  # torch.compile each training step (target, loss, head; VAAL's VAE step): true = fused kernels; reduce-overhead = and on CUDA replayed as CUDA graphs (training.py)
     deterministic: bool = False  # CUDA: cuDNN's deterministic kernels, no cudnn.benchmark, torch.use_deterministic_algorithms: a rerun on the same GPU and software repeats the slice to the last digit (slower; CPU runs repeat anyway)
     # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; README "On a cluster")
     cluster: Cluster = field(default_factory=Cluster)  # the keys cluster.* below
@@ -288,6 +288,8 @@ def validate(params: Params) -> None:
     for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam"))):
         if getattr(params, key) not in allowed:
             raise ParamsError(key, f"must be one of {', '.join(allowed)}, got '{getattr(params, key)}'")
+    if isinstance(params.compile, str) and params.compile != "reduce-overhead":
+        raise ParamsError("compile", f"must be false, true or reduce-overhead, got '{params.compile}'")
     if params.max_labeled < params.initial_labeled:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is smaller than initial_labeled ({params.initial_labeled})")
     if (params.max_labeled - params.initial_labeled) % params.query_size:

@@ -89,18 +89,16 @@ class Study:
                 self.fingerprint_checked = True
             record = SliceProvenance(folder.provenance_file, self.device, self.weights_used(strategy), first_cycle,
                                      describe_precision(p, self.device))
-        trainable = torch.compile(model) if p.compile else model
         reset_peak_memory(self.device)  # gpu_peak_memory_gib: this slice's peak, not the process's so far
         for cycle in range(first_cycle, p.n_cycles):
             if not p.continue_model and cycle > 0:
                 # every cycle trains from the initial weights, the first one after a resume too (the
                 # weights loaded from state.pt are the previous cycle's trained ones)
                 model, strategy = self.build(method, seed)
-                trainable = torch.compile(model) if p.compile else model
             torch.manual_seed(derive_seed(seed, "cycle", cycle))
             timings = {}
             start = time.perf_counter()
-            train_cycle(trainable, strategy, self.data, self.task, labeled, p,
+            train_cycle(model, strategy, self.data, self.task, labeled, p,
                         where=f"method {method}, seed {seed}, cycle {cycle}", progress=self.progress)
             if self.device.type == "cuda":
                 torch.cuda.synchronize()

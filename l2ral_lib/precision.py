@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from . import compilation
+
 # /proc/cpuinfo flags of native bf16 arithmetic: x86 AVX512-BF16 and AMX-BF16, ARMv8.6 BF16.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
@@ -70,6 +72,7 @@ def describe(params, device: torch.device) -> str:
     CUDA float32 means IEEE float32: configure_backends turns TF32 off."""
     cuda = device.type == "cuda"
     tail = (", TF32 off" if cuda else "") + ("; deterministic kernels" if cuda and params.deterministic else "")
+    tail += compilation.describe(params)
     if not uses_bf16(params, device):
         reason = ("amp: false" if not params.amp else
                   "no native bf16 on this CPU" if device.type == "cpu" else f"no bf16 on {device}")

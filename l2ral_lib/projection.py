@@ -54,6 +54,9 @@ def project(params: Params, figures: dict, n_pool: int | None = None) -> dict[st
             continue
         # a method gpu-check did not time trains as the plain step does (no head), a loss-head variant as L2R-AL
         ms = steps.get(method, steps.get("l2r") if method.startswith(("l2r", "oracle")) else steps.get("random"))
+        if ms is None:
+            out[method] = {"seconds": None, "reason": "neither it nor a step of its kind was timed"}
+            continue
         images = sum(params.labeled_at(c) for c in range(params.n_cycles)) * params.epochs
         train = images / params.batch_size * ms / 1000 * scale
         fit = 0.0

@@ -6,6 +6,7 @@ import bisect
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
 
+from .compilation import compiled
 from .precision import autocast, prepare
 from .tasks import spearman
 
@@ -30,6 +31,23 @@ def make_optimizer(model, params):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def batch_loss(model, strategy, task, params):
+    """One training batch's loss, (inputs, targets, epoch) -> total: the target's forward, its mean
+    per-sample loss and the strategy's head loss. One function, so that `compile` captures the step whole
+    (compilation.py; its backward is compiled with it)."""
+    device = next(model.parameters()).device
+
+    def loss_of(inputs, targets, epoch):
+        with autocast(params, device):
+            output = model(prepare(inputs, params))
+            per_sample_loss = task.per_sample_loss(output.output, targets)
+            loss = per_sample_loss.mean()
+            head_loss = strategy.head_loss(output, per_sample_loss, epoch)
+        return loss if head_loss is None else loss + head_loss
+
+    return loss_of
+
+
 def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, where: str, progress: bool = True):
     """Train `model` (and the strategy's head, same batches) for params.epochs on pool items `labeled`.
     `where` ("method l2r, seed 0, cycle 3") names the run in a NaN error."""
@@ -37,19 +55,19 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
     optimizer, scheduler = make_optimizer(model, params)
     strategy.begin_cycle()
     model.train()
+    loss_of = batch_loss(model, strategy, task, params)
+    captured = compiled(loss_of, params)
     epochs = tqdm(range(params.epochs), desc=f"train {where}", leave=False, disable=not progress)
     for epoch in epochs:
         # accumulated on the device and checked once per epoch: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         order = labeled[torch.randperm(len(labeled), device=device)]
         for start in range(0, len(order), params.batch_size):
-            inputs, targets = data.train_batch(order[start:start + params.batch_size], augment=True)
-            with autocast(params, device):
-                output = model(prepare(inputs, params))
-                per_sample_loss = task.per_sample_loss(output.output, targets)
-                loss = per_sample_loss.mean()
-                head_loss = strategy.head_loss(output, per_sample_loss, epoch)
-            total = loss if head_loss is None else loss + head_loss
+            batch = order[start:start + params.batch_size]
+            inputs, targets = data.train_batch(batch, augment=True)
+            # full batches through the compiled step; an epoch's short last batch eagerly, the same
+            # function (its size changes with the labeled set: each would be another graph to compile)
+            total = (captured if len(batch) == params.batch_size else loss_of)(inputs, targets, epoch)
             optimizer.zero_grad(set_to_none=True)
             strategy.zero_grad()
             total.backward()

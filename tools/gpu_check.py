@@ -6,9 +6,12 @@ ending in one JSON + markdown file under outputs/gpu-check/ to commit.
     python tools/gpu_check.py --dry-run            # CPU, tiny sizes, seconds (tests/tools/test_gpu_check.py)
 
 What it measures, in this order, each written to the file as soon as it is known:
-1. `pytest -m gpu` (tests/test_gpu.py): passed, failed, skipped, and the failures' names;
+1. `pytest -m gpu` (tests/e2e/test_gpu.py): passed, failed, skipped, and the failures' names;
 2. ms per training step of every paper method (params/cifar10-paper.yaml and the CIFAR-10 ablation and
    modern profiles: paper width 64, batch 64, the profile's precision), study's train_cycle on device data;
+   and of the --captured methods (default random, l2r: the plain step and the sorter's) under
+   `compile: reduce-overhead`, the step in CUDA graphs (l2ral_lib/compilation.py; not in a dry run:
+   inductor's CPU compile takes minutes), with each step's MFU;
 3. the length-64 sorter's forward+backward with and without cuDNN (and autograd's graph);
 4. ms per VAAL iteration at the official width 128 (VAE steps on a labeled and an unlabeled batch + the
    discriminator's);
@@ -16,7 +19,9 @@ What it measures, in this order, each written to the file as soon as it is known
 6. the fraction of the device's dense bf16 peak reached (MFU): images/s x 3.33 GFLOP, the training
    FLOPs of one 32x32 image through the CIFAR ResNet-18 (x (width/64)^2 at another width);
 7. the projected wall time of every paper study it can project (l2ral_lib/projection.py), JOBS=1 and
-   at the best worker count.
+   at the best worker count, and per seed with the captured steps (a method not captured counts as the
+   captured step of its kind: l2r's for the L2R-AL variants, random's for the rest, LL4AL's included,
+   an underestimate of its LossNet; VAAL's fit at its eager ms per iteration).
 
 From a fresh clone on the device machine, the data carried: copy the offline archive into an ignored
 folder of the checkout, `mkdir -p carry && cp ../shared/data/cifar10-jpeg.tar.xz carry/`, pass
@@ -80,17 +85,23 @@ def extract_data(archive: Path, root: Path) -> str:
     return f"extracted {archive} into {target}"
 
 
+GPU_TESTS = "tests/e2e/test_gpu.py"
+
+
 def run_gpu_tests(timeout: int) -> dict:
-    """`pytest -m gpu` on tests/test_gpu.py: counts from its summary line, the failures' names."""
-    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-rf", "tests/test_gpu.py"]
+    """`pytest -m gpu` on the GPU tests: counts from its summary line, the failures' names; a run that
+    collected nothing (a moved file) counts as one failure, not as a clean run."""
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-rf", GPU_TESTS]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"passed": 0, "failed": 0, "skipped": 0, "timed_out": True, "failures": []}
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", done.stdout)}
-    return {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0),
-            "skipped": counts.get("skipped", 0), "timed_out": False,
-            "failures": re.findall(r"^FAILED (\S+)", done.stdout, re.M)}
+    failures = re.findall(r"^FAILED (\S+)", done.stdout, re.M)
+    if not counts:
+        failures.append(f"pytest exited {done.returncode} running no test: {(done.stdout + done.stderr).strip()[-300:]}")
+    return {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0) + (not counts),
+            "skipped": counts.get("skipped", 0), "timed_out": False, "failures": failures}
 
 
 def step_ms(method: str, params, device, steps: int) -> float:
@@ -100,6 +111,13 @@ def step_ms(method: str, params, device, steps: int) -> float:
     loop = bench.study_loop(method, params, data, n, device)
     loop()
     return 1000 * min(bench.timed(loop, device) for _ in range(2)) / steps
+
+
+def step_mfu(ms: float, params, peak: float | None) -> float | None:
+    """Fraction of the bf16 peak one training step reaches: batch x the image's training FLOPs per ms."""
+    if peak is None:
+        return None
+    return params.batch_size * TRAIN_FLOPS_PER_IMAGE * (params.model_width / 64) ** 2 / (ms / 1000) / peak
 
 
 def vaal_ms(params, device, iterations: int) -> float:
@@ -157,8 +175,15 @@ def markdown(report: dict) -> str:
         lines += [f"pytest -m gpu: {tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped"
                   + (" (timed out)" if tests["timed_out"] else "") + "".join(f"\n- failed: {f}" for f in tests["failures"]), ""]
     if report.get("step_ms"):
-        lines += ["| method | ms per training step |", "|---|---|"]
-        lines += [f"| {m} | {v:.2f} |" for m, v in report["step_ms"].items()] + [""]
+        captured, mfu = report.get("captured_step_ms", {}), report.get("step_mfu", {})
+
+        def cell(value, fmt):
+            return "–" if value is None else format(value, fmt)
+        lines += ["| method | ms per training step | MFU | captured (compile: reduce-overhead), ms | captured MFU |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {m} | {v:.2f} | {cell(mfu.get(m), '.1%')} | {cell(captured.get(m), '.2f')}"
+                  f" | {cell(mfu.get(m + ' captured'), '.1%')} |" for m, v in report["step_ms"].items()]
+        lines += ["" if captured else "(captured steps not measured" + (" in a dry run)" if report["dry_run"] else ")"), ""]
     if report.get("sorter"):
         s = report["sorter"]
         lines += [f"sorter (64) forward+backward: {s['sorter_fwd_bwd_ms']:.2f} ms with cuDNN, {s['no_cudnn_fwd_bwd_ms']:.2f}"
@@ -172,10 +197,12 @@ def markdown(report: dict) -> str:
             lines.append(f"| {w['processes']} | {w['images_per_s']:.0f} | {mfu} |")
         lines.append("")
     if report.get("projected_hours"):
-        lines += ["| paper study | hours per seed, JOBS=1 | hours, all seeds, best worker count |", "|---|---|---|"]
+        lines += ["| paper study | hours per seed, JOBS=1 | hours, all seeds, best worker count | hours per seed,"
+                  " captured steps |", "|---|---|---|---|"]
         for study, p in report["projected_hours"].items():
-            cells = ["n/a" if p[key] is None else f"{p[key]:.2f}" for key in ("per_seed", "all_seeds_best_workers")]
-            lines.append(f"| {study} | {cells[0]} | {cells[1]} |")
+            cells = ["n/a" if p.get(key) is None else f"{p[key]:.2f}"
+                     for key in ("per_seed", "all_seeds_best_workers", "per_seed_captured")]
+            lines.append(f"| {study} | {cells[0]} | {cells[1]} | {cells[2]} |")
     return "\n".join(lines) + "\n"
 
 
@@ -185,6 +212,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="CPU, width 4, tiny counts: the file's structure in seconds")
     parser.add_argument("--out", default="outputs/gpu-check")
     parser.add_argument("--steps", type=int, default=30, help="training steps timed per method")
+    parser.add_argument("--captured", default="random,l2r",
+                        help="methods also timed under compile: reduce-overhead (CUDA graphs); '' for none")
     parser.add_argument("--vaal-iterations", type=int, default=20)
     parser.add_argument("--workers", default="1,2,4,6", help="worker-process counts of the aggregate images/s")
     parser.add_argument("--worker-seconds", type=float, default=15.0)
@@ -204,6 +233,7 @@ def main(argv=None) -> int:
             return worker(args) or 0
         args.steps, args.vaal_iterations, args.worker_seconds, args.worker_warmup = 2, 2, 0.5, 3.0
         args.workers = "1,2" if args.workers == "1,2,4,6" else args.workers
+        args.captured = ""  # inductor's CPU compile: minutes per method
     if args.worker:
         return worker(args) or 0
     began = time.time()
@@ -239,12 +269,20 @@ def main(argv=None) -> int:
             if method not in report["step_ms"]:
                 report["step_ms"][method] = step_ms(method, profile, device, args.steps)
                 save("step_ms")
+    peak = peak_flops(name)
+    report["step_mfu"] = {m: step_mfu(ms, params, peak) for m, ms in report["step_ms"].items()}
+    report["captured_step_ms"] = {}
+    for method in filter(None, args.captured.split(",")):
+        captured = dataclasses.replace(params, compile="reduce-overhead")
+        report["captured_step_ms"][method] = step_ms(method, captured, device, args.steps)
+        report["step_mfu"][f"{method} captured"] = step_mfu(report["captured_step_ms"][method], params, peak)
+        save("captured_step_ms")
     report["sorter"] = bench.bench_sorter(device, rounds=2, repeats=2 if args.dry_run else 50).iloc[0].to_dict()
     save("sorter")
     report["vaal_width"] = params.vaal_width
     report["vaal_ms_per_iteration"] = vaal_ms(params, device, args.vaal_iterations)
     save("vaal")
-    peak, flops = peak_flops(name), TRAIN_FLOPS_PER_IMAGE * (params.model_width / 64) ** 2
+    flops = TRAIN_FLOPS_PER_IMAGE * (params.model_width / 64) ** 2
     report["peak_bf16_flops"], report["workers"] = peak, []
     for count in map(int, args.workers.split(",")):
         rate = aggregate_images_per_s(args, count, out)
@@ -262,8 +300,10 @@ def main(argv=None) -> int:
         methods = project(study, figures)
         seconds = [m["seconds"] for m in methods.values()]
         per_seed = None if None in seconds else sum(seconds) / 3600
+        captured_s = [m["seconds"] for m in project(study, {**figures, "step_ms": report["captured_step_ms"]}).values()] \
+            if report["captured_step_ms"] else [None]
         report["projected_hours"][stem] = {
-            "per_seed": per_seed, "methods": {m: (None if p["seconds"] is None else p["seconds"] / 3600)
+            "per_seed": per_seed, "per_seed_captured": None if None in captured_s else sum(captured_s) / 3600, "methods": {m: (None if p["seconds"] is None else p["seconds"] / 3600)
                                               for m, p in methods.items()},
             "all_seeds_best_workers": None if per_seed is None else per_seed * len(study.seeds) / speedup}
     report["finished"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

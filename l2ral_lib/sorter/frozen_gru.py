@@ -31,27 +31,32 @@ def frozen_gru(rnn: nn.GRU, inputs: torch.Tensor) -> torch.Tensor:
     cuDNN (on CUDA) runs every forward: a no-grad one, and the batched path's, whose backward is this
     module's own ops. It is off only where autograd would differentiate PyTorch's GRU in eval mode (a
     frozen GRU this path cannot batch, an eval-mode copy with trainable weights): cuDNN's RNN backward
-    refuses eval mode, and without cuDNN the same function runs as per-step kernels."""
+    refuses eval mode, and without cuDNN the same function runs as per-step kernels.
+
+    The batched path is a custom operator (`l2ral::frozen_gru`) with its own backward: torch.compile
+    keeps it inside the training step's graph (it cannot trace PyTorch's GRU), so a CUDA-graph capture
+    of the step (training.compiled) holds the sorter too, its backward's sequential products included."""
     frozen = not any(weight.requires_grad for weight in rnn.parameters())
     recording = torch.is_grad_enabled() and (inputs.requires_grad or not frozen)
     if frozen and rnn.batch_first and rnn.bias and recording:
-        return _FrozenGRU.apply(inputs, rnn)
+        weights = [tensor for direction in rnn.all_weights for tensor in direction]
+        return _frozen_gru(inputs, weights, rnn.num_layers, rnn.bidirectional)[-1]
     if recording and not rnn.training:
         with torch.backends.cudnn.flags(enabled=False):
             return rnn(inputs)[0]
     return rnn(inputs)[0]
 
 
-def _layer_weights(rnn: nn.GRU, layer: int) -> list[list[torch.Tensor]]:
-    """[w_ih, w_hh, b_ih, b_hh] of each direction of `layer` (nn.GRU.all_weights' order)."""
-    directions = 2 if rnn.bidirectional else 1
-    return rnn.all_weights[layer * directions:(layer + 1) * directions]
+def _layer_weights(weights: list[torch.Tensor], layer: int, directions: int) -> list[list[torch.Tensor]]:
+    """[w_ih, w_hh, b_ih, b_hh] of each direction of `layer`, from the flat list of nn.GRU.all_weights."""
+    per_layer = weights[4 * directions * layer:4 * directions * (layer + 1)]
+    return [per_layer[4 * d:4 * d + 4] for d in range(directions)]
 
 
-def _run_layer(rnn: nn.GRU, layer: int, inputs: torch.Tensor) -> torch.Tensor:
-    """One layer of `rnn` over (B, T, D_in) -> (B, T, directions * hidden), by the kernels nn.GRU uses."""
-    weights = _layer_weights(rnn, layer)
-    h0 = inputs.new_zeros(len(weights), inputs.shape[0], rnn.hidden_size)
+def _run_layer(weights: list[list[torch.Tensor]], inputs: torch.Tensor) -> torch.Tensor:
+    """One layer over (B, T, D_in) -> (B, T, directions * hidden), by the kernels nn.GRU uses."""
+    hidden = weights[0][1].shape[1]
+    h0 = inputs.new_zeros(len(weights), inputs.shape[0], hidden)
     flat = [tensor for direction in weights for tensor in direction]
     return torch._VF.gru(inputs, h0, flat, True, 1, 0.0, False, len(weights) == 2, True)[0]
 
@@ -81,44 +86,64 @@ def _recurrence(states: torch.Tensor, inputs: torch.Tensor, w_ih, w_hh, b_ih, b_
     return matrices, torch.cat([d_r, d_z, d_n], -1)
 
 
-class _FrozenGRU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, inputs, rnn):
-        layer_inputs = []
-        x = inputs
-        for layer in range(rnn.num_layers):
-            layer_inputs.append(x)
-            x = _run_layer(rnn, layer, x)
-        ctx.rnn = rnn
-        ctx.save_for_backward(*layer_inputs, x)
-        return x
+@torch.library.custom_op("l2ral::frozen_gru", mutates_args=())
+def _frozen_gru(inputs: torch.Tensor, weights: list[torch.Tensor], num_layers: int,
+                bidirectional: bool) -> list[torch.Tensor]:
+    """Every layer's output, the last one the GRU's (the others are the next layers' inputs, kept for
+    the backward)."""
+    directions = 2 if bidirectional else 1
+    outputs, x = [], inputs
+    for layer in range(num_layers):
+        x = _run_layer(_layer_weights(weights, layer, directions), x)
+        outputs.append(x)
+    return outputs
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        rnn, (*layer_inputs, output) = ctx.rnn, ctx.saved_tensors
-        hidden = rnn.hidden_size
-        grad = grad_output
-        for layer in reversed(range(rnn.num_layers)):
-            inputs = layer_inputs[layer]
-            states = output if layer == rnn.num_layers - 1 else layer_inputs[layer + 1]
-            weights = _layer_weights(rnn, layer)
-            matrices, factors, grads = [], [], []
-            for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
-                m, f = _recurrence(_run_order(states[..., d * hidden:(d + 1) * hidden], d), _run_order(inputs, d),
-                                   w_ih, w_hh, b_ih, b_hh)
-                matrices.append(m)
-                factors.append(f)
-                grads.append(_run_order(grad[..., d * hidden:(d + 1) * hidden], d))
-            # both directions as one batch of recursions: (directions * B, T, ...)
-            m, g = torch.cat(matrices), torch.cat(grads)
-            steps = g.shape[1]
-            dh = g[:, -1:]
-            dhs = [dh]
-            for s in range(steps - 2, -1, -1):
-                dh = torch.baddbmm(g[:, s:s + 1], dh, m[:, s + 1])
-                dhs.append(dh)
-            dh_all = torch.cat(dhs[::-1], 1).split(inputs.shape[0])
-            grad = sum(_run_order((dh_all[d].repeat(1, 1, 3) * factors[d]) @ w_ih, d)
-                       for d, (w_ih, _, _, _) in enumerate(weights))
-        return grad, None
+
+@_frozen_gru.register_fake
+def _(inputs, weights, num_layers, bidirectional):
+    directions, hidden = (2 if bidirectional else 1), weights[1].shape[1]
+    return [inputs.new_empty(*inputs.shape[:2], directions * hidden) for _ in range(num_layers)]
+
+
+def _setup_context(ctx, inputs, output):
+    x, weights, num_layers, bidirectional = inputs
+    ctx.num_layers, ctx.directions, ctx.n_weights = num_layers, 2 if bidirectional else 1, len(weights)
+    ctx.save_for_backward(x, *weights, *output)
+
+
+def _backward(ctx, grad_outputs):
+    """The input gradient through every layer: per layer and direction the recursion's matrices at once,
+    then T batched vector-matrix products for both directions (module docstring)."""
+    x, *rest = ctx.saved_tensors
+    weights, outputs = rest[:ctx.n_weights], rest[ctx.n_weights:]
+    grad = None
+    for layer in reversed(range(ctx.num_layers)):
+        # the gradient reaching this layer's output: from the next layer, and any from outside
+        arriving = grad_outputs[layer]
+        if arriving is not None:
+            grad = arriving if grad is None else grad + arriving
+        inputs, states = (x if layer == 0 else outputs[layer - 1]), outputs[layer]
+        hidden = states.shape[-1] // ctx.directions
+        layer_weights = _layer_weights(weights, layer, ctx.directions)
+        matrices, factors, grads = [], [], []
+        for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer_weights):
+            m, f = _recurrence(_run_order(states[..., d * hidden:(d + 1) * hidden], d), _run_order(inputs, d),
+                               w_ih, w_hh, b_ih, b_hh)
+            matrices.append(m)
+            factors.append(f)
+            grads.append(_run_order(grad[..., d * hidden:(d + 1) * hidden], d))
+        # both directions as one batch of recursions: (directions * B, T, ...)
+        m, g = torch.cat(matrices), torch.cat(grads)
+        steps = g.shape[1]
+        dh = g[:, -1:]
+        dhs = [dh]
+        for s in range(steps - 2, -1, -1):
+            dh = torch.baddbmm(g[:, s:s + 1], dh, m[:, s + 1])
+            dhs.append(dh)
+        dh_all = torch.cat(dhs[::-1], 1).split(inputs.shape[0])
+        grad = sum(_run_order((dh_all[d].repeat(1, 1, 3) * factors[d]) @ w_ih, d)
+                   for d, (w_ih, _, _, _) in enumerate(layer_weights))
+    return grad, [None] * ctx.n_weights, None, None
+
+
+_frozen_gru.register_autograd(_backward, setup_context=_setup_context)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..compilation import compiled
 from ..errors import ParamsError
 from ..precision import autocast, prepare, uses_channels_last
 from .base import Strategy, register_strategy
@@ -149,24 +150,35 @@ class VAAL(Strategy):
         unlabeled_batches = shuffled_batches(unlabeled, batch, drop_last=False)
         vae.train()
         disc.train()
+
+        def vae_step_loss(labeled_x, unlabeled_x):
+            recon_l, mu_l, logvar_l = self.run_vae(vae, labeled_x)
+            recon_u, mu_u, logvar_u = self.run_vae(vae, unlabeled_x)
+            # the VAE tries to make the discriminator call every sample labeled
+            adversarial = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 1.0)
+            return vae_loss(labeled_x, recon_l, mu_l, logvar_l, p.vaal_beta) + \
+                vae_loss(unlabeled_x, recon_u, mu_u, logvar_u, p.vaal_beta) + p.vaal_adversary_weight * adversarial
+
+        def disc_step_loss(labeled_x, unlabeled_x):
+            with torch.no_grad():
+                _, mu_l, _ = self.run_vae(vae, labeled_x)
+                _, mu_u, _ = self.run_vae(vae, unlabeled_x)
+            return bce(disc(mu_l), 1.0) + bce(disc(mu_u), 0.0)
+
+        # `compile` (compilation.py): both steps captured for the full batches; the unlabeled pass's short
+        # last batch eagerly (the labeled batches are all full: drop_last)
+        vae_step, disc_step = compiled(vae_step_loss, p), compiled(disc_step_loss, p)
         for _ in range(iterations_per_cycle(p, ctx.data.n_pool)):
             for _ in range(2):  # num_vae_steps of the official code, each on fresh batches
                 labeled_x = self.images(ctx, next(labeled_batches), True)
                 unlabeled_x = self.images(ctx, next(unlabeled_batches), True)
-                recon_l, mu_l, logvar_l = self.run_vae(vae, labeled_x)
-                recon_u, mu_u, logvar_u = self.run_vae(vae, unlabeled_x)
-                # the VAE tries to make the discriminator call every sample labeled
-                adversarial = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 1.0)
-                loss = vae_loss(labeled_x, recon_l, mu_l, logvar_l, p.vaal_beta) + \
-                    vae_loss(unlabeled_x, recon_u, mu_u, logvar_u, p.vaal_beta) + p.vaal_adversary_weight * adversarial
+                full = len(unlabeled_x) == batch
+                loss = (vae_step if full else vae_step_loss)(labeled_x, unlabeled_x)
                 vae_opt.zero_grad(set_to_none=True)
                 loss.backward()
                 vae_opt.step()
             # one discriminator step (num_adv_steps) on the last VAE step's batches
-            with torch.no_grad():
-                _, mu_l, _ = self.run_vae(vae, labeled_x)
-                _, mu_u, _ = self.run_vae(vae, unlabeled_x)
-            disc_loss = bce(disc(mu_l), 1.0) + bce(disc(mu_u), 0.0)
+            disc_loss = (disc_step if full else disc_step_loss)(labeled_x, unlabeled_x)
             disc_opt.zero_grad(set_to_none=True)
             disc_loss.backward()
             disc_opt.step()

@@ -84,7 +84,7 @@ def test_describe_says_tf32_is_off_and_deterministic_on_cuda(ci_params, monkeypa
 
 
 def test_a_deterministic_study_runs_on_the_cpu_and_repeats(ci_params, tmp_path, restore_backends):
-    """No op of the study refuses use_deterministic_algorithms on the CPU (the CUDA refusals: tests/test_gpu.py);
+    """No op of the study refuses use_deterministic_algorithms on the CPU (the CUDA refusals: tests/e2e/test_gpu.py);
     two runs agree to the last digit, timings aside."""
     params = ci_params(strategies=["random", "entropy", "coreset", "l2r", "ll4al", "vaal"], deterministic=True)
     tables = [run_study(params, "cpu", tmp_path / str(i), progress=False) for i in range(2)]

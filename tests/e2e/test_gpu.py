@@ -15,23 +15,41 @@ from l2ral_lib.strategies import list_strategies
 gpu = pytest.mark.gpu
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 # the fast path over every strategy: bald samples the dropout layer, so dropout > 0 (it refuses 0)
-FAST_PATH = dict(strategies=list_strategies(), amp=True, channels_last=True, compile=True, dropout=0.3)
+FAST_PATH = dict(strategies=list_strategies(), amp=True, channels_last=True, dropout=0.3)
+# the steps that differ in what a CUDA graph must hold: plain, LossNet, the sorter's custom operator, the VAE
+CAPTURED = dict(strategies=["random", "ll4al", "l2r", "vaal"], amp=True, channels_last=True, compile="reduce-overhead")
 
 
 def test_fast_path_params_load(ci_params):
     """Runs everywhere (no gpu mark): the GPU test's params pass every check, so that test reaches the GPU."""
     params = ci_params(**FAST_PATH)
     assert params.strategies == list_strategies() and params.dropout > 0
+    assert ci_params(**CAPTURED).compile == "reduce-overhead"
 
 
 @gpu
 @needs_cuda
 def test_fast_path_trains_every_strategy(ci_params, tmp_path):
-    """bf16 autocast + channels_last + torch.compile on the ci profile: every strategy runs, finite metrics."""
+    """bf16 autocast + channels_last on the ci profile: every strategy runs, finite metrics."""
     params = ci_params(**FAST_PATH)
     table = run_study(params, "cuda", tmp_path, progress=False)
     assert table.value.notna().all() and len(table[table.metric == "accuracy"]) == len(list_strategies()) * params.n_cycles
     assert (table[table.metric == "gpu_peak_memory_gib"].value > 0).all()
+
+
+@gpu
+@needs_cuda
+def test_reduce_overhead_captures_every_step_in_cuda_graphs(ci_params, tmp_path):
+    """compile: reduce-overhead: every compiled step recorded as CUDA graphs (inductor counts each graph it
+    had to leave uncaptured: none), the study's metrics finite."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    params = ci_params(**CAPTURED)
+    table = run_study(params, "cuda", tmp_path, progress=False)
+    assert table.value.notna().all()
+    assert counters["inductor"]["cudagraph_skips"] == 0, dict(counters["inductor"])
+    assert counters["stats"]["unique_graphs"] > 0
 
 
 @gpu

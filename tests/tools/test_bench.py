@@ -98,3 +98,41 @@ def test_op_counts_see_what_cudnn_fuses():
     with torch.no_grad():
         before, after = bench.op_counts(lambda: rnn(torch.randn(1, 16, 1)))
     assert after < 16 < 16 * 2 * 5 < before  # 2 layers x 16 steps, several ops each, against a handful
+
+
+def test_captured_op_counts_hold_each_compiled_forward_and_its_backward():
+    """The graphs part's counter against each phase of a step profiled alone: the marked forward's ops and
+    the backward's are what a capture holds, the optimizer's stay outside, each marked call two replays."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    def aten_ops(fn):
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+            fn()
+        return sum(e.name.startswith("aten::") for e in profile.events())
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, seed = torch.randn(5, 3), torch.ones(())  # the backward's seed given: no op of it outside the engine
+
+    def forward():
+        with torch.profiler.record_function(bench.CAPTURED):
+            return model(x).sum()
+
+    def step():
+        loss = forward()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward(seed)
+        optimizer.step()
+    step()
+    counts = bench.captured_op_counts(step)
+    forward_ops = aten_ops(forward)
+    loss = forward()
+    optimizer.zero_grad(set_to_none=True)
+    backward_ops = aten_ops(lambda: loss.backward(seed))
+    optimizer_ops = aten_ops(optimizer.step) + aten_ops(lambda: optimizer.zero_grad(set_to_none=True))
+    assert counts["eager_ops"] == forward_ops + backward_ops + optimizer_ops
+    assert counts["ops_in_graphs"] == forward_ops + backward_ops and counts["graph_replays"] == 2
+    assert counts["captured_ops"] == optimizer_ops + 2 and counts["of_which_optimizer"] == optimizer_ops > 0

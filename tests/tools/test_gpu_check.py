@@ -33,6 +33,8 @@ def test_dry_run_writes_one_complete_file(tmp_path):
     report = json.loads((tmp_path / files[0]).read_text())
     assert report["dry_run"] and report["finished"] and report["device_name"] == "cpu"
     assert set(report["gpu_tests"]) >= {"passed", "failed", "skipped", "failures"} and report["gpu_tests"]["failed"] == 0
+    assert report["gpu_tests"]["skipped"] >= 4  # the GPU tests found (and skipped on a CPU), not a missing file
+    assert report["captured_step_ms"] == {} and report["projected_hours"]["cifar10-paper"]["per_seed_captured"] is None
     paper = load_params(ROOT / "params" / "cifar10-paper.yaml")
     assert set(paper.strategies) <= set(report["step_ms"]) and all(v > 0 for v in report["step_ms"].values())
     assert {"sorter_fwd_bwd_ms", "no_cudnn_fwd_bwd_ms", "autograd_fwd_bwd_ms"} <= set(report["sorter"])
@@ -45,6 +47,7 @@ def test_dry_run_writes_one_complete_file(tmp_path):
     assert not bad, bad
     markdown = (tmp_path / files[1]).read_text()
     assert "pytest -m gpu:" in markdown and "| random |" in markdown and "| cifar10-paper |" in markdown
+    assert "captured steps not measured in a dry run" in markdown
     assert newest_figures(tmp_path, "cpu") is None  # a dry run never projects a real study
 
 
@@ -65,5 +68,8 @@ def test_check_projects_each_method_and_shows_vaals_official_cost(tmp_path):
     assert projected["vaal"]["vaal_fit_s"] == pytest.approx((params.n_cycles - 1) * 39062 * 0.010)
     lines = describe_projection(params, path, found, "NVIDIA H200", 50000)
     assert "39,062 VAE iterations per cycle" in lines[0] and any(line.strip().startswith("l2r:") for line in lines)
+    captured_l2r_only = project(params, {**found, "step_ms": {"l2r": 5.0}}, 50000)
+    assert captured_l2r_only["l2r"]["seconds"] == pytest.approx(images / 64 * 0.005)
+    assert captured_l2r_only["random"]["seconds"] is None and "timed" in captured_l2r_only["random"]["reason"]
     none = describe_projection(params, None, None, "cpu", 50000)
     assert "39,062" in none[0] and "no gpu-check figures" in none[1]
