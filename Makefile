@@ -17,9 +17,9 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check mutation bench ranking-bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench ranking-bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check mutation bench ranking-bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench ranking-bench sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -91,10 +91,21 @@ paper-proof-status: setup
 # a 15-minute GPU window (issue 27): pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
 # VAAL ms per iteration, images/s of 1/2/4/6 workers, MFU, projected paper studies: one file under outputs/gpu-check/
 # (tools/gpu_check.py's docstring: the data carried in carry/). GPU_CHECK_ARGS='--then-sorter 64' continues
-# the SoDeep sorter's training in the time left; '--out $$OUT/gpu-check' brings the file back from the device tool.
+# the SoDeep sorter's training in the time left; GPU_CHECK_OUT=$OUT/gpu-check brings the file back from the device tool.
+# The device machine has no package registry and its own python3 with torch (2.11 there): run
+# `make gpu-check PY=python3` there (no venv); the one package it lacks, diffsort, travels as a wheel that
+# `make gpu-wheels` puts in .whl/ here (carry `.whl` and `carry`); gpu-check installs it into .whl/site.
 GPU_CHECK_ARGS ?=
-gpu-check: setup
-	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) $(GPU_CHECK_ARGS)
+GPU_CHECK_OUT  ?= outputs/gpu-check
+GPU_WHEELS     := diffsort==0.2.0
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+	$(if $(wildcard .whl/*.whl),$(PY) -m pip install -q --no-index --no-deps --no-compile --upgrade --target .whl/site .whl/*.whl &&) \
+	PYTHONPATH="$(CURDIR)/.whl/site$${PYTHONPATH:+:$$PYTHONPATH}" \
+	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform any -d .whl $(GPU_WHEELS)
 
 # mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
 # (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the

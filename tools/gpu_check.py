@@ -23,17 +23,27 @@ What it measures, in this order, each written to the file as soon as it is known
    captured step of its kind: l2r's for the L2R-AL variants, random's for the rest, LL4AL's included,
    an underestimate of its LossNet; VAAL's fit at its eager ms per iteration).
 
-From a fresh clone on the device machine, the data carried: copy the offline archive into an ignored
-folder of the checkout, `mkdir -p carry && cp ../shared/data/cifar10-jpeg.tar.xz carry/`, pass
-`carry: ["carry", ".venv"]` to the device tool, and run `make gpu-check` there: the script extracts
-carry/cifar10-jpeg.tar.xz into data/cifar10 when data/cifar10 is missing (the measurements themselves
-use synthetic images; the data is for what follows them). The files it writes come back under $OUT when
-`--out $OUT/gpu-check` is given; commit them under outputs/gpu-check/.
+On this project's device machine (no package registry; its own python3 3.12 with torch 2.11; a .venv
+of 6 GB cannot travel in its 64 MiB): here, `mkdir -p carry && cp ../shared/data/cifar10-jpeg.tar.xz carry/`
+and `make gpu-wheels` (diffsort, the one import it lacks, into .whl/); both folders are ignored by git.
+Pass `carry: ["carry", ".whl"]` to the device tool and run `make gpu-check PY=python3
+GPU_CHECK_OUT=$OUT/gpu-check` there (without make: `python3 -m pip install -q --no-index --no-deps --target
+.whl/site .whl/*.whl && PYTHONPATH=.whl/site python3 tools/gpu_check.py --out $OUT/gpu-check`). The
+script extracts carry/cifar10-jpeg.tar.xz into data/cifar10 when data/cifar10 is missing (the measurements
+themselves use synthetic images; the data is for what follows them). Commit the files that come back under
+outputs/gpu-check/.
 
 --then-sorter N: when the checks finish with time left in --window-minutes (minus a 2-minute margin),
 continue training the SoDeep sorter of length N on the GPU toward the recipe's 400 epochs, resumable
 (`python -m l2ral_lib sorter --kind sodeep --seq-len N --resume --device cuda --max-minutes M`); its
-weights and checkpoint (l2ral_lib/sorter_weights/) are what to bring back and commit after each window.
+weights, record and checkpoint (sodeep-N.pt/.json/.ckpt, 2.1 MB) are copied beside the report: commit them
+into l2ral_lib/sorter_weights/, and the next window resumes from them.
+--then-study METHODS: then seed 0 of the CIFAR-10 paper study for those methods in what is left (half of it
+when both are given), stopped at the window's end; cifar10-paper-seed0.tar beside the report holds the study
+folder without its state.pt files: a paper slice's state is ~45 MB, over the 16 MiB a returned file may be
+and over what a later window's working tree can carry (64 MiB, of which the repository takes ~40 and the data
+~19), so only slices finished inside one window carry over; an unfinished one's rows come back and a later
+run computes it anew.
 """
 from __future__ import annotations
 
@@ -41,6 +51,7 @@ import argparse
 import dataclasses
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -58,6 +69,7 @@ from l2ral_lib.checks import load_params  # noqa: E402
 from l2ral_lib.devices import device_name  # noqa: E402
 from l2ral_lib.precision import configure_backends, describe  # noqa: E402
 from l2ral_lib.projection import project  # noqa: E402
+from l2ral_lib.sorter.weights import weights_path  # noqa: E402
 from l2ral_lib.strategies import QueryContext, get_strategy  # noqa: E402
 from l2ral_lib.tasks import Classification  # noqa: E402
 
@@ -221,6 +233,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tests-timeout", type=int, default=240, help="seconds for `pytest -m gpu`")
     parser.add_argument("--archive", default="carry/cifar10-jpeg.tar.xz")
     parser.add_argument("--then-sorter", type=int, metavar="SEQ_LEN", help="continue this SoDeep sorter's training after")
+    parser.add_argument("--then-study", metavar="METHODS",
+                        help="then seed 0 of the CIFAR-10 paper study for these methods (comma-separated) in the time"
+                             " left; it comes back as cifar10-paper-seed0.tar (pack_study: what is kept)")
     parser.add_argument("--window-minutes", type=float, default=15.0)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
@@ -310,13 +325,40 @@ def main(argv=None) -> int:
     report["check_seconds"] = time.time() - began
     save()
     print(target.with_suffix(".md").read_text())
-    left = args.window_minutes - 2 - (time.time() - began) / 60
-    if args.then_sorter and not args.dry_run and left > 1:
+    def minutes_left():
+        return args.window_minutes - 2 - (time.time() - began) / 60
+    status = 0
+    if args.then_sorter and not args.dry_run and minutes_left() > 1:
+        share = minutes_left() / (2 if args.then_study else 1)
         command = [sys.executable, "-m", "l2ral_lib", "sorter", "--kind", "sodeep", "--seq-len", str(args.then_sorter),
-                   "--resume", "--device", args.device, "--max-minutes", f"{left:.1f}"]
+                   "--resume", "--device", args.device, "--max-minutes", f"{share:.1f}"]
         print("continuing:", " ".join(command), flush=True)
-        return subprocess.run(command, cwd=ROOT).returncode
-    return 0
+        status = subprocess.run(command, cwd=ROOT).returncode
+        weights = weights_path(args.then_sorter, "sodeep")
+        for path in (weights, weights.with_suffix(".json"), weights.with_suffix(".ckpt")):
+            if path.is_file():  # back with the report: commit them into l2ral_lib/sorter_weights/
+                shutil.copy2(path, out / path.name)
+    if args.then_study and not args.dry_run and minutes_left() > 1:
+        folder = ROOT / "outputs" / "cifar10-paper"
+        command = [sys.executable, "-m", "l2ral_lib", "run", "params/cifar10-paper.yaml", "--device", args.device,
+                   "--out", str(folder), "--no-progress", "--only", *[f"{m}:0" for m in args.then_study.split(",")]]
+        print("continuing:", " ".join(command), flush=True)
+        try:
+            status = subprocess.run(command, cwd=ROOT, timeout=60 * minutes_left()).returncode or status
+        except subprocess.TimeoutExpired:
+            print("the window's time is up: finished cycles are saved, the cycle under way is lost", flush=True)
+        pack_study(folder, out / "cifar10-paper-seed0.tar")
+    return status
+
+
+def pack_study(folder: Path, archive: Path) -> None:
+    """The study folder as one file to bring back, without the slices' state.pt (a paper slice's is ~45 MB:
+    over what one file may be, and over what the next window's working tree could carry back) or locks:
+    finished slices come back whole; an unfinished slice's rows come back, and a later run computes it anew."""
+    with tarfile.open(archive, "w") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name not in ("state.pt", ".lock"):
+                tar.add(path, arcname=str(path.relative_to(folder.parent)))
 
 
 if __name__ == "__main__":

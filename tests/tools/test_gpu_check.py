@@ -73,3 +73,34 @@ def test_check_projects_each_method_and_shows_vaals_official_cost(tmp_path):
     assert captured_l2r_only["random"]["seconds"] is None and "timed" in captured_l2r_only["random"]["reason"]
     none = describe_projection(params, None, None, "cpu", 50000)
     assert "39,062" in none[0] and "no gpu-check figures" in none[1]
+
+
+def test_gpu_check_on_a_machine_with_its_own_python_needs_no_venv():
+    """The lent GPU machine has no package registry: `make gpu-check PY=python3` must not build a .venv (pip
+    would fail there), and it puts the carried wheels' folder on the path of the check and its subprocesses."""
+    done = subprocess.run(["make", "-n", "gpu-check", "PY=python3", "GPU_CHECK_OUT=/tmp/x"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "venv" not in done.stdout and "pip install -q torch" not in done.stdout
+    assert 'PYTHONPATH="' + str(ROOT / ".whl" / "site") in done.stdout
+    assert "python3 tools/gpu_check.py --device cuda --out /tmp/x" in done.stdout
+    default = subprocess.run(["make", "-n", "gpu-check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "tools/gpu_check.py --device cuda --out outputs/gpu-check" in default.stdout
+
+
+def test_a_window_brings_its_study_back_without_the_slices_state(tmp_path):
+    """What --then-study returns: one archive of the study folder, every file but the slices' state.pt and locks."""
+    import tarfile
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gpu_check  # noqa: PLC0415
+
+    study = tmp_path / "cifar10-paper"
+    kept = ["results.csv", "provenance.json", "slices/l2r-seed0/rows.csv", "slices/l2r-seed0/provenance.json"]
+    for name in kept + ["slices/l2r-seed0/state.pt", "slices/l2r-seed0/.lock"]:
+        (study / name).parent.mkdir(parents=True, exist_ok=True)
+        (study / name).write_text(name)
+    gpu_check.pack_study(study, tmp_path / "back.tar")
+    with tarfile.open(tmp_path / "back.tar") as tar:
+        assert sorted(tar.getnames()) == sorted(f"cifar10-paper/{name}" for name in kept)
+        assert tar.extractfile("cifar10-paper/slices/l2r-seed0/rows.csv").read() == b"slices/l2r-seed0/rows.csv"
