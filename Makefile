@@ -31,8 +31,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (l2ral)" >/dev/null
 	touch $@
 
+# a worker process per core (pytest-xdist), a test file's tests in one worker (their module fixtures once)
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill;
 # --log-output shows the study's line per finished (method, seed, cycle) here as it happens.

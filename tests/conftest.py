@@ -5,6 +5,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    # `make test` runs a pytest-xdist worker per core: each worker's torch gets its share of the cores, set
+    # before torch starts its thread pool and inherited by the studies the tests start as subprocesses
+    # (more threads than cores, and torch's spinning workers slow every process several times over)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0))
+                                                     // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 import pytest
 
 from helpers import ROOT
