@@ -67,7 +67,7 @@ summary: setup
 	$(PY) -m papermill notebooks/summary.ipynb $(OUTPUTS)/summary/summary.ipynb --cwd . -k python3 --no-progress-bar \
 	  -p outputs_dir $(OUTPUTS)
 
-# README.md's Results tables from the studies under $(OUTPUTS) (tests/report/test_readme.py checks they agree)
+# README.md's claims, Results and loss-ranking tables from the studies under $(OUTPUTS) (tests/report/test_readme.py checks they agree)
 readme-results: setup
 	$(PY) -m l2ral_lib readme-results --outputs $(OUTPUTS)
 

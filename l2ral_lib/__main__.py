@@ -92,9 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
-    readme = commands.add_parser("readme-results", help="rewrite README.md's claims table and Results tables from"
+    readme = commands.add_parser("readme-results", help="rewrite README.md's claims, Results and loss-ranking tables from"
                                                         " the studies under outputs/",
-                                 description="Regenerate the blocks between the claims and the results markers of"
+                                 description="Regenerate the blocks between the claims, results and ranking markers of"
                                              " README.md from the studies under --outputs; --check only reports a"
                                              " difference.")
     readme.add_argument("--outputs", default="outputs")
@@ -161,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
             return verdict.status
         if args.command == "readme-results":
-            from .report.readme import claims_page, rendered_claims, rendered_readme  # noqa: PLC0415
+            from .report.readme import claims_page, rendered  # noqa: PLC0415
             from .report.summary import find_studies  # noqa: PLC0415
 
             studies = find_studies(args.outputs)
-            pages = {PROJECT_ROOT / "README.md": lambda text: rendered_claims(rendered_readme(text, studies), args.outputs),
+            pages = {PROJECT_ROOT / "README.md": lambda text: rendered(text, args.outputs, studies),
                      PROJECT_ROOT / "docs" / "claims.md": lambda text: claims_page(args.outputs)}
             stale = [path for path, render in pages.items()
                      if render(path.read_text() if path.is_file() else "") != (path.read_text() if path.is_file() else None)]

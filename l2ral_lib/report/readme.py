@@ -1,6 +1,6 @@
 """README.md's generated blocks, from the committed studies (`make readme-results`; the tests of README
-check they agree): the claims table at its top and the Results tables: the one place the README's
-numbers come from."""
+check they agree): the claims table at its top, the Results tables and the loss-ranking table: the one
+place the README's numbers come from."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +15,9 @@ README_START = "<!-- results:start: generated from outputs/*/results.csv by `mak
 README_END = "<!-- results:end -->"
 CLAIMS_START = "<!-- claims:start: generated from outputs/ by `make readme-results`; do not edit -->"
 CLAIMS_END = "<!-- claims:end -->"
+RANKING_START = ("<!-- ranking:start: generated from outputs/ranking/pool_table.md by `make readme-results`;"
+                 " do not edit -->")
+RANKING_END = "<!-- ranking:end -->"
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -55,6 +58,18 @@ def rendered_readme(text: str, studies: list[StudyResults]) -> str:
 def rendered_claims(text: str, outputs: str | Path) -> str:
     """README text with the block between CLAIMS_START and CLAIMS_END replaced by the claims table."""
     return replaced_block(text, CLAIMS_START, CLAIMS_END, claims_summary_markdown(outputs))
+
+
+def rendered_ranking(text: str, outputs: str | Path) -> str:
+    """README text with the block between RANKING_START and RANKING_END replaced by the loss-ranking
+    experiment's pool table as `make ranking-bench` wrote it (so a rerun cannot leave the README behind)."""
+    return replaced_block(text, RANKING_START, RANKING_END,
+                          (Path(outputs) / "ranking" / "pool_table.md").read_text().rstrip("\n"))
+
+
+def rendered(text: str, outputs: str | Path, studies: list[StudyResults]) -> str:
+    """README text with every generated block renewed: Results tables, claims table, loss-ranking table."""
+    return rendered_ranking(rendered_claims(rendered_readme(text, studies), outputs), outputs)
 
 
 def claims_page(outputs: str | Path) -> str:

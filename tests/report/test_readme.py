@@ -26,8 +26,18 @@ def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
         f"intro\n{readme.README_START}\n{text}\n{readme.README_END}\nrest\n")
 
 
+def test_readme_ranking_table_is_the_experiments_pool_table(tmp_path):
+    """The block between the ranking markers becomes pool_table.md as written, the rest untouched."""
+    (tmp_path / "ranking").mkdir()
+    (tmp_path / "ranking" / "pool_table.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    text = f"intro\n{readme.RANKING_START}\n| old |\n{readme.RANKING_END}\nrest\n"
+    assert readme.rendered_ranking(text, tmp_path) == (
+        f"intro\n{readme.RANKING_START}\n| a | b |\n|---|---|\n| 1 | 2 |\n{readme.RANKING_END}\nrest\n")
+
+
 def test_readme_results_are_the_committed_results():
     """The README's Results tables are regenerated from outputs/*/results.csv as committed: a number
     edited by hand, or a study rerun without `make readme-results`, fails here."""
     committed = (ROOT / "README.md").read_text()
     assert readme.rendered_readme(committed, summary.find_studies(ROOT / "outputs")) == committed
+    assert readme.rendered_ranking(committed, ROOT / "outputs") == committed
