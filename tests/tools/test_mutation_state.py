@@ -1,0 +1,70 @@
+"""tools/mutation/state.py: mutmut's verdicts saved beside the code and restored into a fresh checkout,
+refused when a mutated source changed, and the pending mutants of a scope."""
+import json
+import sys
+
+import pytest
+
+from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "tools" / "mutation"))
+import state  # noqa: E402
+
+PYPROJECT = '[tool.mutmut]\nonly_mutate = ["pkg/a.py", "pkg/sub/*"]\n'
+
+
+def tree(root, verdicts):
+    """A checkout with pyproject, three sources (two mutated) and a mutants/ folder holding `verdicts`
+    (file -> {mutant: exit code}) and mutmut's stats."""
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    for name in ("pkg/a.py", "pkg/sub/b.py", "pkg/c.py"):
+        (root / name).write_text(f"# {name}\n")
+    for name, codes in verdicts.items():
+        meta = root / "mutants" / f"{name}.meta"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {}}))
+    if verdicts:
+        (root / "mutants" / "mutmut-stats.json").write_text('{"tests_by_mangled_function_name": {}}')
+    return root
+
+
+VERDICTS = {"pkg/a.py": {"pkg.a.x_f__mutmut_1": 1, "pkg.a.x_f__mutmut_2": None, "pkg.a.x_g__mutmut_1": None},
+            "pkg/sub/b.py": {"pkg.sub.b.x_h__mutmut_1": 0, "pkg.sub.b.x_h__mutmut_2": None}}
+
+
+def test_save_then_restore_into_a_fresh_checkout_gives_the_same_verdicts(tmp_path):
+    ran, fresh, kept = tree(tmp_path / "ran", VERDICTS), tree(tmp_path / "fresh", {}), tmp_path / "kept"
+    state.main(["save", str(ran), "--state", str(kept)])
+    assert json.loads((kept / "sources.json").read_text()).keys() == {"pkg/a.py", "pkg/sub/b.py"}
+    state.main(["restore", str(fresh), "--state", str(kept)])
+    assert state.verdicts(fresh / "mutants") == state.verdicts(ran / "mutants")
+    assert (fresh / "mutants" / "mutmut-stats.json").read_text() == (ran / "mutants" / "mutmut-stats.json").read_text()
+
+
+def test_a_second_save_replaces_the_first(tmp_path):
+    kept = tmp_path / "kept"
+    state.main(["save", str(tree(tmp_path / "one", VERDICTS)), "--state", str(kept)])
+    state.main(["save", str(tree(tmp_path / "two", {"pkg/a.py": {"pkg.a.x_f__mutmut_1": 0}})), "--state", str(kept)])
+    assert state.verdicts(kept) == {"pkg.a.x_f__mutmut_1": 0}
+
+
+def test_restore_refuses_verdicts_of_another_source(tmp_path):
+    kept = tmp_path / "kept"
+    state.main(["save", str(tree(tmp_path / "ran", VERDICTS)), "--state", str(kept)])
+    fresh = tree(tmp_path / "fresh", {})
+    (fresh / "pkg" / "c.py").write_text("# not mutated: may change\n")
+    state.main(["restore", str(fresh), "--state", str(kept)])
+    (fresh / "pkg" / "sub" / "b.py").write_text("# changed\n")
+    with pytest.raises(SystemExit, match="pkg/sub/b.py is not the file the saved verdicts were reached on"):
+        state.main(["restore", str(fresh), "--state", str(kept)])
+    with pytest.raises(SystemExit, match="no saved mutation run to resume"):
+        state.main(["restore", str(fresh), "--state", str(tmp_path / "nothing")])
+
+
+def test_pending_is_the_in_scope_mutants_without_a_verdict(tmp_path, capsys):
+    mutants = tree(tmp_path, VERDICTS) / "mutants"
+    assert state.pending(mutants, ["*"]) == ["pkg.a.x_f__mutmut_2", "pkg.a.x_g__mutmut_1", "pkg.sub.b.x_h__mutmut_2"]
+    assert state.pending(mutants, ["pkg.a.x_f*", "pkg.sub.*"]) == ["pkg.a.x_f__mutmut_2", "pkg.sub.b.x_h__mutmut_2"]
+    state.main(["pending", str(tmp_path), "--scope", "pkg.a.*"])
+    assert capsys.readouterr().out.split() == ["pkg.a.x_f__mutmut_2", "pkg.a.x_g__mutmut_1"]
