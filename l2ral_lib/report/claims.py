@@ -183,14 +183,27 @@ def _brief(rows: pd.DataFrame) -> str:
     return text + (f" (not run yet: {', '.join(sorted(set(missing.evidence.str.split(',').str[0])))})" if len(missing) else "")
 
 
-def claims_summary_markdown(outputs: str | Path = "outputs") -> str:
+def _claim_settle(rows: pd.DataFrame) -> str:
+    """What would settle a claim: for its unseparated comparisons the shortest remedy; where others are
+    separated already, first the scale at which they are (a claim settled by the budget study and open in a
+    smoke study says both, not the smoke study's remedy alone)."""
+    remedies = rows.loc[rows.comparison == NOT_SEPARABLE, "what would settle it"]
+    separated = rows[rows.comparison.isin((SUPPORTED, CONTRADICTED))]
+    if remedies.empty:
+        return rows["what would settle it"].iloc[0]
+    rest = min(remedies, key=len)
+    if separated.empty:
+        return rest
+    first = separated.iloc[0]
+    return f"{first.evidence.split(',')[0]}: {first['what would settle it']}; the rest: {rest}"
+
+
+def claims_summary_markdown(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CLAIMS) -> str:
     """One row per claim (the README's table): its verdict, its evidence in brief, what would settle it;
     every comparison is in docs/claims.md."""
-    table = claims_table(outputs)
+    table = claims_table(outputs, claims)
     lines = ["| claim (paper) | verdict | evidence: claimed - other, paired [95% CI] | what would settle it |",
              "|---|---|---|---|"]
     for claim, rows in table.groupby("claim", sort=False):
-        settles = [s for s, v in zip(rows["what would settle it"], rows.comparison) if v == NOT_SEPARABLE]
-        settle_text = min(settles, key=len) if settles else rows["what would settle it"].iloc[0]
-        lines.append(f"| {claim} ({rows.paper.iloc[0]}) | **{rows.verdict.iloc[0]}** | {_brief(rows)} | {settle_text} |")
+        lines.append(f"| {claim} ({rows.paper.iloc[0]}) | **{rows.verdict.iloc[0]}** | {_brief(rows)} | {_claim_settle(rows)} |")
     return "\n".join(lines)

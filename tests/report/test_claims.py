@@ -102,6 +102,19 @@ def test_the_loss_ranking_experiment_is_read_the_right_way_round(tmp_path):
     assert claims.comparison_verdict(rows) == claims.SUPPORTED
 
 
+def test_a_claim_separated_in_one_study_and_open_in_another_says_both(outputs):
+    """The README row names the scale that separates it before the remedy for the rest; a claim open
+    everywhere gives the remedy alone, one separated everywhere its scale alone."""
+    def settle(*methods):
+        claim = Claim("c", "II", tuple(Comparison("study", "accuracy", m, "random") for m in methods))
+        return claims.claims_summary_markdown(outputs, (claim,)).splitlines()[-1].rsplit(" | ", 1)[1].rstrip(" |")
+
+    holds, remedy = settle("better"), settle("noise")
+    assert holds.startswith("holds at 100-300 labels, 4 seeds") and remedy.endswith("budget (100-300 labels here)")
+    assert settle("better", "noise") == f"study: {holds}; the rest: {remedy}"
+    assert settle("noise", "better") == f"study: {holds}; the rest: {remedy}"
+
+
 def test_every_claim_names_methods_and_metrics_its_studies_can_have():
     from l2ral_lib.strategies import list_strategies
 
