@@ -40,6 +40,7 @@ def test_bald_without_dropout_names_the_key():
         ci(strategies=["bald"], dropout=0.5, bald_passes=1)
     assert info.value.key == "bald_passes"
     assert ci(strategies=["bald"], dropout=0.5).bald_passes == 10
+    assert ci(strategies=["bald"], dropout=0.5, bald_passes=2).bald_passes == 2  # two passes can disagree
 
 
 @pytest.mark.parametrize("dropout", [-0.1, 1.0])

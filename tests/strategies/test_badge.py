@@ -63,10 +63,12 @@ def test_badge_budget_beyond_pool():
         kmeanspp_seeding(torch.zeros(3, 2), torch.zeros(3, 2), 4, torch.Generator())
 
 
-def test_kmeanspp_samples_by_distance_when_only_the_last_item_is_away():
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_kmeanspp_samples_by_distance_when_only_the_last_item_is_away(scale):
     """Three copies of the first pick and one distinct item: every seed's second pick is the distinct one
-    (d^2 weight 0 for the copies); only an empty total falls back to a uniform draw among the unpicked."""
-    gradients = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    (d^2 weight 0 for the copies); only an empty total falls back to a uniform draw among the unpicked, not a
+    small one (scale 0.1: total d^2 0.15)."""
+    gradients = scale * torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     features = torch.ones(4, 3)
     for seed in range(20):
         picks = kmeanspp_seeding(gradients, features, 2, torch.Generator().manual_seed(seed)).tolist()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import forward, query, top
+from helpers import ROOT, forward, query, top
 from l2ral_lib.heads import L2RHead, LossNet
 from l2ral_lib.losses import (DIFFSORT_STEEPNESS, RANK_LOSSES, SOFTRANK_TAU, diffsort_loss, loss_mse,
                               margin_ranking_loss, ranking_loss, softrank_loss)
@@ -179,7 +179,6 @@ def test_heads_are_built_with_the_params_width_and_record_their_sorter():
     from l2ral_lib.sorter import weights_hash
     from l2ral_lib.strategies import get_strategy
     from l2ral_lib.tasks import Classification
-    from helpers import ROOT
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"head_hidden": 7})
     model = SmallImageResNet(width=4)
     l2r = get_strategy("l2r")(params, Classification(), model, "cpu")
@@ -278,6 +277,19 @@ def test_a_paper_profile_announces_its_short_trained_sorter_and_no_other_profile
     assert f"sodeep-{length} trained {record['epochs_reached']:.2f} of its recipe's 400 epochs at constant lr 0.001" \
         in line
     assert announce_sorter_training(load_params(ROOT / "params" / f"{smoke}.yaml")) is None
+
+
+def test_sorters_used_are_those_of_the_methods_ranking_through_a_sorter():
+    """eq. 6 through a sorter: L2R-AL and its all-features variant share one, the GRU variant has its own;
+    LL4AL's margin and the analytic relaxations use none."""
+    from l2ral_lib.checks import load_params
+    from l2ral_lib.strategies.loss_head import sorters_used
+
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml",
+                         {"strategies": ["random", "ll4al", "l2r-softrank", "l2r", "l2r-gru-sorter", "l2r-all-features",
+                                         "l2r-diffsort"]})
+    assert sorters_used(params) == [(params.sorter_kind, params.batch_size), ("gru", params.batch_size)]
+    assert params.sorter_kind != "gru"
 
 
 def l2r_head_by_hand(head, features) -> np.ndarray:

@@ -7,7 +7,7 @@ from helpers import ROOT, query, top
 from l2ral_lib.checks import load_params
 from l2ral_lib.strategies import get_strategy
 from l2ral_lib.strategies.base import QueryContext
-from l2ral_lib.strategies.vaal import VAAL, discriminator, official_init
+from l2ral_lib.strategies.vaal import VAAL, discriminator, iterations_per_cycle, official_init
 
 
 class RecordingImages:
@@ -150,3 +150,12 @@ def test_vaal_takes_what_the_discriminator_deems_least_likely_labeled(trained, m
     study, _, subset, _ = trained
     means = study.data.train_batch(subset, augment=False)[0].double().flatten(1).mean(1).numpy()
     assert query(trained, "vaal") == top(-means)
+
+
+def test_vaal_iterations_are_the_official_count_and_at_least_one():
+    """pool * epochs // batch (sinhasam/vaal), and one step where that rounds to none; a profile's own count wins."""
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"vaal_iterations": None, "vaal_epochs": 2,
+                                                              "vaal_batch_size": 64})
+    assert iterations_per_cycle(params, 1000) == 31
+    assert iterations_per_cycle(params, 10) == 1
+    assert iterations_per_cycle(load_params(ROOT / "params" / "cifar10-ci.yaml", {"vaal_iterations": 7}), 1000) == 7

@@ -29,3 +29,13 @@ def test_classes_and_names():
     assert mutation_report.reason("x", '- log.info("%s", a) / + log.info("%s", None)') == "the text of a log line"
     assert mutation_report.reason("l2ral_lib.seeds.x_query_subset__mutmut_23", "anything").startswith("`candidates[:None]`")
     assert mutation_report.module("l2ral_lib.strategies.badge.x_kmeanspp_seeding__mutmut_31") == "strategies.badge"
+
+
+def test_a_params_error_keeps_its_key_while_its_text_is_mutated():
+    """ParamsError(key, text): the text mutated is harmless, the key or the condition is not."""
+    for change in ['- raise ParamsError("bald_passes", f"({p}) a single pass") / + raise ParamsError("bald_passes", None)',
+                   '- raise ParamsError("dropout", "bald samples") / + raise ParamsError("dropout", "XXbald samplesXX"']:
+        assert mutation_report.reason("x", change) == "the text of an error message", change
+    for change in ['- raise ParamsError("dropout", "bald samples") / + raise ParamsError(None, "bald samples")',
+                   "- if params.bald_passes < 2: / + if params.bald_passes <= 2:"]:
+        assert mutation_report.reason("x", change) is None, change

@@ -28,7 +28,7 @@ REASONS = [
     (r"dtype=None|DROPPED dtype=(pool\.dtype|permutation\.dtype)", "a dtype argument equal to the input's"),
     (r"DROPPED negative_slope=0\.01", "a keyword argument equal to its default"),
     (r"timed\(", "the label of a timing row (`ctx.timed`): a phase name, no result"),
-    (r'raise \w+Error\((None|"XX|"[A-Z ]+")', "the text of an error message"),
+    (r'raise \w+Error\(("\w+", )?(None\)|f?"XX|f?"[A-Z ]+"|f?"[^"]*XX")', "the text of an error message"),
     (r"log\.(info|warning)\(", "the text of a log line"),
 ]
 # One-off equivalent mutants, by name (a renumbered function shows them as NOT EXPLAINED again: read them anew)
@@ -63,10 +63,15 @@ BY_NAME = {
                                       "removes from the counts as before",
     "tasks.xǁPoseEstimationǁpredictions__mutmut_2": "`shape[+2:]` of a 4-d map is `shape[-2:]`",
     "losses.x_diffsort_ranks__mutmut_32": "a dtype argument equal to the input's",
-    "strategies.badge.x_kmeanspp_seeding__mutmut_47": "rounding only: float32 distances instead of float64 (which "
+    "strategies.badge.x_kmeanspp_seeding__mutmut_48": "rounding only: float32 distances instead of float64 (which "
                                                       "guards the cumulative sum of large pools); the tests' pools "
                                                       "of at most 100 items are far from float32's rounding",
-    "strategies.badge.x_kmeanspp_seeding__mutmut_51": "`float(\"INF\")` is `float(\"inf\")`",
+    "strategies.badge.x_kmeanspp_seeding__mutmut_52": "`float(\"INF\")` is `float(\"inf\")`",
+    "strategies.badge.x_kmeanspp_seeding__mutmut_25": "two more uniforms drawn after the ones read (torch's CPU "
+                                                      "generator gives the same prefix) from the query's own generator",
+    "strategies.base.x_register_strategy__mutmut_1": "as `tasks.x_register_task__mutmut_1`: import-time registration",
+    "strategies.base.x_register_strategy__mutmut_2": "as `tasks.x_register_task__mutmut_1`",
+    "strategies.base.x_register_strategy__mutmut_3": "as `tasks.x_register_task__mutmut_1`",
     "strategies.coreset.x__min_distances__mutmut_18": "chunks of one centre give the same minima (slower)",
     "strategies.loss_head.x_make_head_optimizer__mutmut_23": "MultiStepLR's default gamma is 0.1",
     "strategies.margin.x_margin__mutmut_5": "`topk` without `dim` takes the last, dim 1 of the (B, C) probabilities",
