@@ -279,6 +279,28 @@ def test_a_paper_profile_announces_its_short_trained_sorter_and_no_other_profile
     assert announce_sorter_training(load_params(ROOT / "params" / f"{smoke}.yaml")) is None
 
 
+def test_the_announcement_names_each_short_sorter_with_its_learning_rates_and_no_finished_one(monkeypatch):
+    """One sorter finished (no word of it), one short at a decayed rate (its rate range), one without a
+    record of epochs (no word): the line as a whole."""
+    from l2ral_lib.checks import load_params
+    from l2ral_lib.strategies import loss_head
+
+    records = {"sodeep": {"epochs_trained": 12.5, "epochs_target": 400, "weights_epoch": 11.0, "lrs": [1e-4, 5e-4, 1e-3]},
+               "gru": {"epochs_trained": 400, "epochs_target": 400, "weights_epoch": 390.0, "lrs": [1e-3]}}
+    monkeypatch.setattr(loss_head, "sorter_training", lambda length, kind: records.get(kind, {}))
+    params = load_params(ROOT / "params" / "cifar10-paper.yaml", {"strategies": ["l2r", "l2r-gru-sorter"]})
+    assert loss_head.announce_sorter_training(params) == (
+        "cifar10-paper: a paper profile, but its sorter is not the paper's 400-epoch one: sodeep-64 trained 12.50 of"
+        " its recipe's 400 epochs at lr 0.001..0.0001 (weights of epoch 11.00) (FIDELITY.md; recorded in each"
+        " slice's provenance.json)")
+    records["gru"]["epochs_trained"] = 150
+    assert loss_head.announce_sorter_training(params).split("one: ", 1)[1].rsplit(" (FIDELITY", 1)[0] == (
+        "sodeep-64 trained 12.50 of its recipe's 400 epochs at lr 0.001..0.0001 (weights of epoch 11.00); gru-64"
+        " trained 150.00 of its recipe's 400 epochs at constant lr 0.001 (weights of epoch 390.00)")
+    records.clear()
+    assert loss_head.announce_sorter_training(params) is None
+
+
 def test_sorters_used_are_those_of_the_methods_ranking_through_a_sorter():
     """eq. 6 through a sorter: L2R-AL and its all-features variant share one, the GRU variant has its own;
     LL4AL's margin and the analytic relaxations use none."""

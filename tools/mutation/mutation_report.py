@@ -69,6 +69,7 @@ BY_NAME = {
     "strategies.badge.x_kmeanspp_seeding__mutmut_52": "`float(\"INF\")` is `float(\"inf\")`",
     "strategies.badge.x_kmeanspp_seeding__mutmut_25": "two more uniforms drawn after the ones read (torch's CPU "
                                                       "generator gives the same prefix) from the query's own generator",
+    "strategies.loss_head.xǁLossHeadStrategyǁ__init____mutmut_17": "device placement: the same device on a CPU",
     "strategies.base.x_register_strategy__mutmut_1": "as `tasks.x_register_task__mutmut_1`: import-time registration",
     "strategies.base.x_register_strategy__mutmut_2": "as `tasks.x_register_task__mutmut_1`",
     "strategies.base.x_register_strategy__mutmut_3": "as `tasks.x_register_task__mutmut_1`",
