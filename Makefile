@@ -128,7 +128,7 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
 	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/state.py restore . || exit 1; \
-	  names=$$($(PY) tools/mutation/state.py pending . --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
+	  names=$$($(PY) tools/mutation/state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
 	  echo "mutmut: $$(echo $$names | wc -w) names or globs"; status=0; \
 	  [ -z "$$names" ] || OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $$names || status=$$?; \
 	  $(PY) tools/mutation/state.py save . && exit $$status

@@ -68,3 +68,13 @@ def test_pending_is_the_in_scope_mutants_without_a_verdict(tmp_path, capsys):
     assert state.pending(mutants, ["pkg.a.x_f*", "pkg.sub.*"]) == ["pkg.a.x_f__mutmut_2", "pkg.sub.b.x_h__mutmut_2"]
     state.main(["pending", str(tmp_path), "--scope", "pkg.a.*"])
     assert capsys.readouterr().out.split() == ["pkg.a.x_f__mutmut_2", "pkg.a.x_g__mutmut_1"]
+
+
+def test_with_nothing_pending_or_one_gives_the_scopes_first_mutant(tmp_path):
+    """A resume with every verdict in still runs mutmut once (it rebuilds the mutated sources the report reads)."""
+    mutants = tree(tmp_path, {"pkg/a.py": {"pkg.a.x_f__mutmut_2": 0, "pkg.a.x_f__mutmut_1": 1},
+                              "pkg/sub/b.py": {"pkg.sub.b.x_h__mutmut_1": 0}}) / "mutants"
+    assert state.pending(mutants, ["pkg.a.*"]) == []
+    assert state.pending(mutants, ["pkg.a.*"], or_one=True) == ["pkg.a.x_f__mutmut_1"]
+    assert state.pending(mutants, ["*"], or_one=True) == ["pkg.a.x_f__mutmut_1"]
+    assert state.pending(mutants, ["pkg.b.*"], or_one=True) == []

@@ -90,8 +90,8 @@ BY_NAME = {
     "tasks.xǁPoseEstimationǁpredictions__mutmut_11": "a heatmap's width and height are exact in float32, and "
                                                      "arithmetic with the float64 coordinates is float64",
     "loop.x_open_study__mutmut_1": "the default of `progress`, a display switch that every caller passes",
-    "loop.x_open_study__mutmut_78": "`progress=None` is falsy: the progress display, no result",
-    "loop.x_open_study__mutmut_83": "`Study`'s default `progress`: the progress display, no result",
+    "loop.x_open_study__mutmut_75": "`progress=None` is falsy: the progress display, no result",
+    "loop.x_open_study__mutmut_80": "`Study`'s default `progress`: the progress display, no result",
     "seeds.x_query_subset__mutmut_23": "`candidates[:None]` is `candidates`: the None branch is redundant",
 }
 

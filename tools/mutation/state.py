@@ -63,10 +63,13 @@ def verdicts(mutants: Path) -> dict[str, int | None]:
     return found
 
 
-def pending(mutants: Path, scope: list[str]) -> list[str]:
-    """In-scope mutants without a verdict, in name order."""
-    return sorted(name for name, code in verdicts(mutants).items()
-                  if code is None and any(fnmatch.fnmatch(name, glob) for glob in scope))
+def pending(mutants: Path, scope: list[str], or_one: bool = False) -> list[str]:
+    """In-scope mutants without a verdict, in name order. `or_one`: where none is pending, the first of the
+    scope, so that mutmut still runs once and rebuilds the mutated sources the report shows mutations from."""
+    codes = verdicts(mutants)
+    in_scope = sorted(name for name in codes if any(fnmatch.fnmatch(name, glob) for glob in scope))
+    found = [name for name in in_scope if codes[name] is None]
+    return found or (in_scope[:1] if or_one else [])
 
 
 def main(argv=None) -> int:
@@ -75,6 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("tree", type=Path, help="the checkout in which mutmut runs (its mutants/ folder)")
     parser.add_argument("--state", type=Path, default=STATE, help="where the kept files lie (default: %(default)s)")
     parser.add_argument("--scope", nargs="+", default=["*"], help="mutant name globs (MUTANTS in the Makefile)")
+    parser.add_argument("--or-one", action="store_true", help="pending: the scope's first mutant where none is pending")
     args = parser.parse_args(argv)
     mutants = args.tree / "mutants"
     if args.action == "save":
@@ -91,7 +95,7 @@ def main(argv=None) -> int:
                              " run `make mutation` without RESUME to start over")
         print(f"restored {copy_state(args.state, mutants)} files of {args.state} to {mutants}")
     else:
-        print("\n".join(pending(mutants, args.scope)))
+        print("\n".join(pending(mutants, args.scope, args.or_one)))
     return 0
 
 
