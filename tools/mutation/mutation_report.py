@@ -96,11 +96,16 @@ BY_NAME = {
 }
 
 
-def load(tree: Path) -> dict[str, object]:
+def verdicts(folder: Path) -> dict[str, int | None]:
+    """Mutant name -> mutmut's exit code (None: not run), over every `.meta` under `folder`."""
     status = {}
-    for meta in (tree / "mutants").rglob("*.meta"):
+    for meta in folder.rglob("*.meta"):
         status.update(json.loads(meta.read_text())["exit_code_by_key"])
     return status
+
+
+def in_scope(name: str, scope: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, glob) for glob in scope)
 
 
 def mutation(tree: Path, key: str, python: str) -> str:
@@ -153,8 +158,8 @@ def main() -> int:
     args = parser.parse_args()
     final, where = {}, {}
     for tree in args.trees:
-        for key, code in load(tree).items():
-            if not any(fnmatch.fnmatch(key, glob) for glob in args.scope):
+        for key, code in verdicts(tree / "mutants").items():
+            if not in_scope(key, args.scope):
                 continue
             if code is not None or key not in final:
                 final[key], where[key] = code, tree

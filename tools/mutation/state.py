@@ -16,13 +16,14 @@ mutants only and saves again; a plain `make mutation` reruns every mutant of the
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import hashlib
 import json
 import shutil
 import sys
 import tomllib
 from pathlib import Path
+
+from mutation_report import in_scope, verdicts  # the report reads the verdicts as this does (same folder)
 
 STATE = Path(__file__).resolve().parent / "state"
 STATS = "mutmut-stats.json"
@@ -55,21 +56,13 @@ def copy_state(source: Path, target: Path) -> int:
     return len(files)
 
 
-def verdicts(mutants: Path) -> dict[str, int | None]:
-    """Mutant name -> mutmut's exit code (None: not run) over every `.meta` of a `mutants/` folder."""
-    found = {}
-    for meta in mutants.rglob("*.meta"):
-        found.update(json.loads(meta.read_text())["exit_code_by_key"])
-    return found
-
-
 def pending(mutants: Path, scope: list[str], or_one: bool = False) -> list[str]:
     """In-scope mutants without a verdict, in name order. `or_one`: where none is pending, the first of the
     scope, so that mutmut still runs once and rebuilds the mutated sources the report shows mutations from."""
     codes = verdicts(mutants)
-    in_scope = sorted(name for name in codes if any(fnmatch.fnmatch(name, glob) for glob in scope))
-    found = [name for name in in_scope if codes[name] is None]
-    return found or (in_scope[:1] if or_one else [])
+    scoped = sorted(name for name in codes if in_scope(name, scope))
+    found = [name for name in scoped if codes[name] is None]
+    return found or (scoped[:1] if or_one else [])
 
 
 def main(argv=None) -> int:
