@@ -60,6 +60,7 @@ class Params:
     continue_model: bool = True  # keep training the same model across cycles (the LL4AL reference code does)
     # --- training the target model
     epochs: int = 150  # training epochs of every cycle
+    min_epoch_samples: typing.Optional[int] = None  # an epoch repeats the labeled set (fresh orders) until it has this many samples; None: one pass (the paper's). CPU profiles with tiny labeled sets: the first cycles get as many steps as the last
     batch_size: int = 64  # also the ranking-loss list length: must match a shipped sorter length
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.1  # target model's learning rate
@@ -270,7 +271,7 @@ def validate(params: Params) -> None:
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
               "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale",
               "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch",
-              "bald_passes")
+              "bald_passes", "min_epoch_samples")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
               "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
               allow_zero=True)

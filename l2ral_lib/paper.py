@@ -48,10 +48,15 @@ def _versus(studies: tuple[str, ...], metric: str, method: str, references: tupl
 
 
 BASELINES = ("random", "entropy", "coreset", "vaal", "ll4al")
+# The same six methods, seeds and settings run twice (cifar10-ablations reran cifar10-smoke's on newer code):
+# docs/claims.md shows the two side by side; the claims read the first (both are exploratory: 3 seeds).
+REPLICATION = ("cifar10-smoke", "cifar10-ablations")
 # the classification studies on the paper's methods, the budget axis first
 CLASSIFICATION = ("cifar10-budget", "cifar10-smoke", "celeba-smoke")
 # Every claim of the paper the project tests; `report.claims` finds each comparison in the shipped studies
-# (a comparison whose study or methods are missing is shown as such, never dropped).
+# (a comparison whose study or methods are missing is shown as such, never dropped) and judges them all by
+# one rule (its docstring): AUBC primary, a claim's comparisons in one study one Holm family, every one of
+# them needed, at least 5 seeds on real data to count.
 CLAIMS = (
     Claim("L2R-AL beats LL4AL on CIFAR-10", "IV-A, Fig. 4 (90.95 vs 90.45 % at 10,000 labels)",
           (Comparison("cifar10-budget", "accuracy", "l2r", "ll4al"),

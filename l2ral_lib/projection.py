@@ -57,7 +57,8 @@ def project(params: Params, figures: dict, n_pool: int | None = None) -> dict[st
         if ms is None:
             out[method] = {"seconds": None, "reason": "neither it nor a step of its kind was timed"}
             continue
-        images = sum(params.labeled_at(c) for c in range(params.n_cycles)) * params.epochs
+        images = sum(max(params.labeled_at(c), params.min_epoch_samples or 0) for c in range(params.n_cycles)) \
+            * params.epochs
         train = images / params.batch_size * ms / 1000 * scale
         fit = 0.0
         if method == "vaal" and n_pool:

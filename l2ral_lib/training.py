@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
@@ -48,8 +49,17 @@ def batch_loss(model, strategy, task, params):
     return loss_of
 
 
+def epoch_order(labeled: torch.Tensor, min_samples: int | None) -> torch.Tensor:
+    """One epoch's order of the labeled items: a fresh permutation, and where `min_samples` asks for more,
+    further fresh permutations after it, as many as reach it (each item seen equally often; a batch that
+    spans two of them may hold an item twice). One pass draws exactly what the plain epoch draws."""
+    passes = max(1, math.ceil(min_samples / len(labeled))) if min_samples else 1
+    return torch.cat([labeled[torch.randperm(len(labeled), device=labeled.device)] for _ in range(passes)])
+
+
 def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, where: str, progress: bool = True):
-    """Train `model` (and the strategy's head, same batches) for params.epochs on pool items `labeled`.
+    """Train `model` (and the strategy's head, same batches) for params.epochs on pool items `labeled`
+    (each epoch at least `min_epoch_samples` long where set).
     `where` ("method l2r, seed 0, cycle 3") names the run in a NaN error."""
     device = labeled.device
     optimizer, scheduler = make_optimizer(model, params)
@@ -61,7 +71,7 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
     for epoch in epochs:
         # accumulated on the device and checked once per epoch: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
-        order = labeled[torch.randperm(len(labeled), device=device)]
+        order = epoch_order(labeled, params.min_epoch_samples)
         for start in range(0, len(order), params.batch_size):
             batch = order[start:start + params.batch_size]
             inputs, targets = data.train_batch(batch, augment=True)

@@ -1,5 +1,6 @@
 """One cycle's training (training.py): the target's learning-rate schedule (milestones times a per-epoch decay,
 C^3's ShanghaiTech schedule); a NaN loss stops with method, seed, cycle and epoch, finished cycles kept."""
+import math
 import warnings
 
 import pandas as pd
@@ -75,3 +76,45 @@ def test_nan_loss_stops_with_method_seed_cycle_epoch_and_keeps_finished_cycles(c
     monkeypatch.setattr("l2ral_lib.loop.train_cycle", original)
     table = run_study(params, "cpu", tmp_path, progress=False)  # a rerun resumes from cycle 1
     assert sorted(table[table.metric == "accuracy"].cycle) == list(range(params.n_cycles))
+
+
+def test_one_pass_epoch_draws_exactly_the_plain_permutation():
+    """min_epoch_samples unset (every paper profile): the order, and what the generator draws next, are the
+    plain epoch's, so studies without the key repeat to the last digit."""
+    labeled = torch.arange(100, 137)
+    torch.manual_seed(3)
+    plain, after = labeled[torch.randperm(len(labeled))], torch.rand(1)
+    for min_samples in (None, 10, 37):
+        torch.manual_seed(3)
+        assert torch.equal(training.epoch_order(labeled, min_samples), plain) and torch.equal(torch.rand(1), after)
+
+
+@pytest.mark.parametrize("n,min_samples,passes", [(20, 100, 5), (60, 100, 2), (100, 100, 1), (7, 8, 2)])
+def test_a_short_epoch_is_whole_fresh_permutations_until_long_enough(n, min_samples, passes):
+    labeled = torch.arange(1000, 1000 + n)
+    torch.manual_seed(0)
+    order = training.epoch_order(labeled, min_samples)
+    torch.manual_seed(0)
+    expected = [labeled[torch.randperm(n)] for _ in range(passes)]
+    assert torch.equal(order, torch.cat(expected))
+    assert len(order) == n * passes >= min_samples > n * (passes - 1)
+    assert sorted(order.tolist()) == sorted(labeled.tolist() * passes)
+
+
+def test_min_epoch_samples_sets_the_steps_of_a_cycle(ci_params, tmp_path, monkeypatch):
+    """Every epoch of every cycle takes ceil(len(order) / batch) optimizer steps, order as long as asked."""
+    params = ci_params(strategies=["random"], min_epoch_samples=50)
+    steps = []
+    original = torch.optim.SGD.step
+
+    def counted(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", counted)
+    run_study(params, "cpu", tmp_path, progress=False)
+    sizes = [params.labeled_at(c) for c in range(params.n_cycles)]
+    assert sizes == [20, 30, 40] and params.batch_size == 4
+    per_epoch = [math.ceil(math.ceil(50 / n) * n / 4) for n in sizes]  # 3 x 20, 2 x 30, 2 x 40 samples
+    assert per_epoch == [15, 15, 20]
+    assert len(steps) == params.epochs * sum(per_epoch)

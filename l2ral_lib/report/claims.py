@@ -1,27 +1,52 @@
-"""Every claim of the paper (paper.CLAIMS) beside the project's evidence: for each comparison, the paired
-difference of the shipped study (seed by seed: every method of a seed shares its initial set, weights and
-subsets) with its 95 % interval, and a verdict in plain words. A comparison supports the claim where the
-paired t-test finds the claimed method better (p < 0.05) on the whole curve (AUBC) or at the final cycle
-and worse on neither; it contradicts it where the test finds it worse and better on neither; else the two
-are not separable at this scale. What would settle an unseparated comparison is the number of seeds that
-would give its observed difference 80 % power in the same paired t-test (noncentral t, the observed sd
-of the paired differences)."""
+"""Every claim of the paper (paper.CLAIMS) beside the project's evidence, judged by one rule for every claim,
+fixed in code before any study is read:
+
+- **Primary endpoint: AUBC**, the whole learning curve. The final cycle is shown beside it and decides
+  nothing. The loss-ranking experiment has no curve: its endpoint is the held-out pool's Spearman.
+- **Family: a claim's comparisons within one study.** Every claim says its method is better than each
+  reference, so it holds in a study only where every comparison of the family finds the claimed method
+  better: two-sided paired t-test over seeds (every method of a seed shares its initial set, weights and
+  subsets), p Holm-adjusted within the family, below 0.05.
+- **What counts:** a study of at least `MIN_SEEDS` seeds on real data. Fewer seeds: exploratory; generated
+  images: no evidence. Both are shown with their numbers; neither counts for or against a claim.
+- **Verdict of a study:** supported (every comparison holds), contradicted (one or more is significantly
+  the other way), not separable (else). **Of a claim:** the verdict of the studies that count where they
+  agree, else mixed (the per-study wording says where); with none that counts, untested. Each is stated
+  with its scale, and the paper's scale is named where no study reaches it.
+- The paper's own margin (its final-cycle difference) is set beside our final-cycle interval.
+- **Seeds needed** for a comparison not separated: the fewest seeds at which the paired t-test has 80 %
+  power for the observed AUBC difference and spread at level 0.05 / m (m: the family's size, Holm's
+  strictest step). A claim needs every comparison of its family, so its figure is the largest of them.
+"""
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import scipy.stats
 
-from ..paper import CLAIMS, Claim, Comparison
+from ..paper import CLAIMS, PAPER_FINAL, PAPER_FINAL_LABELED, Claim, Comparison
+from ..tasks import higher_is_better
 from . import stats
-from .labels import method_label
+from .labels import method_label, ordered
 
-SUPPORTED, CONTRADICTED, NOT_SEPARABLE, MIXED, NOT_RUN = ("supported", "contradicted", "not separable at this scale",
-                                                         "mixed", "not run yet")
+SUPPORTED, CONTRADICTED, NOT_SEPARABLE, MIXED = "supported", "contradicted", "not separable", "mixed"
+EXPLORATORY, NO_EVIDENCE, NOT_RUN, UNTESTED = ("exploratory", "no evidence (generated images)", "not run",
+                                               "untested")
+HOLDS, FAILS, OPEN = "holds", "fails", "open"  # one comparison after Holm: claimed way, the other way, neither
+MIN_SEEDS = 5
 POWER = 0.8
+MOST_SEEDS = 100  # beyond this a seeds-needed figure says only that the difference is too small to separate
+LEGEND = (f"Primary endpoint AUBC (final cycle shown, not deciding); family = a claim's comparisons in one study,"
+          f" two-sided paired t-tests over seeds, Holm-adjusted. **supported**: every comparison of the family"
+          f" better at adjusted p < {stats.ALPHA}; **contradicted**: one or more significantly worse;"
+          f" **not separable**: neither; **exploratory**: fewer than {MIN_SEEDS} seeds, counts for nothing;"
+          f" **no evidence**: generated images; **mixed**: the studies that count disagree; **untested**: no study"
+          f" counts.")
 
 
 def paired_power(n: int, effect: float, alpha: float = stats.ALPHA) -> float:
@@ -41,33 +66,118 @@ def seeds_for_power(mean_diff: float, sd: float, alpha: float = stats.ALPHA, pow
     return next((n for n in range(2, most + 1) if paired_power(n, mean_diff / sd, alpha) >= power), None)
 
 
-def _study_rows(outputs: Path, c: Comparison) -> list[dict]:
-    """The paired differences (method - reference) of a dataset study, final cycle and AUBC."""
+def escape(text) -> str:
+    """A markdown table cell: `|` would end the cell, a newline the row."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A GitHub markdown table with every cell escaped."""
+    lines = ["| " + " | ".join(map(escape, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(escape, row)) + " |" for row in rows])
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a verdict needs to know of a study: its seeds, its scale, whether its images are real."""
+
+    name: str
+    dataset: str
+    n_seeds: int
+    initial_labeled: int | None = None
+    max_labeled: int | None = None
+
+    @property
+    def generated(self) -> bool:
+        return self.dataset.endswith("-generated")  # the generated stand-ins' registry names (data/generated*.py)
+
+    @property
+    def counts(self) -> bool:
+        return not self.generated and self.n_seeds >= MIN_SEEDS
+
+    @property
+    def scale(self) -> str:
+        if self.max_labeled is None:
+            return "smoke-size targets"
+        return f"{self.initial_labeled:,}-{self.max_labeled:,} labels"
+
+    @property
+    def standing(self) -> str | None:
+        """Why the study does not count, or None where it does."""
+        if self.generated:
+            return NO_EVIDENCE
+        return None if self.n_seeds >= MIN_SEEDS else EXPLORATORY
+
+
+@dataclass(frozen=True)
+class Test:
+    """One paired comparison on one quantity: claimed method minus reference, over `n_seeds` seeds."""
+
+    quantity: str
+    n_seeds: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    sd: float
+
+    def text(self) -> str:
+        return f"{self.mean_diff:+.3g} [{self.ci_low:+.3g}, {self.ci_high:+.3g}]"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A comparison as a study answers it: the primary test, the secondary (final cycle) one."""
+
+    comparison: Comparison
+    study: Study | None
+    primary: Test | None
+    secondary: Test | None = None
+
+    @property
+    def run(self) -> bool:
+        return self.primary is not None and not math.isnan(self.primary.p_value)
+
+    def claimed_way(self) -> bool:
+        """Whether the observed primary difference points the way the claim says."""
+        return (self.primary.mean_diff > 0) == higher_is_better(self.comparison.metric)
+
+
+def _read_study(folder: Path) -> Study | None:
+    if not (folder / "params.json").is_file():
+        return None
+    p = json.loads((folder / "params.json").read_text())
+    return Study(folder.name, p["dataset"], len(p["seeds"]), p["initial_labeled"], p["max_labeled"])
+
+
+def _test(quantity: str, r) -> Test:
+    half = (r.ci_high - r.ci_low) / 2
+    sd = half / scipy.stats.t.ppf(1 - stats.ALPHA / 2, r.n_seeds - 1) * math.sqrt(r.n_seeds) if r.n_seeds > 1 else math.nan
+    return Test(quantity, int(r.n_seeds), float(r.mean_diff), float(r.ci_low), float(r.ci_high), float(r.p_value),
+                float(sd))
+
+
+def _study_evidence(outputs: Path, c: Comparison) -> Evidence:
     folder = outputs / c.study
-    if not (folder / "results.csv").is_file() or not (folder / "params.json").is_file():
-        return []
-    table, params = pd.read_csv(folder / "results.csv"), json.loads((folder / "params.json").read_text())
+    study = _read_study(folder)
+    if study is None or not (folder / "results.csv").is_file():
+        return Evidence(c, study, None)
+    table = pd.read_csv(folder / "results.csv")
     if not {c.method, c.reference} <= set(table.method):
-        return []
-    grid = stats.Grid.of(table, c.metric, params)
+        return Evidence(c, study, None)
+    grid = stats.Grid.of(table, c.metric, json.loads((folder / "params.json").read_text()))
     paired = stats.paired_differences(table, c.metric, c.reference, grid)
-    values = stats.per_seed(table, c.metric, grid)
-    rows = []
-    for r in paired[paired.method == c.method].itertuples():
-        part = values[values.quantity == r.quantity].pivot(index="seed", columns="method", values="value")
-        diff = (part[c.method] - part[c.reference]).dropna()
-        rows.append(dict(quantity="AUBC" if r.quantity == "aubc" else "final", n_seeds=r.n_seeds, mean_diff=r.mean_diff,
-                         ci_low=r.ci_low, ci_high=r.ci_high, verdict=r.verdict, sd=float(diff.std(ddof=1)),
-                         budget=f"{params['initial_labeled']}-{params['max_labeled']} labels", complete=r.complete))
-    return rows
+    found = {r.quantity: _test("AUBC" if r.quantity == "aubc" else "final", r)
+             for r in paired[paired.method == c.method].itertuples() if r.n_seeds > 1}
+    return Evidence(c, study, found.get("aubc"), found.get("final"))
 
 
-def _ranking_rows(outputs: Path, c: Comparison) -> list[dict]:
+def _ranking_evidence(outputs: Path, c: Comparison) -> Evidence:
     """The loss-ranking experiment's paired difference (its paired.csv holds method - reference rows; a
     comparison stated the other way round is flipped)."""
     path = outputs / c.study / "paired.csv"
     if not path.is_file():
-        return []
+        return Evidence(c, None, None)
     setting, split = c.setting.split("/")
     table = pd.read_csv(path)
     table = table[(table.setting == setting) & (table.split == split) & (table.metric == c.metric)]
@@ -75,135 +185,225 @@ def _ranking_rows(outputs: Path, c: Comparison) -> list[dict]:
         row = table[(table.method == method) & (table.reference == reference)]
         if len(row):
             r = row.iloc[0]
-            verdict = r.verdict if sign > 0 else {"better": "worse", "worse": "better"}.get(r.verdict, r.verdict)
             low, high = sorted((sign * r.ci_low, sign * r.ci_high))
-            half = (r.ci_high - r.ci_low) / 2
-            sd = half / scipy.stats.t.ppf(1 - stats.ALPHA / 2, r.n_seeds - 1) * math.sqrt(r.n_seeds)
-            return [dict(quantity=f"{setting} heads, {split}", n_seeds=int(r.n_seeds), mean_diff=sign * r.mean_diff,
-                         ci_low=low, ci_high=high, verdict=verdict, sd=float(sd), budget="smoke-size targets",
-                         complete=True)]
-    return []
+            test = _test(f"{setting} heads, {split}", r)
+            test = Test(test.quantity, test.n_seeds, sign * test.mean_diff, low, high, test.p_value, test.sd)
+            return Evidence(c, Study(c.study, "cifar10", int(r.n_seeds)), test)
+    return Evidence(c, None, None)
 
 
-def comparison_rows(outputs: str | Path, c: Comparison) -> list[dict]:
+def evidence(outputs: str | Path, c: Comparison) -> Evidence:
     outputs = Path(outputs)
-    return _ranking_rows(outputs, c) if c.setting else _study_rows(outputs, c)
+    return _ranking_evidence(outputs, c) if c.setting else _study_evidence(outputs, c)
 
 
-def comparison_verdict(rows: list[dict]) -> str:
-    verdicts = {r["verdict"] for r in rows}
-    if not rows:
-        return NOT_RUN
-    if "better" in verdicts and "worse" not in verdicts:
-        return SUPPORTED
-    if "worse" in verdicts and "better" not in verdicts:
-        return CONTRADICTED
-    return MIXED if verdicts >= {"better", "worse"} else NOT_SEPARABLE
+@dataclass(frozen=True)
+class Family:
+    """A claim's comparisons in one study, Holm-adjusted together, and the study's verdict on the claim."""
+
+    study: str
+    evidence: tuple[Evidence, ...]
+    adjusted: tuple[float, ...]
+    states: tuple[str, ...]
+    verdict: str
+
+    @property
+    def info(self) -> Study | None:
+        return next((e.study for e in self.evidence if e.study is not None), None)
+
+    def seeds_needed(self) -> int | None:
+        """The largest of its open comparisons' seeds for 80 % power at 0.05 / m; None where one is beyond
+        MOST_SEEDS (no practical number) or none is open."""
+        needed = [seeds_for_power(e.primary.mean_diff, e.primary.sd, stats.ALPHA / len(self.evidence), most=MOST_SEEDS)
+                  for e, s in zip(self.evidence, self.states) if s == OPEN]
+        return None if not needed or None in needed else max(needed)
 
 
-def claim_verdict(verdicts: list[str]) -> str:
-    """All run comparisons agree: their verdict; support and contradiction both: mixed; else not separable."""
-    run = [v for v in verdicts if v != NOT_RUN]
-    if not run:
-        return NOT_RUN
-    if len(set(run)) == 1:
-        return run[0]
-    if SUPPORTED in run and CONTRADICTED in run or MIXED in run:
-        return MIXED
-    if SUPPORTED in run:
-        return "partly supported"
-    if CONTRADICTED in run:
-        return "partly contradicted"
-    return NOT_SEPARABLE
+def judge(study: str, found: list[Evidence]) -> Family:
+    """The rule of this module's docstring, for one study's part of a claim."""
+    p = [e.primary.p_value if e.run else math.nan for e in found]
+    adjusted = stats.holm(p)
+    states = tuple(NOT_RUN if not e.run else OPEN if not a < stats.ALPHA else HOLDS if e.claimed_way() else FAILS
+                   for e, a in zip(found, adjusted))
+    info = next((e.study for e in found if e.study is not None), None)
+    if info is None or NOT_RUN in states:
+        verdict = NOT_RUN
+    elif info.standing:
+        verdict = info.standing
+    elif FAILS in states:
+        verdict = CONTRADICTED
+    else:
+        verdict = SUPPORTED if set(states) == {HOLDS} else NOT_SEPARABLE
+    return Family(study, tuple(found), tuple(adjusted), states, verdict)
 
 
-def _difference(r: dict) -> str:
-    return f"{r['quantity']} {r['mean_diff']:+.3g} [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]"
+def families(outputs: str | Path, claim: Claim) -> list[Family]:
+    by_study: dict[str, list[Evidence]] = {}
+    for c in claim.comparisons:
+        by_study.setdefault(c.study, []).append(evidence(outputs, c))
+    return [judge(study, found) for study, found in by_study.items()]
 
 
-def settle(c: Comparison, rows: list[dict], verdict: str) -> str:
-    if verdict == NOT_RUN:
-        return f"run {c.study}"
-    scale = rows[0]["budget"]
+def _paper_scale(fams: list[Family]) -> str | None:
+    """The paper's scale where no study that counts reaches it: its final labeled-set size for the claim's
+    dataset, or its full-size targets for the loss-ranking experiment; None where one reaches it."""
+    counting = [f.info for f in fams if f.info and f.info.counts]
+    sizes = [PAPER_FINAL_LABELED.get(f.info.dataset) for f in fams if f.info and f.info.max_labeled]
+    size = max((s for s in sizes if s), default=None)
+    if size is None:
+        return "the paper's full-size targets" if counting and all(s.max_labeled is None for s in counting) else None
+    reached = any(s.max_labeled is not None and s.max_labeled >= size for s in counting)
+    return None if reached else f"the paper's {size:,} labels"
+
+
+def claim_verdict(fams: list[Family]) -> str:
+    counting = {f.verdict for f in fams if f.verdict in (SUPPORTED, CONTRADICTED, NOT_SEPARABLE)}
+    if not counting:
+        return UNTESTED
+    return counting.pop() if len(counting) == 1 else MIXED
+
+
+def verdict_text(fams: list[Family]) -> str:
+    """The claim's verdict per study and scale, e.g. "**supported** at 1,000-5,000 labels (cifar10-budget, 5
+    seeds); untested at the paper's 10,000 labels; exploratory: cifar10-smoke (3 seeds)"; led by the claim's
+    verdict where that is no study's (mixed, untested)."""
+    parts = [f"**{f.verdict}** at {f.info.scale} ({f.study}, {f.info.n_seeds} seeds)" for f in fams
+             if f.verdict in (SUPPORTED, CONTRADICTED, NOT_SEPARABLE)]
+    scale = _paper_scale(fams)
+    if scale and parts:
+        parts.append(f"untested at {scale}")
+    for standing in (EXPLORATORY, NO_EVIDENCE, NOT_RUN):
+        named = [f"{f.study} ({f.info.n_seeds} seeds)" if f.info and standing != NOT_RUN else f.study
+                 for f in fams if f.verdict == standing]
+        if named:
+            parts.append(f"{standing}: {', '.join(named)}")
+    lead = claim_verdict(fams)
+    return (f"**{lead}**: " if lead in (MIXED, UNTESTED) else "") + "; ".join(parts)
+
+
+def settle_text(fams: list[Family]) -> str:
+    """What would settle the claim: the paper's scale where a counting study has a verdict below it; for an
+    open family the seeds its comparisons need (the largest: the claim needs all of them)."""
+    verdict, scale = claim_verdict(fams), _paper_scale(fams)
     if verdict in (SUPPORTED, CONTRADICTED):
-        return f"holds at {scale}, {rows[0]['n_seeds']} seeds; the paper's scale would confirm it"
-    needed = [n for n in (seeds_for_power(r["mean_diff"], r["sd"]) for r in rows) if n]
-    more = f"about {min(needed)} seeds would separate the observed difference (80 % power)" if needed else \
-        "no difference observed"
-    return f"{more}, or the paper's budget ({scale} here)"
+        return f"a study at {scale}" if scale else "settled at the paper's scale"
+    if verdict == MIXED:
+        return "the studies that count disagree; each verdict holds at its own scale"
+    candidates = [f for f in fams if f.verdict == NOT_SEPARABLE] or \
+        [f for f in fams if f.verdict == EXPLORATORY]
+    if not candidates:
+        return f"a study of at least {MIN_SEEDS} seeds on real data"
+    best = max(candidates, key=lambda f: f.info.n_seeds)
+    needed = best.seeds_needed()
+    where = f"from the spread in {best.study}, Holm over {len(best.evidence)}"
+    more = (f"about {needed} seeds (80 % power at the observed AUBC differences; {where})" if needed else
+            f"more than {MOST_SEEDS} seeds: an observed difference is too small to separate ({where})")
+    return more if verdict == NOT_SEPARABLE else f"a study of at least {MIN_SEEDS} seeds on real data: {more}"
+
+
+def _paper_margin(e: Evidence) -> str:
+    """The paper's final-cycle difference beside our final-cycle interval."""
+    c, test = e.comparison, e.secondary
+    paper = PAPER_FINAL.get(e.study.dataset if e.study else "", {}).get(c.metric, {})
+    if test is None or c.method not in paper or c.reference not in paper or c.setting:
+        return "-"
+    margin = paper[c.method] - paper[c.reference]
+    where = ("inside" if test.ci_low <= margin <= test.ci_high else "above" if margin > test.ci_high else "below")
+    return f"the paper's {margin:+.3g} lies {where} our final interval"
+
+
+def _label(method: str) -> str:
+    """Method names of the studies, and the loss-ranking experiment's head|objective pairs."""
+    if "|" in method:
+        head, objective = method.split("|")
+        return f"{method_label(head)} head + {objective}"
+    return method_label(method)
 
 
 def claims_table(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
-    """One row per comparison: the claim, where the paper makes it, the study and metric, the paired
-    differences (claimed method - other, in the metric's units), the comparison's verdict and the claim's."""
+    """One row per comparison: the claim and its verdict, the study's verdict, the primary and secondary
+    paired differences (claimed method - other, in the metric's units), p and Holm-adjusted p, the paper's
+    margin, and the seeds an open comparison needs."""
     rows = []
     for claim in claims:
-        found = [(c, comparison_rows(outputs, c)) for c in claim.comparisons]
-        verdicts = [comparison_verdict(r) for _, r in found]
-        overall = claim_verdict(verdicts)
-        for (c, r), verdict in zip(found, verdicts):
-            seeds = f"{r[0]['n_seeds']} seeds" if r else ""
-            rows.append({"claim": claim.text, "paper": claim.where, "verdict": overall,
-                         "evidence": f"{c.study}, {c.metric}: {method_label(c.method)} vs {method_label(c.reference)}",
-                         "paired difference [95% CI]": "; ".join(map(_difference, r)) + (f" ({seeds})" if r else "") or "-",
-                         "comparison": verdict, "what would settle it": settle(c, r, verdict)})
+        fams = families(outputs, claim)
+        overall, text, settle = claim_verdict(fams), verdict_text(fams), settle_text(fams)
+        for f in fams:
+            for e, adjusted, state in zip(f.evidence, f.adjusted, f.states):
+                c, p = e.comparison, e.primary
+                needed = (seeds_for_power(p.mean_diff, p.sd, stats.ALPHA / len(f.evidence), most=MOST_SEEDS)
+                          if state == OPEN else None)
+                rows.append({"claim": claim.text, "paper": claim.where, "verdict": overall, "verdict by study": text,
+                             "what would settle it": settle, "study": f.study,
+                             "scale": f"{f.info.scale}, {f.info.n_seeds} seeds" if f.info else "-",
+                             "study verdict": f.verdict,
+                             "comparison": f"{c.metric}: {_label(c.method)} vs {_label(c.reference)}",
+                             "primary": f"{p.quantity} {p.text()}" if p else "-",
+                             "p": p.p_value if p else math.nan, "p (Holm)": adjusted, "state": state,
+                             "final": e.secondary.text() if e.secondary else "-", "paper margin": _paper_margin(e),
+                             "seeds needed": (needed or f"> {MOST_SEEDS}") if state == OPEN else "-"})
     return pd.DataFrame(rows)
 
 
-def claims_markdown(outputs: str | Path = "outputs") -> str:
-    """Every comparison of every claim as markdown (docs/claims.md), a claim's text and verdict on its
-    first comparison's row only."""
-    table = claims_table(outputs)
-    lines = ["| claim (paper) | verdict | evidence | paired difference [95% CI] | this comparison | what would settle it |",
-             "|---|---|---|---|---|---|"]
-    previous = None
-    for r in table.itertuples(index=False):
-        first = r.claim != previous
-        previous = r.claim
-        head = f"{r.claim} ({r.paper})" if first else ""
-        verdict = f"**{r.verdict}**" if first else ""
-        lines.append(f"| {head} | {verdict} | {r.evidence} | {r[4]} | {r.comparison} | {r[6]} |")
-    return "\n".join(lines)
+def _p(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
 
 
-def _brief(rows: pd.DataFrame) -> str:
-    """One claim's evidence in a line: its comparisons if two or fewer, else their verdicts counted and the
-    clearest one (the largest AUBC difference relative to its interval)."""
-    run = rows[rows.comparison != NOT_RUN]
-    if run.empty:
-        return "not run yet: " + ", ".join(sorted(set(rows.evidence.str.split(",").str[0])))
-    shown = run if len(run) <= 2 else run.iloc[[0]]
-    text = "; ".join(f"{r.evidence}: {r[4]}" for r in shown.itertuples(index=False))
-    if len(run) > 2:
-        counts = run.comparison.value_counts()
-        studies = ", ".join(dict.fromkeys(run.evidence.str.split(",").str[0]))
-        text = (f"{len(run)} comparisons ({studies}): " + ", ".join(f"{n} {v}" for v, n in counts.items())
-                + f"; first: {text}")
-    missing = rows[rows.comparison == NOT_RUN]
-    return text + (f" (not run yet: {', '.join(sorted(set(missing.evidence.str.split(',').str[0])))})" if len(missing) else "")
+def whole_table_holm(table: pd.DataFrame) -> str:
+    """How many primary tests of the whole table survive Holm over all of them (every study, counting or not)."""
+    p = table.p.dropna().to_numpy(float)
+    survive = int((np.asarray(stats.holm(p)) < stats.ALPHA).sum()) if len(p) else 0
+    nominal = int((p < stats.ALPHA).sum())
+    return (f"Over the whole table: {len(p)} primary tests, {nominal} at p < {stats.ALPHA} before adjustment,"
+            f" {survive} after Holm over all {len(p)}.")
 
 
-def _claim_settle(rows: pd.DataFrame) -> str:
-    """What would settle a claim: for its unseparated comparisons the shortest remedy; where others are
-    separated already, first the scale at which they are (a claim settled by the budget study and open in a
-    smoke study says both, not the smoke study's remedy alone)."""
-    remedies = rows.loc[rows.comparison == NOT_SEPARABLE, "what would settle it"]
-    separated = rows[rows.comparison.isin((SUPPORTED, CONTRADICTED))]
-    if remedies.empty:
-        return rows["what would settle it"].iloc[0]
-    rest = min(remedies, key=len)
-    if separated.empty:
-        return rest
-    first = separated.iloc[0]
-    return f"{first.evidence.split(',')[0]}: {first['what would settle it']}; the rest: {rest}"
+def claims_markdown(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CLAIMS) -> str:
+    """Every comparison of every claim (docs/claims.md): a claim's text, verdict and remedy on its first row."""
+    table = claims_table(outputs, claims)
+    rows, previous = [], None
+    for r in table.to_dict("records"):
+        first = r["claim"] != previous
+        previous = r["claim"]
+        rows.append([f"{r['claim']} ({r['paper']})" if first else "", r["verdict by study"] if first else "", f"{r['study']} ({r['scale']}): {r['study verdict']}", r["comparison"],
+                     r["primary"], _p(r["p"]), _p(r["p (Holm)"]), r["state"], r["final"], r["paper margin"],
+                     r["seeds needed"]])
+    header = ["claim (paper)", "verdict", "study: its verdict", "comparison (claimed - other)", "primary [95% CI]",
+              "p", "p (Holm, family)", "comparison after Holm", "final cycle [95% CI]", "paper's margin",
+              "seeds needed (80 % power)"]
+    return f"{LEGEND}\n\n{markdown_table(header, rows)}\n\n{whole_table_holm(table)}"
 
 
 def claims_summary_markdown(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CLAIMS) -> str:
-    """One row per claim (the README's table): its verdict, its evidence in brief, what would settle it;
-    every comparison is in docs/claims.md."""
+    """One row per claim (the README's table): its verdict per study and scale, what would settle it; the
+    evidence of every comparison is in docs/claims.md."""
     table = claims_table(outputs, claims)
-    lines = ["| claim (paper) | verdict | evidence: claimed - other, paired [95% CI] | what would settle it |",
-             "|---|---|---|---|"]
-    for claim, rows in table.groupby("claim", sort=False):
-        lines.append(f"| {claim} ({rows.paper.iloc[0]}) | **{rows.verdict.iloc[0]}** | {_brief(rows)} | {_claim_settle(rows)} |")
-    return "\n".join(lines)
+    rows = [[f"{claim} ({r.paper.iloc[0]})", r["verdict by study"].iloc[0], r["what would settle it"].iloc[0]] for claim, r in table.groupby("claim", sort=False)]
+    return (f"{markdown_table(['claim (paper)', 'verdict by study and scale', 'what would settle it'], rows)}\n\n"
+            f"{LEGEND} {whole_table_holm(table)}")
+
+
+def replication_markdown(outputs: str | Path, first: str, second: str, metric: str = "accuracy") -> str:
+    """Two runs of the same methods, seeds and settings side by side: per pair of methods and quantity, the
+    paired difference and its unadjusted p in each run and whether the verdict (better / worse / not
+    significant at p < 0.05) flips between them."""
+    outputs = Path(outputs)
+    tables = [pd.read_csv(outputs / s / "results.csv") for s in (first, second)]
+    grids = [stats.Grid.of(t, metric, json.loads((outputs / s / "params.json").read_text()))
+             for t, s in zip(tables, (first, second))]
+    methods = ordered(set(tables[0].method) & set(tables[1].method))
+    rows, flips = [], 0
+    for i, b in enumerate(methods):  # the later method minus the earlier one: L2R-AL - Random, not the reverse
+        for a in methods[i + 1:]:
+            found = [stats.paired_differences(t, metric, b, g).set_index(["method", "quantity"]).loc[a]
+                     for t, g in zip(tables, grids)]
+            for quantity in ("aubc", "final"):
+                x, y = (f.loc[quantity] for f in found)
+                flip = x.verdict != y.verdict
+                flips += flip
+                rows.append([f"{method_label(a)} - {method_label(b)}", "AUBC" if quantity == "aubc" else "final",
+                             f"{x.mean_diff:+.3g}", _p(x.p_value), x.verdict, f"{y.mean_diff:+.3g}", _p(y.p_value),
+                             y.verdict, "**yes**" if flip else "no"])
+    header = ["comparison", "quantity", f"{first}: diff", "p", "verdict", f"{second}: diff", "p", "verdict", "flips"]
+    return (f"{markdown_table(header, rows)}\n\n{flips} of {len(rows)} verdicts flip between the two runs"
+            f" ({metric}, unadjusted p < {stats.ALPHA}).")

@@ -10,8 +10,9 @@ METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set"
                  # appended, so that every earlier method keeps its colour (palette follows this order)
                  "l2r-softrank": "L2R head + SoftRank", "l2r-diffsort": "L2R head + DiffSort",
                  "l2r-gru-sorter": "L2R-AL (GRU sorter)",
-                 # an oracle (reads the labels of the subset): the bound of LL4AL and L2R-AL, never a competitor
-                 "oracle-loss": "Oracle loss (upper bound)",
+                 # reads the labels of the subset, so never a competitor; and no bound: the highest-loss items
+                 # are not the most useful to label (it trails L2R-AL in the budget study)
+                 "oracle-loss": "Loss oracle (probe)",
                  "l2r-joint": "L2R-AL, joint (no stop-gradient)"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}

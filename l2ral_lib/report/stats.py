@@ -213,6 +213,22 @@ def paired_differences(table: pd.DataFrame, metric: str, reference: str, grid: G
     return pd.DataFrame(rows)
 
 
+def holm(p_values) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979), in the input's order: the i-th smallest p times
+    (m - i + 1), made monotone by a running maximum, capped at 1. A hypothesis is rejected at level alpha
+    exactly where its adjusted p is below alpha; NaN (a test that could not run) stays NaN and does not
+    count towards m."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m, running = len(order), 0.0
+    for i, index in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
 def penalty_matrix(table: pd.DataFrame, metric: str, grid: Grid | None = None) -> pd.DataFrame:
     """Cell (i, j): the fraction of cycles in which i beats j (two-sided paired t-test over seeds, p < 0.05,
     in the metric's direction); rows = winners, columns = losers, diagonal NaN. Only complete methods

@@ -209,3 +209,30 @@ def test_duplicate_rows_are_refused():
     table = make_table({("random", 0): [1, 2]}, n_labeled=(1, 2))
     with pytest.raises(ValueError, match="several 'accuracy' rows for method random, seed 0, cycle 1"):
         stats.aubc(pd.concat([table, table[(table.cycle == 1) & (table.metric == "accuracy")]]), "accuracy")
+
+
+def _holm_rejections(p, alpha):
+    """Holm's procedure as stated: sort, reject while p_(i) <= alpha / (m - i + 1), stop at the first failure."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    rejected = set()
+    for step, i in enumerate(order):
+        if p[i] > alpha / (len(p) - step):
+            break
+        rejected.add(i)
+    return rejected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_holm_adjusted_p_rejects_exactly_what_the_step_down_procedure_rejects(seed):
+    rng = np.random.default_rng(seed)
+    p = (rng.uniform(0, 0.1, size=rng.integers(1, 8)) ** rng.uniform(0.5, 2)).tolist()
+    adjusted = stats.holm(p)
+    for alpha in np.linspace(0.001, 0.2, 60):
+        assert {i for i, a in enumerate(adjusted) if a <= alpha} == _holm_rejections(p, alpha)
+    assert all(a >= q for a, q in zip(adjusted, p)) and max(adjusted) <= 1
+
+
+def test_holm_worked_by_hand_and_nan_left_out():
+    """m = 3: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1, raised to the running maximum 0.06; a NaN is no test."""
+    assert stats.holm([0.04, 0.01, float("nan"), 0.03]) == pytest.approx([0.06, 0.03, float("nan"), 0.06], nan_ok=True)
+    assert stats.holm([0.6, 0.6]) == [1.0, 1.0]
