@@ -99,6 +99,7 @@ class Params:
     # --- speed (precision.py: what runs where, recorded in provenance)
     amp: bool = False  # bf16 autocast of the target model where native: CUDA, CPUs with avx512_bf16/amx_bf16/bf16
     channels_last: bool = False  # memory layout: CUDA, and CPU together with bf16 (float32 CPU stays contiguous)
+    entropy_spearman: bool = False  # also record every method's test Spearman of its own entropy with its true losses ("spearman_entropy", Fig. 5's free ranker); off in the paper profiles, which the paper did not measure
     compile: typing.Union[bool, str] = False  # torch.compile each training step (target, loss, head; VAAL's VAE step): true = fused kernels; reduce-overhead = and on CUDA replayed as CUDA graphs (training.py)
     deterministic: bool = False  # CUDA: cuDNN's deterministic kernels, no cudnn.benchmark, torch.use_deterministic_algorithms: a rerun on the same GPU and software repeats the slice to the last digit (slower; CPU runs repeat anyway)
     # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; README "On a cluster")

@@ -94,10 +94,13 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
 @torch.no_grad()
 def evaluate(model, strategy, data, task, params) -> dict[str, float]:
     """Task metrics on the test set, plus the Spearman correlation between the strategy's predicted
-    and the true per-sample test losses when it predicts losses (paper Fig. 5)."""
+    and the true per-sample test losses when it predicts losses (paper Fig. 5), and with `entropy_spearman`
+    that of the same model's entropy with them ("spearman_entropy": the ranker every model has for free,
+    which a loss head has to beat to be worth its training)."""
     model.eval()
     device = next(model.parameters()).device
-    sums, true_losses, predicted = {}, [], []
+    sums, true_losses, predicted, entropies = {}, [], [], []
+    ranks_losses = strategy.predicts_loss or params.entropy_spearman
     for start in range(0, data.n_test, params.eval_batch_size):
         index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
         inputs, targets = data.test_batch(index)
@@ -105,10 +108,15 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
             output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():
             sums[key] = sums.get(key, 0) + value
-        if strategy.predicts_loss:
+        if ranks_losses:
             true_losses.append(task.per_sample_loss(output.output.float(), targets))
+        if strategy.predicts_loss:
             predicted.append(strategy.predicted_loss(output))
+        if params.entropy_spearman:
+            entropies.append(task.entropy(output.output.float()))
     metrics = task.reduce_metrics(sums, data.n_test)
     if strategy.predicts_loss:
         metrics["spearman"] = spearman(torch.cat(predicted), torch.cat(true_losses))
+    if params.entropy_spearman:
+        metrics["spearman_entropy"] = spearman(torch.cat(entropies), torch.cat(true_losses))
     return metrics

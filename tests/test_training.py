@@ -118,3 +118,39 @@ def test_min_epoch_samples_sets_the_steps_of_a_cycle(ci_params, tmp_path, monkey
     per_epoch = [math.ceil(math.ceil(50 / n) * n / 4) for n in sizes]  # 3 x 20, 2 x 30, 2 x 40 samples
     assert per_epoch == [15, 15, 20]
     assert len(steps) == params.epochs * sum(per_epoch)
+
+
+def test_entropy_spearman_is_the_models_own_entropy_ranked_against_its_true_losses(ci_params):
+    """Fig. 5's free ranker: on a model whose logits are known, spearman_entropy equals scipy's rank
+    correlation of the softmax entropy with the cross-entropy, batch boundaries notwithstanding."""
+    from types import SimpleNamespace
+
+    import scipy.stats
+
+    from l2ral_lib.models import ModelOutput
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import get_task
+
+    generator = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(23, 10, generator=generator) * 3, torch.randint(0, 10, (23,), generator=generator)
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, index):
+            return ModelOutput(logits[index] + self.w, [], None)
+
+    data = SimpleNamespace(n_test=23, test_batch=lambda index: (index, labels[index]))
+    params = ci_params(entropy_spearman=True, eval_batch_size=5)
+    task = get_task("classification")
+    metrics = training.evaluate(Fixed(), get_strategy("random")(params, task, None, "cpu"), data, task, params)
+    probabilities = logits.softmax(1)
+    entropy = -(probabilities * probabilities.log()).sum(1)
+    losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    assert metrics["spearman_entropy"] == pytest.approx(scipy.stats.spearmanr(entropy, losses).statistic, abs=1e-12)
+    assert "spearman" not in metrics  # random predicts no loss
+    off = ci_params(eval_batch_size=5)
+    assert "spearman_entropy" not in training.evaluate(Fixed(), get_strategy("random")(off, task, None, "cpu"), data,
+                                                       task, off)

@@ -14,7 +14,8 @@ METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set"
                  # are not the most useful to label (it trails L2R-AL in the budget study)
                  "oracle-loss": "Loss oracle (probe)",
                  "l2r-joint": "L2R-AL, joint (no stop-gradient)"}
-METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)", "mae": "MAE",
+METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)",
+                 "spearman_entropy": "Spearman's rank correlation of the entropy (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}
 METHOD_ORDER = list(METHOD_LABELS)
 
