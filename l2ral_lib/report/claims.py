@@ -407,3 +407,22 @@ def replication_markdown(outputs: str | Path, first: str, second: str, metric: s
     header = ["comparison", "quantity", f"{first}: diff", "p", "verdict", f"{second}: diff", "p", "verdict", "flips"]
     return (f"{markdown_table(header, rows)}\n\n{flips} of {len(rows)} verdicts flip between the two runs"
             f" ({metric}, unadjusted p < {stats.ALPHA}).")
+
+
+def study_findings(outputs: str | Path, study: str, claims: tuple[Claim, ...] = CLAIMS) -> str:
+    """What one study says about the paper's claims, in the claims table's words (a notebook's opening
+    cell): per claim it bears on, this study's verdict and its primary paired differences with their
+    Holm-adjusted p, then the claim's verdict over every study."""
+    table = claims_table(outputs, claims)
+    mine = table[table.study == study]
+    if mine.empty:
+        return (f"No claim of the paper reads {study} (the claims table, docs/claims.md, says which studies"
+                " each claim reads).")
+    lines = []
+    for claim, rows in mine.groupby("claim", sort=False):
+        first = rows.iloc[0]
+        differences = "; ".join(f"{r['comparison'].split(': ', 1)[1]} {r['primary']} (p Holm {_p(r['p (Holm)'])})"
+                                for r in rows.to_dict("records") if r["primary"] != "-")
+        lines.append(f"- **{claim}** ({first['paper']}). Here: **{first['study verdict']}** ({first['scale']})"
+                     + (f": {differences}." if differences else ".") + f" Over every study: {first['verdict by study']}.")
+    return "\n".join(lines)

@@ -253,3 +253,17 @@ def test_readme_claims_are_the_shipped_evidence():
     committed = (ROOT / "README.md").read_text()
     assert readme.rendered_claims(committed, ROOT / "outputs") == committed
     assert (ROOT / "docs" / "claims.md").read_text() == readme.claims_page(ROOT / "outputs")
+
+
+def test_a_studys_findings_name_its_verdict_its_numbers_and_the_claims(tmp_path):
+    write_study(tmp_path, "one", {"m": BETTER, "n": NOISE})
+    write_study(tmp_path, "two", {"m": WORSE})
+    pair = claim(("one", "m", "random"), ("two", "m", "random"))
+    text = claims.study_findings(tmp_path, "one", (pair, claim(("two", "m", "random"))))
+    low, high = scipy.stats.ttest_1samp(BETTER, 0).confidence_interval(0.95)
+    assert text.splitlines() == [
+        f"- **c** (II). Here: **supported** (100-300 labels, 5 seeds): m vs Random AUBC +2 [{low:+.3g}, {high:+.3g}]"
+        f" (p Holm {claims._p(scipy.stats.ttest_1samp(BETTER, 0).pvalue)}). Over every study: **mixed**: **supported**"
+        " at 100-300 labels (one, 5 seeds); **contradicted** at 100-300 labels (two, 5 seeds); untested at the"
+        " paper's 10,000 labels."]
+    assert claims.study_findings(tmp_path, "absent", (pair,)).startswith("No claim of the paper reads absent")
