@@ -32,7 +32,7 @@ from .seeds import derive_seed, initial_labeled_set, query_subset
 from .strategies import QueryContext, get_strategy
 from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
-from .training import evaluate, train_cycle
+from .training import evaluate, test_items, train_cycle
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class Study:
                 new = self.query(model, strategy, labeled, seed, cycle, timings)
                 labeled = torch.cat([labeled, new])
                 selected[str(cycle + 1)] = new.tolist()
+            if cycle == p.n_cycles - 1 and self.task.records_items:
+                folder.write_test_items(test_items(model, self.data, self.task, p))
             measurements = {**metrics, **{f"time_{phase}_s": value for phase, value in timings.items()}}
             if self.device.type == "cuda":  # what a GPU proof run reports beside images/s
                 measurements["gpu_peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30

@@ -144,6 +144,14 @@ class SliceFolder:
         atomic_write_text(self.path / "rows.csv", pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
         atomic_write_json(self.path / "selected.json", selected)
 
+    def write_test_items(self, items: pd.DataFrame) -> None:
+        """The final model's per-test-item values (training.test_items), written before the last cycle's state."""
+        atomic_write_text(self.path / "test_items.csv", items.to_csv(index=False))
+
+    def test_items(self) -> pd.DataFrame | None:
+        path = self.path / "test_items.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
     def selected(self) -> dict[int, list[int]]:
         """Pool indices labeled at each cycle (0 = the initial set)."""
         raw = json.loads((self.path / "selected.json").read_text())

@@ -56,6 +56,12 @@ class Task:
         """Batch contributions to the metrics, summed over the batch (added up across batches)."""
         raise NotImplementedError
 
+    records_items = False  # whether item_values gives anything (the loop skips the extra test pass if not)
+
+    def item_values(self, output: torch.Tensor, target) -> dict[str, torch.Tensor] | None:
+        """Per test item, what a report plots of the final model (e.g. a count against its error); None: nothing."""
+        return None
+
     def reduce_metrics(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
         raise NotImplementedError
 
@@ -104,6 +110,7 @@ class CrowdCounting(Task):
 
     name, metric = "crowd_counting", "mae"
     log_para = CROWD_LOG_PARA
+    records_items = True
 
     def per_sample_loss(self, output, target):
         if output.shape != target.shape:
@@ -124,6 +131,9 @@ class CrowdCounting(Task):
 
     def reduce_metrics(self, sums, n):
         return {"mae": float(sums["abs_error"]) / n, "rmse": float(sums["squared_error"] / n) ** 0.5}
+
+    def item_values(self, output, target):
+        return {"count": self.counts(target).round(), "predicted_count": self.counts(output)}
 
 
 MPII_JOINTS = ["rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck", "head",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import math
 
+import pandas as pd
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in a kernel without ipywidgets
 
@@ -89,6 +90,24 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
         if not torch.isfinite(loss_sum):
             raise NumericalError(f"non-finite training loss at {where}, epoch {epoch}: lower lr or check the data;"
                                  " finished cycles are kept and a rerun resumes from them")
+
+
+@torch.no_grad()
+def test_items(model, data, task, params) -> pd.DataFrame:
+    """The task's per-item values of every test item (`Task.item_values`, e.g. true and predicted counts),
+    one row per test index (a task with `records_items`)."""
+    model.eval()
+    device = next(model.parameters()).device
+    parts = []
+    for start in range(0, data.n_test, params.eval_batch_size):
+        index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
+        inputs, targets = data.test_batch(index)
+        with autocast(params, device):
+            output = model(prepare(inputs, params))
+        values = task.item_values(output.output.float(), targets)
+        parts.append(pd.DataFrame({"test_index": index.cpu().numpy(),
+                                   **{k: v.double().cpu().numpy() for k, v in values.items()}}))
+    return pd.concat(parts, ignore_index=True)
 
 
 @torch.no_grad()

@@ -136,3 +136,22 @@ def test_paper_augmentation_is_whole_image_and_flip(crowd_root):
         assert torch.equal(images[i], source)
         assert torch.equal(density[i], data.train_density[i].flip(-1) if flipped[i] else data.train_density[i])
     assert 0 < sum(flipped) < 12
+
+
+def test_the_final_models_counts_are_kept_per_test_image_and_agree_with_its_mae(crowd_root, tmp_path):
+    """slices/<method>-seed<k>/test_items.csv: every test image's annotated and predicted count of the last
+    cycle's model; their mean absolute difference is the study's final MAE row, their counts the heads."""
+    from l2ral_lib.loop import run_study
+    from l2ral_lib.outputs import StudyFolder
+
+    params = load_params(ROOT / "params" / "shanghaitech-ci.yaml",
+                         {"data_root": str(crowd_root), "dataset": "shanghaitech", "strategies": ["random"],
+                          "seeds": [0], "initial_labeled": 4, "query_size": 4, "max_labeled": 8})
+    table = run_study(params, "cpu", tmp_path, progress=False)
+    items = StudyFolder(tmp_path).slice("random", 0).test_items()
+    data = load_dataset(params, "cpu")
+    assert list(items.test_index) == list(range(data.n_test))
+    heads = [round(float(data.test_batch(torch.tensor([i]))[1].sum()) / 100) for i in range(data.n_test)]
+    assert list(items["count"]) == heads and len(set(heads)) > 1
+    last = table[(table.metric == "mae") & (table.cycle == params.n_cycles - 1)].value.item()
+    assert (items.predicted_count - items["count"]).abs().mean() == pytest.approx(last, rel=1e-12)
