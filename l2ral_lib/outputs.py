@@ -33,7 +33,7 @@ from .errors import ParamsError
 from .files import atomic_torch_save, atomic_write_json, atomic_write_text
 from .progress import cycles_in_view
 from .provenance import computing_runs, run_fingerprint, study_provenance
-from .results_table import RESULT_COLUMNS
+from .results_table import RESULT_COLUMNS, TEST_ITEMS_FILE
 
 # where the data lies, where the slices run, or which study finished slices were copied from, changes no
 # result: a study may resume with the data moved or on a cluster
@@ -146,10 +146,10 @@ class SliceFolder:
 
     def write_test_items(self, items: pd.DataFrame) -> None:
         """The final model's per-test-item values (training.test_items), written before the last cycle's state."""
-        atomic_write_text(self.path / "test_items.csv", items.to_csv(index=False))
+        atomic_write_text(self.path / TEST_ITEMS_FILE, items.to_csv(index=False))
 
     def test_items(self) -> pd.DataFrame | None:
-        path = self.path / "test_items.csv"
+        path = self.path / TEST_ITEMS_FILE
         return pd.read_csv(path) if path.is_file() else None
 
     def selected(self) -> dict[int, list[int]]:
