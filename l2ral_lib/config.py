@@ -84,6 +84,7 @@ class Params:
     ll4al_margin: float = 1.0  # LL4AL pair margin
     ll4al_weight: float = 1.0  # LL4AL lambda: weight of the margin loss added to the target loss
     ll4al_detach_epoch: int = 120  # from this epoch on LossNet's input is detached (LL4AL: after 120 epochs)
+    ll4al_early_detach_epoch: typing.Optional[int] = None  # the ll4al-early-detach sensitivity variant's detach epoch (no method of the paper)
     # --- VAAL
     vaal_latent_dim: int = 32  # paper: 32 for CIFAR-10, 64 for CelebA
     vaal_width: int = 128  # channels of the VAE's first conv (128 in the official code)
@@ -274,7 +275,7 @@ def validate(params: Params) -> None:
               "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch",
               "bald_passes", "min_epoch_samples")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
-              "ll4al_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
+              "ll4al_detach_epoch", "ll4al_early_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
               allow_zero=True)
     for key in ("crop_fraction", "lr_decay_per_epoch"):
         if getattr(params, key) > 1:

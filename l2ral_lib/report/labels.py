@@ -13,7 +13,8 @@ METHOD_LABELS = {"random": "Random", "entropy": "Entropy", "coreset": "Core-set"
                  # reads the labels of the subset, so never a competitor; and no bound: the highest-loss items
                  # are not the most useful to label (it trails L2R-AL in the budget study)
                  "oracle-loss": "Loss oracle (probe)",
-                 "l2r-joint": "L2R-AL, joint (no stop-gradient)"}
+                 "l2r-joint": "L2R-AL, joint (no stop-gradient)",
+                 "ll4al-early-detach": "LL4AL, early detach (sensitivity)"}
 METRIC_LABELS = {"accuracy": "Accuracy (%)", "spearman": "Spearman's rank correlation (test)",
                  "spearman_entropy": "Spearman's rank correlation of the entropy (test)", "mae": "MAE",
                  "rmse": "RMSE", "pckh": "PCKh@0.5 (%)"}

@@ -34,3 +34,22 @@ class LearningLoss(LossHeadStrategy):
 
     def detach_features(self, epoch):
         return epoch >= self.params.ll4al_detach_epoch
+
+
+@register_strategy("ll4al-early-detach")
+class LearningLossEarlyDetach(LearningLoss):
+    """LL4AL as a sensitivity variant, never the paper's method: its LossNet's input detached from
+    `ll4al_early_detach_epoch` on instead. On a short CPU schedule LL4AL's joint training leaves its target
+    behind the others' before any query (the margin loss trains it until 0.8 of the epochs and little time
+    is left to recover); an earlier detach, chosen by a pilot so that its cycle-0 accuracy is within a point
+    of Random's, asks whether its queries are worse or only its target is."""
+
+    @classmethod
+    def check_params(cls, params):
+        super().check_params(params)
+        if params.ll4al_early_detach_epoch is None or params.ll4al_early_detach_epoch > params.epochs:
+            raise ParamsError("ll4al_early_detach_epoch", f"({params.ll4al_early_detach_epoch}) must be an epoch within"
+                                                          f" epochs ({params.epochs}) for ll4al-early-detach")
+
+    def detach_features(self, epoch):
+        return epoch >= self.params.ll4al_early_detach_epoch

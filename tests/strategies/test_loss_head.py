@@ -334,3 +334,44 @@ def lossnet_by_hand(head, features) -> np.ndarray:
 def test_loss_heads_take_the_highest_predicted_loss(trained, method, by_hand):
     head = trained[3][method][1].head
     assert query(trained, method) == top(by_hand(head, forward(trained, method).features))
+
+
+def _target_grad_of_ll4al(method, params, epoch):
+    """(LL4AL's head loss, the grad it leaves on the target's first conv) for one batch, same weights each call."""
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import Classification
+
+    torch.manual_seed(0)
+    model = SmallImageResNet(width=4)
+    strategy = get_strategy(method)(params, Classification(), model, "cpu")
+    strategy.begin_cycle()
+    out = model(torch.randn(params.batch_size, 3, 32, 32, generator=torch.Generator().manual_seed(9)))
+    loss = strategy.head_loss(out, torch.rand(params.batch_size, generator=torch.Generator().manual_seed(10)) * 3,
+                              epoch=epoch)
+    loss.backward()
+    return loss.item(), model.conv1.weight.grad
+
+
+@pytest.mark.parametrize("early", [1, 3])
+def test_ll4al_early_detach_is_ll4al_detaching_at_its_own_epoch(ci_params, early):
+    """The sensitivity variant: LL4AL's loss exactly, its gradient into the target until
+    ll4al_early_detach_epoch (not ll4al_detach_epoch), none from then on."""
+    params = ci_params(epochs=4, ll4al_detach_epoch=2, ll4al_early_detach_epoch=early, lr_milestones=[4])
+    for epoch in range(4):
+        loss, grad = _target_grad_of_ll4al("ll4al-early-detach", params, epoch)
+        reference, reference_grad = _target_grad_of_ll4al("ll4al", params, epoch)
+        assert loss == reference
+        reaches = grad is not None and grad.abs().sum() > 0
+        assert reaches == (epoch < early), epoch
+        assert (reference_grad is not None and reference_grad.abs().sum() > 0) == (epoch < 2)
+
+
+def test_ll4al_early_detach_needs_its_epoch_within_the_epochs(ci_params):
+    from l2ral_lib.errors import ParamsError
+    from l2ral_lib.strategies import get_strategy
+
+    epochs = ci_params().epochs
+    get_strategy("ll4al-early-detach").check_params(ci_params(ll4al_early_detach_epoch=epochs))
+    for bad in (None, epochs + 1):
+        with pytest.raises(ParamsError, match="ll4al_early_detach_epoch"):
+            get_strategy("ll4al-early-detach").check_params(ci_params(ll4al_early_detach_epoch=bad))
