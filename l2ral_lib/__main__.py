@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import DataError, ParamsError
+from .errors import DataError, ParamsError, PluginError
 from .paths import PROJECT_ROOT, is_checkout, project_root
 
 
@@ -122,14 +122,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def listing() -> str:
-    """What `list` prints: the registries, then the params keys by section."""
+    """What `list` prints: the registries (and which names installed plugins added), then the params keys by
+    section."""
     from .config import describe_keys  # noqa: PLC0415
     from .data import list_datasets  # noqa: PLC0415
     from .models import list_models  # noqa: PLC0415
+    from .registry import LOADED  # noqa: PLC0415
     from .strategies import list_strategies  # noqa: PLC0415
 
     lines = [f"strategies: {', '.join(list_strategies())}", f"datasets:   {', '.join(list_datasets())}",
-             f"models:     {', '.join(list_models())}", "", "params keys (key: type = default  meaning):"]
+             f"models:     {', '.join(list_models())}"]
+    plugins = [f"{name} ({group}, {source})" for group, found in sorted(LOADED.items()) for name, source in found.items()]
+    lines += [f"plugins:    {', '.join(plugins)}"] if plugins else []
+    lines += ["", "params keys (key: type = default  meaning):"]
     section = None
     for key in describe_keys():
         if key["section"] != section:
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         if committed and code == 0:
             print("\n".join(compare(committed).lines()))
         return code
-    except (ParamsError, DataError) as error:
+    except (ParamsError, DataError, PluginError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -27,6 +27,7 @@ from . import __version__
 from .files import atomic_write_json
 from .paths import PROJECT_ROOT, is_checkout
 from .precision import cpu_flags
+from .registry import LOADED
 
 # /proc/cpuinfo flags by which torch and oneDNN pick their CPU kernels (x86 vector widths, FMA, VNNI,
 # bf16/fp16 and AMX tiles; ARM SIMD, SVE and bf16): a difference in one changes the reductions' order
@@ -144,10 +145,12 @@ def hardware(device: torch.device) -> dict:
 
 
 def environment(device: torch.device, precision: str) -> dict:
-    """What a run ran on: code version and commit, library versions, hardware, numerics fingerprint."""
+    """What a run ran on: code version and commit, library versions, the installed plugins loaded (group ->
+    name -> package and version), hardware, numerics fingerprint."""
     return {"git": git_commit(),
             "versions": {"l2ral": __version__, "python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__, "numpy": numpy.__version__},
+            "plugins": {group: dict(found) for group, found in LOADED.items()},
             "hardware": hardware(device), "fingerprint": fingerprint(device, precision)}
 
 
