@@ -27,6 +27,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# these two lie on the local disk of the CI machine; other versions download gigabytes
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	# the versions the studies ran with (environment.yml); pyproject.toml asks only for lower bounds
+	$(PY) -m pip install -q submitit==1.5.4 diffsort==0.2.0
 	$(PY) -m pip install -q -e '.[notebooks,test]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (l2ral)" >/dev/null
 	touch $@

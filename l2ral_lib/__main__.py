@@ -12,6 +12,10 @@ examples:
   python -m l2ral_lib verify outputs/cifar10-smoke l2r:0       rerun one shipped slice, compare to the last digit
   python -m l2ral_lib list                                     strategies, datasets, models, every params key
   python -m l2ral_lib sorter --help                            pretrain a differentiable sorter
+  python -m l2ral_lib templates my-study                       the params profiles and notebooks, to edit and run
+
+Installed with pip, `l2ral` is the same command (`l2ral run params/cifar10-smoke.yaml`), run from the folder
+`l2ral templates` filled: relative paths and the default data folder (data/) are then the working directory's.
 
 Invalid params, missing data or weights stop with one line naming the key or path, exit status 2,
 before anything is written. A study killed at any point resumes when the same command runs again.
@@ -25,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import DataError, ParamsError
-from .paths import PROJECT_ROOT
+from .errors import DataError, ParamsError, PluginError
+from .paths import PROJECT_ROOT, is_checkout, project_root
 
 
 def _slice(text: str) -> tuple[str, int]:
@@ -43,8 +47,13 @@ def _override(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
+def _prog() -> str:
+    """The command as it was typed: the console script `l2ral`, else `python -m l2ral_lib`."""
+    return "l2ral" if Path(sys.argv[0]).name == "l2ral" else "python -m l2ral_lib"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m l2ral_lib", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.split("\n\n")[0],
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -104,18 +113,28 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("out", metavar="DIR")
     commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
     commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
+    templates = commands.add_parser("templates", help="copy the params profiles and notebooks into DIR",
+                                    description="Copy every params profile (DIR/params) and notebook (DIR/notebooks)"
+                                                " of the package into DIR, to edit and run from there.")
+    templates.add_argument("dir", metavar="DIR")
+    templates.add_argument("--force", action="store_true", help="overwrite files in DIR that differ")
     return parser
 
 
 def listing() -> str:
-    """What `list` prints: the registries, then the params keys by section."""
+    """What `list` prints: the registries (and which names installed plugins added), then the params keys by
+    section."""
     from .config import describe_keys  # noqa: PLC0415
     from .data import list_datasets  # noqa: PLC0415
     from .models import list_models  # noqa: PLC0415
+    from .registry import LOADED  # noqa: PLC0415
     from .strategies import list_strategies  # noqa: PLC0415
 
     lines = [f"strategies: {', '.join(list_strategies())}", f"datasets:   {', '.join(list_datasets())}",
-             f"models:     {', '.join(list_models())}", "", "params keys (key: type = default  meaning):"]
+             f"models:     {', '.join(list_models())}"]
+    plugins = [f"{name} ({group}, {source})" for group, found in sorted(LOADED.items()) for name, source in found.items()]
+    lines += [f"plugins:    {', '.join(plugins)}"] if plugins else []
+    lines += ["", "params keys (key: type = default  meaning):"]
     section = None
     for key in describe_keys():
         if key["section"] != section:
@@ -161,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
             return verdict.status
         if args.command == "readme-results":
+            if not is_checkout():
+                raise ParamsError("readme-results", "rewrites the project's README.md and docs/claims.md: run it in a"
+                                                    " checkout of the project, not an installed copy")
             from .report.readme import claims_page, rendered  # noqa: PLC0415
             from .report.summary import find_studies  # noqa: PLC0415
 
@@ -191,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             print(listing())
             return 0
+        if args.command == "templates":
+            from .templates import copy_templates  # noqa: PLC0415
+
+            copied = copy_templates(args.dir, args.force)
+            print(f"{args.dir}: {copied['params']} params profiles in params/, {copied['notebooks']} notebooks in"
+                  f" notebooks/; next: cd {args.dir} && {_prog()} check params/cifar10-smoke.yaml")
+            return 0
         from .checks import check_study, load_params  # noqa: PLC0415
 
         params = load_params(args.params, dict(args.set))
@@ -203,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
                   f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
             name = device_name(args.device)
-            found = newest_figures(PROJECT_ROOT / "outputs" / "gpu-check", name) or (None, None)
+            found = newest_figures(project_root() / "outputs" / "gpu-check", name) or (None, None)
             print("\n".join(describe_projection(params, *found, name, data.n_pool)))
             return 0
         out = Path(args.out or Path("outputs") / params.experiment)
@@ -244,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         if committed and code == 0:
             print("\n".join(compare(committed).lines()))
         return code
-    except (ParamsError, DataError) as error:
+    except (ParamsError, DataError, PluginError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

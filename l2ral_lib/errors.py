@@ -13,3 +13,8 @@ class ParamsError(ValueError):
 
 class DataError(RuntimeError):
     """A dataset that is missing or broken: the message names the path and what to do."""
+
+
+class PluginError(RuntimeError):
+    """An installed plugin (another package's entry point) that cannot be used: the message names the entry
+    point, its group and package, and what went wrong."""

@@ -1,6 +1,6 @@
-"""Provenance: what a run ran on (commit, library versions, hardware, weights, numerics fingerprint) and
-which runs computed which cycles of a slice (slices/<slice>/provenance.json), merged per study
-(provenance.json).
+"""Provenance: what a run ran on (package version and commit, library versions, hardware, weights, numerics
+fingerprint) and which runs computed which cycles of a slice (slices/<slice>/provenance.json), merged per
+study (provenance.json).
 
 The numerics fingerprint is what decides a CPU or GPU run's last digits beside the code: processor, the
 instruction sets that pick its kernels, torch's version and build, device, precision and (on a CPU) the
@@ -23,9 +23,11 @@ import numpy
 import torch
 import torchvision
 
+from . import __version__
 from .files import atomic_write_json
-from .paths import PROJECT_ROOT
+from .paths import PROJECT_ROOT, is_checkout
 from .precision import cpu_flags
+from .registry import LOADED
 
 # /proc/cpuinfo flags by which torch and oneDNN pick their CPU kernels (x86 vector widths, FMA, VNNI,
 # bf16/fp16 and AMX tiles; ARM SIMD, SVE and bf16): a difference in one changes the reductions' order
@@ -37,6 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def git_commit() -> dict:
+    """The commit (and whether tracked code differs from it) of the checkout this code runs from. None for
+    an installed copy, and for a checkout without .git (an unpacked source): git asked there would answer
+    for whatever repository encloses the folder, such as the user's project around a virtual environment."""
+    if not (is_checkout(PROJECT_ROOT) and (PROJECT_ROOT / ".git").exists()):  # a worktree's .git is a file
+        return {"commit": None, "dirty": None}
+
     def git(*args):
         result = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
         return result.stdout.strip() if result.returncode == 0 else None
@@ -137,10 +145,12 @@ def hardware(device: torch.device) -> dict:
 
 
 def environment(device: torch.device, precision: str) -> dict:
-    """What a run ran on: code commit, library versions, hardware, numerics fingerprint."""
+    """What a run ran on: code version and commit, library versions, the installed plugins loaded (group ->
+    name -> package and version), hardware, numerics fingerprint."""
     return {"git": git_commit(),
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+            "versions": {"l2ral": __version__, "python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__, "numpy": numpy.__version__},
+            "plugins": {group: dict(found) for group, found in LOADED.items()},
             "hardware": hardware(device), "fingerprint": fingerprint(device, precision)}
 
 

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "l2ral_lib"
 
 # floor of every module (by dotted prefix, the longest match wins); a module may import its own floor or lower
 FLOORS = {
-    "errors": 0, "registry": 0, "paths": 0, "files": 0, "precision": 0, "compilation": 0, "progress": 0, "results_table": 0, "paper": 0,
+    "errors": 0, "registry": 0, "paths": 0, "templates": 0, "files": 0, "precision": 0, "compilation": 0, "progress": 0, "results_table": 0, "paper": 0,
     "config": 1, "provenance": 1, "devices": 2,
     "data": 2, "models": 2, "tasks": 2,
     "heads": 3, "ranks": 3, "losses": 3, "sorter": 3, "strategies": 3, "training": 3,

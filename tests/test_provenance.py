@@ -44,18 +44,61 @@ def test_l2r_records_the_hash_of_the_sorter_weights_it_used(ci_params, tmp_path)
                                   "weights_epoch": record["best"]["epoch"]}}
 
 
-def test_dirty_means_code_changed_not_shipped_outputs(tmp_path, monkeypatch):
-    """A rerun or render of a shipped study rewrites tracked files under outputs/: that is no dirty code."""
+def git_repository(folder, files) -> str:
+    """A git repository in `folder` with `files` (path -> text) committed; -> its HEAD."""
     def git(*args):
-        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+        return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
     git("init", "-q")
-    for name in ("l2ral_lib/loop.py", "outputs/study/results.csv"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("first\n")
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    return git("rev-parse", "HEAD").strip()
+
+
+PYPROJECT = '[project]\nname = "l2ral"\n'
+
+
+def test_dirty_means_code_changed_not_shipped_outputs(tmp_path, monkeypatch):
+    """A rerun or render of a shipped study rewrites tracked files under outputs/: that is no dirty code."""
+    git_repository(tmp_path, {"pyproject.toml": PYPROJECT, "l2ral_lib/loop.py": "first\n",
+                              "outputs/study/results.csv": "first\n"})
     monkeypatch.setattr(provenance_module, "PROJECT_ROOT", tmp_path)
     (tmp_path / "outputs/study/results.csv").write_text("rerun\n")
     assert provenance_module.git_commit()["dirty"] is False
     (tmp_path / "l2ral_lib/loop.py").write_text("changed\n")
     assert provenance_module.git_commit()["dirty"] is True
+
+
+def test_commit_is_the_checkouts_own_never_an_enclosing_or_the_working_directorys(tmp_path, monkeypatch):
+    """The commit is recorded where the code runs from the project's checkout, whatever repository the
+    working directory is in; an installed copy (no pyproject.toml beside the package) inside another
+    repository, or an unpacked source without .git, records none."""
+    project = git_repository(tmp_path / "project", {"pyproject.toml": PYPROJECT, "l2ral_lib/loop.py": "code\n"})
+    git_repository(tmp_path / "elsewhere", {"notes.txt": "another repository\n"})
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setattr(provenance_module, "PROJECT_ROOT", tmp_path / "project")
+    assert provenance_module.git_commit() == {"commit": project, "dirty": False}
+    # pip installed into a virtual environment that lies inside the user's own repository
+    git_repository(tmp_path / "user", {"pyproject.toml": '[project]\nname = "theirs"\n',
+                                       "venv/lib/site-packages/l2ral_lib/loop.py": "code\n"})
+    monkeypatch.setattr(provenance_module, "PROJECT_ROOT", tmp_path / "user" / "venv" / "lib" / "site-packages")
+    assert provenance_module.git_commit() == {"commit": None, "dirty": None}
+    monkeypatch.setattr(provenance_module, "PROJECT_ROOT", tmp_path / "user")  # a checkout of another project
+    assert provenance_module.git_commit() == {"commit": None, "dirty": None}
+    unpacked = tmp_path / "user" / "l2ral-0.2.0"  # an sdist unpacked inside it: no .git of its own
+    (unpacked / "l2ral_lib").mkdir(parents=True)
+    (unpacked / "pyproject.toml").write_text(PYPROJECT)
+    monkeypatch.setattr(provenance_module, "PROJECT_ROOT", unpacked)
+    assert provenance_module.git_commit() == {"commit": None, "dirty": None}
+
+
+def test_a_run_records_the_package_version():
+    import torch
+
+    import l2ral_lib
+
+    versions = provenance_module.environment(torch.device("cpu"), "float32")["versions"]
+    assert versions["l2ral"] == l2ral_lib.__version__ == "0.2.0"

@@ -170,7 +170,7 @@ class ImageClassificationData(StudyData):
 
 # name -> loader class: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known without
 # loading, or None), `.load(params, device) -> StudyData`
-DATASETS = Registry("dataset")
+DATASETS = Registry("dataset", plugins="l2ral.datasets")
 register_dataset, list_datasets, get_dataset = DATASETS.register, DATASETS.names, DATASETS.get
 
 

@@ -29,7 +29,6 @@ import pandas as pd
 import submitit
 import torch
 from submitit.core.utils import JobPaths, pickle_load
-from submitit.slurm.slurm import _make_sbatch_string  # the batch script submitit submits (version pinned)
 
 from ..checks import check_study
 from ..config import Params
@@ -79,11 +78,24 @@ def sbatch_parameters(params: Params, n_tasks: int) -> dict:
     return {**parameters, **{key: value for key, value in optional.items() if value is not None}}
 
 
+def sbatch_script(parameters: dict, folder: Path, **extra) -> str:
+    """The batch script submitit submits for these parameters (`extra`: its own, such as map_count). submitit
+    has no public call that writes it, and a script of our own could differ from the one submitted; so its
+    internal function, whose version environment.yml pins, and a one-line error where a submitit lacks it."""
+    try:
+        from submitit.slurm.slurm import _make_sbatch_string  # noqa: PLC0415
+    except ImportError:
+        raise ParamsError("--executor", f"submitit {submitit.__version__} has no _make_sbatch_string, which checks the"
+                                        " cluster settings before submitting: install the version environment.yml"
+                                        " names (pip install submitit==1.5.4)") from None
+    return _make_sbatch_string(command="true", folder=folder, **parameters, **extra)
+
+
 def check_settings(parameters: dict, jobs_dir: Path) -> None:
     """`sbatch --test-only` on the batch script of a task: a partition, account, QOS, time limit or
     resource request that the cluster refuses stops the study here, before anything is written."""
     with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="l2ral-test-only-") as script:
-        script.write(_make_sbatch_string(command="true", folder=jobs_dir, **parameters))
+        script.write(sbatch_script(parameters, jobs_dir))
         script.flush()
         try:
             _slurm("sbatch", "--test-only", script.name)

@@ -14,7 +14,7 @@ class ModelOutput(NamedTuple):
     embedding: torch.Tensor
 
 
-MODELS = Registry("model")  # name -> builder(params, data) -> nn.Module returning ModelOutput
+MODELS = Registry("model", plugins="l2ral.models")  # name -> builder(params, data) -> nn.Module returning ModelOutput
 register_model, list_models = MODELS.register, MODELS.names
 
 

@@ -273,7 +273,10 @@ def main(argv: list[str]) -> int:
               f" --out PATH to write elsewhere", file=sys.stderr)
         return 2
     if args.resume and not checkpoint_path(out).is_file():
-        print(f"error: no checkpoint {checkpoint_path(out)} to resume; drop --resume to start afresh", file=sys.stderr)
+        # the wheel leaves the checkpoints out (pyproject.toml): continuing a shipped sorter is a checkout's job
+        where = "; the shipped sorters' checkpoints are in a checkout of the project" if shipped else ""
+        print(f"error: no checkpoint {checkpoint_path(out)} to resume{where}; drop --resume to start afresh",
+              file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     if args.kind == "gru":

@@ -21,7 +21,7 @@ from ..errors import ParamsError
 from ..precision import autocast, prepare
 from ..registry import Registry
 
-STRATEGIES = Registry("strategy")
+STRATEGIES = Registry("strategy", plugins="l2ral.strategies")
 list_strategies, get_strategy = STRATEGIES.names, STRATEGIES.get
 
 

@@ -114,9 +114,20 @@ def test_list_shows_every_strategy_dataset_model_and_key():
 def test_help_describes_every_command_with_examples():
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("run", "check", "merge", "list", "sorter"):
+    for command in ("run", "check", "merge", "list", "sorter", "templates"):
         assert f"python -m l2ral_lib {command}" in result.stdout
     assert "exit status 2" in result.stdout
+
+
+def test_readme_results_refuses_to_write_into_an_installed_copy(monkeypatch):
+    """Installed, the project root would be site-packages: README.md is the checkout's only."""
+    import l2ral_lib.__main__ as cli_module
+
+    monkeypatch.setattr(cli_module, "is_checkout", lambda: False)
+    monkeypatch.setattr(cli_module, "PROJECT_ROOT", None)  # any use of it would fail the test
+    code, out, err = main("readme-results")
+    assert (code, out) == (2, "") and err == ["error: params: readme-results: rewrites the project's README.md and"
+                                              " docs/claims.md: run it in a checkout of the project, not an installed copy"]
 
 
 def test_package_exposes_version_and_public_api():

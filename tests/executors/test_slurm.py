@@ -18,13 +18,13 @@ import papermill
 import pytest
 import torch
 import yaml
-from submitit.slurm.slurm import _make_sbatch_string
 
 from helpers import ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
 from l2ral_lib.executors import slurm
-from l2ral_lib.executors.slurm import live_tasks, render_hint, sbatch_parameters
+from l2ral_lib.errors import ParamsError
+from l2ral_lib.executors.slurm import live_tasks, render_hint, sbatch_parameters, sbatch_script
 from l2ral_lib.loop import run_study
 from l2ral_lib.progress import cycles_in_view
 
@@ -107,7 +107,7 @@ def test_cluster_section_becomes_the_sbatch_script(tmp_path):
         "partition": "gpu", "account": "proj", "qos": "high", "gpus_per_task": 2, "cpus_per_task": 8, "mem_gb": 1.5,
         "time_min": 90, "array_parallelism": 3, "setup": ["module load cuda/12.4"],
         "sbatch_options": {"constraint": "a100", "exclusive": True, "nice": 10}}})
-    script = _make_sbatch_string(command="run", folder=tmp_path, map_count=5, **sbatch_parameters(params, 5))
+    script = sbatch_script(sbatch_parameters(params, 5), tmp_path, map_count=5)
     flags = {line for line in script.splitlines() if line.startswith("#SBATCH")}
     assert {"#SBATCH --partition=gpu", "#SBATCH --account=proj", "#SBATCH --qos=high", "#SBATCH --gpus-per-task=2",
             "#SBATCH --cpus-per-task=8", "#SBATCH --mem=1536M", "#SBATCH --time=90", "#SBATCH --array=0-4%3",
@@ -118,6 +118,19 @@ def test_cluster_section_becomes_the_sbatch_script(tmp_path):
     ci = sbatch_parameters(load_params(ROOT / "params" / "cifar10-ci.yaml"), 6)
     assert ci == {"job_name": "l2ral-cifar10-ci", "time": 10, "cpus_per_task": 1, "array_parallelism": 6,
                   "additional_parameters": {}}
+
+
+def test_a_submitit_without_its_batch_script_function_is_one_line_naming_the_version(monkeypatch, tmp_path):
+    """The settings check needs submitit's internal script writer; a submitit without it stops the study with
+    one line saying which version to install, not an ImportError at import time."""
+    import submitit.slurm.slurm as submitit_slurm
+
+    monkeypatch.delattr(submitit_slurm, "_make_sbatch_string")
+    with pytest.raises(ParamsError) as error:
+        slurm.check_settings(sbatch_parameters(load_params(ROOT / "params" / "cifar10-ci.yaml"), 1), tmp_path)
+    assert str(error.value) == (f"params: --executor: submitit {slurm.submitit.__version__} has no _make_sbatch_string,"
+                                " which checks the cluster settings before submitting: install the version"
+                                " environment.yml names (pip install submitit==1.5.4)")
 
 
 def test_slurm_task_trains_on_the_cores_slurm_gave_it(monkeypatch, tmp_path):

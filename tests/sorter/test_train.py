@@ -111,3 +111,20 @@ def test_cli_refuses_an_existing_out_without_resume_and_a_resume_without_checkpo
     assert "--force" in capsys.readouterr().err
     assert main(["--seq-len", "4", "--out", str(tmp_path / "new.pt"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_resuming_a_shipped_sorter_without_its_checkpoint_says_where_the_checkpoints_are(tmp_path, monkeypatch,
+                                                                                        no_training, capsys):
+    """An installed copy ships the weights, not the training checkpoints (pyproject.toml's package data)."""
+    from l2ral_lib.sorter import weights as sorter_weights
+
+    (tmp_path / "sodeep-64.pt").write_bytes(b"weights")
+    monkeypatch.setattr(sorter_weights, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(sorter_training, "WEIGHTS_DIR", tmp_path)
+    assert main(["--seq-len", "64", "--resume", "--force"]) == 2
+    assert capsys.readouterr().err == (f"error: no checkpoint {tmp_path / 'sodeep-64.ckpt'} to resume; the shipped"
+                                       " sorters' checkpoints are in a checkout of the project; drop --resume to start"
+                                       " afresh\n")
+    assert main(["--seq-len", "4", "--out", str(tmp_path / "mine" / "own.pt"), "--resume"]) == 2
+    assert capsys.readouterr().err == (f"error: no checkpoint {tmp_path / 'mine' / 'own.ckpt'} to resume; drop --resume"
+                                       " to start afresh\n")
