@@ -58,7 +58,7 @@ def test_aggregate_takes_one_study_per_dataset(several):
 def test_study_figures_draws_curve_aubc_and_penalty(several):
     study = summary.load_study(several / "cifar10-smoke")
     curve, aubc, penalty = summary.study_figures(study)
-    assert "95% t-interval" in curve.get_title() and [t.get_text() for t in aubc.get_xticklabels()][0] == "L2R-AL"
+    assert "95 % t-interval" in curve.get_title() and [t.get_text() for t in aubc.get_yticklabels()][0] == "L2R-AL"
     assert penalty.child_axes  # the column-mean row under the matrix
 
 
