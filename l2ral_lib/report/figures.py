@@ -457,6 +457,8 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
     elif attrs.get("settings"):  # an aggregate (summary.aggregate_penalty): each setting counts once
         detail = [f"mean over {len(attrs['settings'])} settings, each counted once: "
                   + "; ".join(" + ".join(group) for group in attrs["settings"])]
+        if attrs.get("no_cells"):
+            detail.append("no complete pair to compare in " + ", ".join(attrs["no_cells"]))
     else:
         detail = ["mean over " + ", ".join(attrs.get("studies", [f"{attrs.get('n_matrices')} experiments"]))]
     if attrs.get("excluded"):
