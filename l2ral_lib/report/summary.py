@@ -1,5 +1,6 @@
 """The one-page summary of every study under an outputs folder (`make summary`): the studies found, a
-methods x experiments table, each study's figures side by side, and one penalty matrix over all.
+compact methods x studies table of AUBC (and one of the final cycle), each study's figures in a row,
+and one penalty matrix over all of them.
 
 A study is a folder holding results.csv and params.json (as `python -m l2ral_lib run` writes them);
 its params give the grid (seeds x cycles) a finished method must fill, so a stopped study shows its
@@ -18,7 +19,7 @@ from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
 from ..paths import enter_project_root
 from ..tasks import primary_metrics
 from . import figures, stats, tables
-from .labels import method_label, metric_label, ordered
+from .labels import METRIC_LABELS, method_label, metric_label, ordered
 
 
 @dataclass
@@ -121,34 +122,89 @@ def overview(studies: list[StudyResults]) -> pd.DataFrame:
     return table
 
 
-def study_figures(study: StudyResults, width: float = 19.0):
-    """Learning curve, AUBC and penalty matrix of one study side by side; returns the three axes."""
-    fig, axes = plt.subplots(1, 3, figsize=(width, 4.8), gridspec_kw={"width_ratios": [1.2, 1, 1]})
-    figures.learning_curve(study.table, study.metric, ax=axes[0], title=study.name,
-                           paper=study.paper, paper_at=study.paper_at)
-    figures.aubc_plot(study.table, study.metric, ax=axes[1], grid=study.grid, title=f"{study.name}: AUBC")
-    figures.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, study.grid), ax=axes[2],
-                            title=f"{study.name}: penalty matrix")
-    fig.tight_layout()
-    return axes
-
-
-def per_dataset(studies: list[StudyResults]) -> list[StudyResults]:
-    """One study per dataset for the aggregate: the one with the most methods, then seeds, then the first
-    name (cifar10-ablations holds cifar10-smoke's methods and seeds: both would count CIFAR-10 twice)."""
-    best: dict[str, StudyResults] = {}
+def study_table(studies: list[StudyResults], quantity: str = "aubc") -> pd.DataFrame:
+    """Methods x studies: every study one column (none left out), each cell the method's AUBC
+    (`quantity` "aubc") or final-cycle value ("final") as mean [95 % t-interval] over seeds, rounded
+    to the interval's spread (`tables.estimate`); "(incomplete)" for a method short of a seed or cycle,
+    "-" for one the study did not run. The header's second line: the study's metric (unit, which way
+    is better) and seeds."""
+    columns = {}
     for s in studies:
-        key = s.params.get("dataset", s.name)
-        rank = (len(s.status()), len(s.grid.seeds))
-        if key not in best or rank > (len(best[key].status()), len(best[key].grid.seeds)):
-            best[key] = s
-    return sorted(best.values(), key=lambda s: s.name)
+        summary = stats.method_summary(s.table, s.metric, s.grid)
+        part = summary[summary.quantity == quantity].set_index("method")
+        arrow = "\u2191" if stats.better(s.metric) == "higher" else "\u2193"
+        head = (s.name, f"{METRIC_LABELS.get(s.metric, s.metric)} {arrow}, {len(s.grid.seeds)} seeds")
+        columns[head] = pd.Series({m: tables.estimate(r["mean"], r.ci_low, r.ci_high, r.n_seeds)
+                                   + ("" if r.complete else " (incomplete)") for m, r in part.iterrows()},
+                                  dtype=object)
+    if not columns:
+        return pd.DataFrame()
+    table = pd.DataFrame(columns)
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["study", "metric"])
+    table = table.loc[ordered(table.index)].fillna(tables.MISSING)
+    table.index = pd.Index([method_label(m) for m in table.index], name="method")
+    name = "AUBC (area under the budget curve)" if quantity == "aubc" else "Final cycle"
+    table.attrs["caption"] = (f"{name} per method and study: mean over seeds [95 % t-interval], rounded to the"
+                              " interval's spread; \u2191 / \u2193: higher / lower is better; - : not run in"
+                              " that study")
+    return table
+
+
+def study_figures(study: StudyResults, width: float = 13.0, height: float = 13.5):
+    """One study's figure, at a size that reads on a page (about as wide as a notebook's output): the
+    learning curve across the top (legend at its right), the AUBC plot and the penalty matrix under it;
+    returns the three axes (curve, AUBC, penalty)."""
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    panels = fig.subplot_mosaic([["curve", "curve"], ["aubc", "penalty"]], width_ratios=[0.8, 1.2],
+                                height_ratios=[1, 1.45])
+    figures.learning_curve(study.table, study.metric, ax=panels["curve"], title=study.name,
+                           paper=study.paper, paper_at=study.paper_at, grid=study.grid)
+    figures.aubc_plot(study.table, study.metric, ax=panels["aubc"], grid=study.grid, title=f"{study.name}: AUBC")
+    figures.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, study.grid), ax=panels["penalty"],
+                            title=f"{study.name}: penalty matrix")
+    return panels["curve"], panels["aubc"], panels["penalty"]
+
+
+# Params that change how a run is computed or scheduled, not what it measures: two studies that differ
+# only in these (an fp32 copy, a rerun with more methods, other seeds) are one setting of the experiment.
+NOT_SETTING = frozenset({"experiment", "strategies", "seeds", "reuse_from", "cluster", "data_root", "download",
+                         "amp", "channels_last", "compile", "deterministic", "eval_batch_size", "precision"})
+
+
+def setting(study: StudyResults) -> str:
+    """What the study measures, as text: its params without NOT_SETTING (equal for the studies of one
+    setting); a param set to None counts as absent (older params.json files lack newer keys)."""
+    kept = {key: value for key, value in study.params.items() if key not in NOT_SETTING and value is not None}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def by_setting(studies: list[StudyResults]) -> list[list[StudyResults]]:
+    """The studies grouped by `setting`, each group by name, the groups by their first name."""
+    groups: dict[str, list[StudyResults]] = {}
+    for s in studies:
+        groups.setdefault(setting(s), []).append(s)
+    return sorted((sorted(g, key=lambda s: s.name) for g in groups.values()), key=lambda g: g[0].name)
 
 
 def aggregate_penalty(studies: list[StudyResults]) -> pd.DataFrame:
-    """The penalty matrices of one study per dataset, each cell averaged over the studies where both
-    methods ran (see `stats.aggregate_penalty`); `attrs['studies']` names them."""
-    chosen = per_dataset(studies)
-    matrix = stats.aggregate_penalty([stats.penalty_matrix(s.table, s.metric, s.grid) for s in chosen])
-    matrix.attrs["studies"] = [s.name for s in chosen]
+    """One penalty matrix over every study: each setting (dataset, model, budget, training recipe; see
+    `setting`) counts once -- the studies of one setting (cifar10-smoke, its fp32 copy and
+    cifar10-ablations, which reruns its methods) are averaged first -- and each cell is the mean over
+    the settings in which both methods ran (`stats.aggregate_penalty`). `attrs['studies']` names every
+    study, `attrs['settings']` the studies of each setting, `attrs['no_cells']` those with no complete
+    pair of methods to compare (a stopped study, one seed)."""
+    groups = by_setting(studies)
+    matrices = {s.name: stats.penalty_matrix(s.table, s.metric, s.grid) for s in studies}
+    per_setting = [stats.aggregate_penalty([matrices[s.name] for s in group]) for group in groups]
+    matrix = stats.aggregate_penalty(per_setting)
+    matrix.attrs["studies"] = [s.name for group in groups for s in group]
+    matrix.attrs["settings"] = [[s.name for s in group] for group in groups]
+    matrix.attrs["no_cells"] = [name for name in matrix.attrs["studies"] if matrices[name].isna().all().all()]
     return matrix
+
+
+def aggregate_title(matrix: pd.DataFrame) -> str:
+    """'Aggregate penalty matrix: 7 settings, 10 studies' for the page's heading."""
+    settings = matrix.attrs.get("settings", [])
+    return (f"Aggregate penalty matrix: {len(settings)} settings, {len(matrix.attrs.get('studies', []))} studies"
+            if settings else "Aggregate penalty matrix")

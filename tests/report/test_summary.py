@@ -3,12 +3,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import nbformat  # noqa: E402
-import pandas as pd  # noqa: E402
 import papermill  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import ROOT, write_study  # noqa: E402
-from l2ral_lib.report import stats, summary  # noqa: E402
+from l2ral_lib.report import figures, stats, summary, tables  # noqa: E402
 
 
 def test_no_study(tmp_path):
@@ -44,22 +43,78 @@ def test_overview_matches_the_statistics_and_the_paper(several):
     assert table.loc["Random", (st, "paper final (100 labeled)")] == "11.28 (rank 4)"
 
 
-def test_aggregate_takes_one_study_per_dataset(several):
+def test_study_table_has_one_column_per_study_and_every_study(tmp_path, several):
     studies = summary.find_studies(several)
-    assert [s.name for s in summary.per_dataset(studies)] == ["cifar10-ablations", "shanghaitech-smoke"]
-    matrix = summary.aggregate_penalty(studies)
-    # shanghaitech-smoke is incomplete (2 of 3 seeds): no cells of its own, the aggregate is the ablations matrix
-    alone = stats.penalty_matrix(studies[0].table, "accuracy", studies[0].grid)
-    pd.testing.assert_frame_equal(matrix.loc[alone.index, alone.columns], alone, check_names=False)
-    assert matrix.attrs["studies"] == ["cifar10-ablations", "shanghaitech-smoke"]
-    assert matrix.loc["l2r", "random"] > 0  # l2r's curve climbs 2 a cycle faster on every seed
+    aubc = summary.study_table(studies)
+    assert list(aubc.columns.get_level_values("study")) == [s.name for s in studies]
+    assert list(aubc.columns.get_level_values("metric")) == [
+        "Accuracy (%) \u2191, 3 seeds", "Accuracy (%) \u2191, 3 seeds", "MAE \u2193, 3 seeds"]
+    smoke = studies[1]
+    expected = stats.method_summary(smoke.table, "accuracy", smoke.grid).set_index(["method", "quantity"])
+    row = expected.loc[("l2r", "aubc")]
+    assert aubc.loc["L2R-AL", ("cifar10-smoke", "Accuracy (%) \u2191, 3 seeds")] == tables.estimate(
+        row["mean"], row.ci_low, row.ci_high, row.n_seeds)
+    assert aubc.loc["L2R head + MSE", ("cifar10-smoke", "Accuracy (%) \u2191, 3 seeds")] == "-"  # not run there
+    assert aubc.loc["Random", ("shanghaitech-smoke", "MAE \u2193, 3 seeds")].endswith("(incomplete)")
+    final = summary.study_table(studies, "final")
+    assert final.shape == aubc.shape and "Final cycle" in final.attrs["caption"]
+    # a dozen studies: every one is a column, and the page's HTML shows them all
+    many = tmp_path / "many"
+    for k in range(12):
+        write_study(many, f"cifar10-run{k:02d}", "accuracy", {"random": 0.0, "l2r": 1.0, "entropy": 0.5})
+    table = summary.study_table(summary.find_studies(many))
+    html = tables.html(table)
+    assert table.shape[1] == 12 and "..." not in html
+    assert all(f"cifar10-run{k:02d}" in html for k in range(12))
 
 
-def test_study_figures_draws_curve_aubc_and_penalty(several):
-    study = summary.load_study(several / "cifar10-smoke")
+def test_aggregate_counts_every_study_each_setting_once(several):
+    # a budget study of the same dataset: another setting, so it counts (one study per dataset would drop it)
+    write_study(several, "cifar10-budget", "accuracy", {"random": 0.0, "entropy": 1.5, "l2r": 1.0}, cycles=4)
+    studies = {s.name: s for s in summary.find_studies(several)}
+    groups = [[s.name for s in group] for group in summary.by_setting(list(studies.values()))]
+    assert groups == [["cifar10-ablations", "cifar10-smoke"], ["cifar10-budget"], ["shanghaitech-smoke"]]
+    matrix = summary.aggregate_penalty(list(studies.values()))
+    assert matrix.attrs["studies"] == ["cifar10-ablations", "cifar10-smoke", "cifar10-budget", "shanghaitech-smoke"]
+    assert matrix.attrs["settings"] == groups
+    per_study = {name: stats.penalty_matrix(s.table, s.metric, s.grid) for name, s in studies.items()}
+    # shanghaitech-smoke is incomplete (2 of 3 seeds): no cells; the two CIFAR-10 settings count once each
+    smoke = (per_study["cifar10-ablations"] + per_study["cifar10-smoke"]) / 2
+    assert matrix.loc["l2r", "random"] == pytest.approx((smoke.loc["l2r", "random"]
+                                                         + per_study["cifar10-budget"].loc["l2r", "random"]) / 2)
+    assert matrix.loc["l2r-mse", "random"] == per_study["cifar10-ablations"].loc["l2r-mse", "random"]  # one setting
+    assert matrix.attrs["experiments"]["random"]["l2r"] == 2  # settings behind the cell, not studies
+    assert summary.aggregate_title(matrix) == "Aggregate penalty matrix: 3 settings, 4 studies"
+    assert matrix.attrs["no_cells"] == ["shanghaitech-smoke"]
+    title = figures.penalty_heatmap(matrix).get_title().replace("\n", " ")
+    assert "3 settings, each counted once: cifar10-ablations + cifar10-smoke; cifar10-budget;" in title
+    assert "no complete pair to compare in shanghaitech-smoke" in title
+
+
+def test_a_setting_ignores_how_a_study_was_computed(several):
+    smoke = summary.load_study(several / "cifar10-smoke")
+    fp32 = summary.StudyResults("cifar10-smoke-fp32", smoke.table, {**smoke.params, "amp": False, "rank_loss": None,
+                                                                   "experiment": "cifar10-smoke-fp32"}, "accuracy")
+    assert summary.setting(fp32) == summary.setting(smoke)
+    wider = summary.StudyResults("x", smoke.table, {**smoke.params, "model_width": 64}, "accuracy")
+    assert summary.setting(wider) != summary.setting(smoke)
+
+
+def test_study_figures_draws_curve_aubc_and_penalty_without_overlap(several):
+    study = summary.load_study(several / "cifar10-ablations")
     curve, aubc, penalty = summary.study_figures(study)
-    assert "95% t-interval" in curve.get_title() and [t.get_text() for t in aubc.get_xticklabels()][0] == "L2R-AL"
+    assert "95 % t-interval" in curve.get_title() and [t.get_text() for t in aubc.get_yticklabels()][0] == "L2R-AL"
     assert penalty.child_axes  # the column-mean row under the matrix
+    figure = curve.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = curve.get_legend().get_window_extent(renderer)
+    for ax in (curve, aubc, penalty):
+        assert not legend.overlaps(ax.title.get_window_extent(renderer))
+    for ax in (aubc, penalty):
+        assert not legend.overlaps(ax.get_window_extent(renderer))
+    assert not legend.overlaps(curve.get_window_extent(renderer))
+    assert figure.get_size_inches()[1] >= 10  # one study per figure, at a readable height
 
 
 @pytest.mark.slow
@@ -79,7 +134,7 @@ def test_summary_notebook_runs(tmp_path, several, case):
     streams = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs
                if o.output_type == "stream"]
     assert not [o.text for o in streams if o.name == "stderr"]  # no warning in the rendered page
-    figures = sorted(p.name for p in (outputs / "summary" / "figures").iterdir())
+    saved = sorted(p.name for p in (outputs / "summary" / "figures").iterdir())
     names = {"empty": [], "one": ["celeba-smoke.png"],
              "several": ["cifar10-ablations.png", "cifar10-smoke.png", "shanghaitech-smoke.png"]}[case]
-    assert figures == sorted(names + ["penalty_aggregate.png"])
+    assert saved == sorted(names + ["penalty_aggregate.png"])
