@@ -101,11 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
-    readme = commands.add_parser("readme-results", help="rewrite README.md's claims, Results and loss-ranking tables from"
-                                                        " the studies under outputs/",
-                                 description="Regenerate the blocks between the claims, results and ranking markers of"
-                                             " README.md from the studies under --outputs; --check only reports a"
-                                             " difference.")
+    readme = commands.add_parser("readme-results", help="rewrite README.md's claims and loss-ranking tables,"
+                                                        " docs/claims.md and docs/results.md from the studies under outputs/",
+                                 description="Regenerate the blocks between the claims and ranking markers of README.md,"
+                                             " docs/claims.md and docs/results.md from the studies under --outputs;"
+                                             " --check only reports a difference.")
     readme.add_argument("--outputs", default="outputs")
     readme.add_argument("--check", action="store_true", help="exit 1 if the README differs, writing nothing")
     status = commands.add_parser("status", help="cycles finished and state (done, queued, running, failed) of every"
@@ -181,23 +181,22 @@ def main(argv: list[str] | None = None) -> int:
             return verdict.status
         if args.command == "readme-results":
             if not is_checkout():
-                raise ParamsError("readme-results", "rewrites the project's README.md and docs/claims.md: run it in a"
+                raise ParamsError("readme-results", "rewrites the project's README.md and docs/*.md: run it in a"
                                                     " checkout of the project, not an installed copy")
-            from .report.readme import claims_page, rendered  # noqa: PLC0415
+            from .report.readme import generated_pages  # noqa: PLC0415
             from .report.summary import find_studies  # noqa: PLC0415
 
             studies = find_studies(args.outputs)
-            pages = {PROJECT_ROOT / "README.md": lambda text: rendered(text, args.outputs, studies),
-                     PROJECT_ROOT / "docs" / "claims.md": lambda text: claims_page(args.outputs)}
+            pages = {PROJECT_ROOT / name: render for name, render in generated_pages(args.outputs, studies).items()}
             stale = [path for path, render in pages.items()
                      if render(path.read_text() if path.is_file() else "") != (path.read_text() if path.is_file() else None)]
             if args.check:
-                print(f"{', '.join(p.name for p in stale) or 'README.md and docs/claims.md'}"
+                print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md and results.md'}"
                       f" {'differ from' if stale else 'match'} {len(studies)} studies under {args.outputs}")
                 return 1 if stale else 0
             for path in stale:
                 path.write_text(pages[path](path.read_text() if path.is_file() else ""))
-            print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md'}: {'updated' if stale else 'unchanged'}"
+            print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md, results.md'}: {'updated' if stale else 'unchanged'}"
                   f" ({len(studies)} studies)")
             return 0
         if args.command == "status":

@@ -1,50 +1,61 @@
-"""The sections every experiment notebook shares, written once: each displays its heading, the note that
-says how to read it, and its tables and figures (saved under <out>/figures/). The notebooks keep what
-is their own (the experiment's introduction, its figure's caption, dataset-specific cells) and call these."""
+"""The sections every experiment notebook shares, written once, in the order a reader wants them: one line
+on what ran, what the study found (its verdicts on the paper's claims, then its main figure), the evidence
+(tables, paired differences, penalty matrix, Fig. 5, what each method picked, cost), and an appendix (every
+param, provenance). Each section displays its heading, the note that says how to read it, and its tables and
+figures (saved under <out>/figures/); a section that does not apply to the study is left out, heading and
+all. The notebooks keep what is their own (the experiment's introduction) and call these."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
-from . import figures, picks, stats, tables
+from . import counting, figures, picks, stats, tables
+from .claims import study_findings
+from .labels import method_label
 
 NOTES = {
-    "run": """## Run (or resume) the study
-Finished cycles are kept in `slices/`; rerunning continues after the last one.
-One line per finished (method, seed, cycle) appears below the cell: its metrics, the elapsed time and an estimate of the time left.
-With `collect` (`make ... EXECUTOR=slurm` renders this way once its tasks are done, `COLLECT=1` at any time) nothing runs:
-the finished cycles are merged and every unfinished slice is listed with its state; tables and figures mark methods short of a seed or cycle as incomplete.""",
-    "curve": "Lines: mean over seeds; band: 95 % Student-t interval across seeds (none with one seed).",
     "final": """### Final cycle and area under the budget curve (AUBC)
 Mean over seeds with its 95 % Student-t interval; AUBC = trapezoid area under the curve, initial cycle
 included, labeled-set size scaled to [0, 1] (so it is the curve's mean height, in the metric's units).
-Ranks count complete methods only. The paper states final-cycle numbers in its text and gives only
-curves otherwise ("curve only"); they are comparable only for the `paper` profile.""",
+Ranks count complete methods only. The paper's final-cycle numbers stand beside them where its text
+states them; they are comparable only for the `paper` profile.""",
     "paired": """### Paired differences to Random and to L2R-AL
 Within a seed all methods share the initial labeled set, the initial weights and the query subsets, so
-differences are taken seed by seed: mean difference, its 95 % interval and the verdict of a two-sided
-paired t-test (p < 0.05, in the metric's direction).""",
+differences are taken seed by seed: mean difference, its 95 % interval, the two-sided paired t-test's p
+and its verdict at p < 0.05, unadjusted (the claims above adjust within each claim's family).""",
     "penalty": """### Pairwise penalty matrix (Ash et al., BADGE, ICLR 2020)
 Cell (row, column): the share of cycles in which the row's method is significantly better than the
 column's (two-sided paired t-test over seeds, p < 0.05). Under it, each column's mean: how often a method
 is beaten (lower is better). Needs at least two seeds.""",
-    "spearman": "## Spearman correlation of predicted and true test losses (loss-predicting methods)",
-    "cost": "## Cost: seconds per phase, summed over cycles (mean over seeds)",
-    "provenance": """### What the rows were computed on
-The numerics fingerprints the study's rows come from (processor, the instruction sets that pick kernels,
-torch and its build, device, precision, threads: provenance.json; docs/reproducibility.md). Rows of one
-fingerprint reproduce to the last digit; across fingerprints a difference is expected.""",
+    "spearman": """## Fig. 5: Spearman correlation of predicted and true test losses
+How well each loss-predicting method ranks its target's true per-sample test losses; where the study
+records it, the dashed line is the same for L2R-AL's own entropy, a ranker every model has for free.""",
+    "sorters": """## Two sorters: SoDeep's and the project's
+`l2r` ranks through the paper's sorter (SoDeep's architecture and recipe, see FIDELITY.md), `l2r-gru-sorter`
+through the project's standardised GRU sorter. Each sorter's quality on held-out synthetic lists of the
+study's batch size, then L2R-AL with the GRU sorter minus L2R-AL, seed by seed.""",
+    "cost": """## Cost: seconds per phase, summed over cycles (mean over seeds)
+Wall-clock seconds as each slice measured them: they depend on what else the machine ran at the time
+(the study's header says), so compare them within one study, not across studies.""",
     "picks": """## What each method picked
 From the stored picks (`slices/<method>-seed<k>/selected.json`) and the dataset alone, nothing retrained:
 the classes of each method's queries per cycle and their balance (entropy of the queried class
 distribution, beside the pool's), how much the methods' queries overlap (Jaccard of the queried sets,
 per cycle and seed, averaged), and the first items each method queried in one cycle.""",
+    "counting": """## What each method picked, for counting, and where the final counters err
+The head counts of each method's picks against the pool's (does a method chase the densest crowds?),
+from the stored picks and the annotations; then, from each slice's `test_items.csv`, the final model's
+error on every test image against its head count.""",
+    "appendix": """## Appendix: every param and what the rows were computed on
+The resolved params (as in `params.json`), then the commits and the numerics fingerprints the rows come
+from (processor, the instruction sets that pick kernels, torch and its build, device, precision, threads:
+`provenance.json`; docs/reproducibility.md). Rows of one fingerprint reproduce to the last digit; across
+fingerprints a difference is expected.""",
 }
 
 
@@ -53,53 +64,112 @@ def note(key: str) -> None:
 
 
 def show(ax, out: str | Path, name: str) -> None:
-    """Save a figure under <out>/figures/<name>.png and show it here, once."""
+    """Save a figure under <out>/figures/<name>.png, show it here once, and say under it what it draws."""
     figures.save_figure(ax, out, name)
     plt.show()
+    text = figures.caption(ax)
+    if text:
+        display(Markdown(f"*{text}*"))
 
 
-def curve_section(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str, title: str) -> None:
-    """The learning curve of `metric` (saved as `figure`; the paper's final-cycle values marked where
-    `experiment` is one of the paper's) and the final / AUBC table."""
-    paper, paper_at = PAPER_FINAL.get(experiment, {}).get(metric), PAPER_FINAL_LABELED.get(experiment)
-    note("curve")
+def header(params, params_path: str, out: str | Path) -> None:
+    """What ran, in one line: the profile, the methods, the seeds and the budget, a link to every param."""
+    methods = ", ".join(method_label(m) for m in params.strategies)
+    display(Markdown(
+        f"**{params.experiment}** (`{params_path}`): {methods}; {len(params.seeds)} seeds x {params.n_cycles} cycles,"
+        f" {params.initial_labeled:,} -> {params.max_labeled:,} labeled (+{params.query_size:,} per cycle)."
+        f" Every param: [params.json]({Path(out).name}/params.json) and the appendix at the end."))
+
+
+def _paper(experiment: str, metric: str) -> tuple[dict | None, int | None]:
+    return PAPER_FINAL.get(experiment, {}).get(metric), PAPER_FINAL_LABELED.get(experiment)
+
+
+def findings(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str, title: str) -> None:
+    """What this study found: its verdicts on the paper's claims in the claims table's words, then the
+    main figure (the learning curve of `metric`, saved as `figure`)."""
+    out = Path(out)
+    display(Markdown(f"## What this study found\n{study_findings(out.parent, out.name)}"))
+    paper, paper_at = _paper(experiment, metric)
     show(figures.learning_curve(table, metric, paper_at=paper_at, paper=paper, title=title), out, figure)
+
+
+def metric_sections(table: pd.DataFrame, metric: str, out: str | Path, experiment: str) -> None:
+    """The evidence behind the main figure: final / AUBC table, AUBC plot, paired differences, penalty matrix."""
+    paper, paper_at = _paper(experiment, metric)
     note("final")
-    display(tables.metric_table(table, metric, paper_at=paper_at, paper=paper))
-
-
-def metric_sections(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str,
-                    title: str) -> None:
-    """`curve_section`, then the AUBC plot, the paired differences and the penalty matrix."""
-    curve_section(table, metric, out, experiment, figure, title)
+    tables.show(tables.metric_table(table, metric, paper_at=paper_at, paper=paper))
     show(figures.aubc_plot(table, metric), out, f"aubc_{metric}")
     note("paired")
-    display(tables.paired_table(table, metric))
+    tables.show(tables.paired_table(table, metric))
     note("penalty")
     show(figures.penalty_heatmap(stats.penalty_matrix(table, metric)), out, f"penalty_{metric}")
 
 
-def spearman_section(table: pd.DataFrame) -> None:
-    """The loss-predicting methods' Spearman correlation with the true test losses (Fig. 5's quantity)."""
-    if (table.metric == "spearman").any():
-        note("spearman")
-        display(tables.metric_table(table, "spearman"))
+def spearman_section(table: pd.DataFrame, out: str | Path, experiment: str, title: str) -> None:
+    """Fig. 5 (the loss-predicting methods' test Spearman), where the study has a loss-predicting method."""
+    if not (table.metric == "spearman").any():
+        return
+    note("spearman")
+    paper, paper_at = _paper(experiment, "spearman")
+    show(figures.spearman_plot(table, paper=paper, paper_at=paper_at, title=title), out, "fig5_spearman")
+    tables.show(tables.metric_table(table, "spearman"))
+
+
+SORTERS = {"l2r", "l2r-gru-sorter"}  # the methods of the two-sorter comparison
+
+
+def sorters_section(table: pd.DataFrame, metric: str, quality: pd.DataFrame) -> None:
+    """L2R-AL through the two sorters (a study that runs both): `quality`, the sorters' held-out rank
+    quality (sorter.quality.sorter_quality, which the notebook reads: reporting reads no sorter), then L2R-AL
+    with the GRU sorter minus L2R-AL on the Spearman and on `metric`."""
+    note("sorters")
+    tables.show(quality)
+    for name in ("spearman", metric):
+        tables.show(tables.paired_table(table[table.method.isin(SORTERS)], name, references=("l2r",)))
+
+
+def picks_section(out: str | Path, params) -> None:
+    """What each method picked (report.picks), its figures saved beside the others; for counting also the
+    head counts of the picks and the final counters' errors (report.counting)."""
+    note("picks")
+    result = picks.picks_section(out, params)
+    if params.dataset.startswith("shanghaitech"):
+        counting_section(out, result["picks"], result["data"].train_counts)
+
+
+def counting_section(out: str | Path, chosen: pd.DataFrame, pool_counts) -> None:
+    note("counting")
+    table = counting.pick_count_table(counting.pick_counts(chosen, pool_counts))
+    show(counting.pick_count_plot(table), out, "picks_counts")
+    errors = counting.final_errors(out)
+    if errors.empty:
+        display(Markdown("*No slice of this study kept its final model's counts (`test_items.csv`): it was"
+                         " computed before they were kept.*"))
+        return
+    tables.show(counting.error_by_count(errors))
+    show(counting.error_by_count_plot(errors), out, "final_errors_by_count")
 
 
 def cost_section(table: pd.DataFrame) -> None:
     note("cost")
-    display(tables.timing_table(table))
+    tables.show(tables.cost_table(table))
 
 
-def picks_section(out: str | Path, params) -> None:
-    """What each method picked (report.picks), its figures saved beside the others."""
-    note("picks")
-    picks.picks_section(out, params)
+def params_table(params) -> pd.DataFrame:
+    """The resolved params as a key / value table, one row per key in the order `Params` declares them
+    (grouped by meaning)."""
+    values = params.to_dict()
+    text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
+    frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
+    frame.attrs["caption"] = f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)"
+    return frame
 
 
-def provenance_section(out: str | Path) -> None:
-    """The commits and the numerics fingerprints the study's rows come from (its provenance.json)."""
+def appendix(params, out: str | Path) -> None:
+    """Every param, the commits and the numerics fingerprints the study's rows come from."""
+    note("appendix")
+    tables.show(params_table(params))
     record = json.loads((Path(out) / "provenance.json").read_text())
-    note("provenance")
     print(f"commits: {', '.join(record['commits'])}" + (" (mixed)" if record.get("mixed_commits") else ""))
-    display(pd.DataFrame(record.get("fingerprints", [])))
+    tables.show(pd.DataFrame(record.get("fingerprints", [])))

@@ -576,7 +576,7 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
     say = _show if show else (lambda thing: plt.close(thing) if isinstance(thing, plt.Figure) else None)
     picks = load_picks(out_dir)
     _check_indices(picks, data.n_pool)
-    out = {"picks": picks, "figures": {}}
+    out = {"picks": picks, "figures": {}, "data": data}
 
     def figure(ax, name):
         if save:
