@@ -127,7 +127,7 @@ def test_readme_results_refuses_to_write_into_an_installed_copy(monkeypatch):
     monkeypatch.setattr(cli_module, "PROJECT_ROOT", None)  # any use of it would fail the test
     code, out, err = main("readme-results")
     assert (code, out) == (2, "") and err == ["error: params: readme-results: rewrites the project's README.md and"
-                                              " docs/claims.md: run it in a checkout of the project, not an installed copy"]
+                                              " docs/*.md: run it in a checkout of the project, not an installed copy"]
 
 
 def test_package_exposes_version_and_public_api():
