@@ -24,7 +24,7 @@ from l2ral_lib.outputs import changed_params
 from l2ral_lib.report.readme import markdown
 from l2ral_lib.report.summary import load_study
 
-PRECISION_KEYS = {"experiment", "amp", "channels_last"}
+PRECISION_KEYS = {"study", "amp", "channels_last"}
 
 
 def compare(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> pd.DataFrame:

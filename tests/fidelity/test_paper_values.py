@@ -225,7 +225,7 @@ def test_ablations_paper_profile_is_the_cifar10_paper_profile_with_fig5s_methods
     cifar = load_params(ROOT / "params" / "cifar10-paper.yaml").to_dict()
     ablations = load_params(ROOT / "params" / "cifar10-ablations-paper.yaml").to_dict()
     differ = {key for key in cifar if cifar[key] != ablations[key]}
-    assert differ == {"experiment", "strategies"}
+    assert differ == {"study", "strategies"}
     assert {"ll4al", "l2r", "l2r-all-features"} <= set(ablations["strategies"])
 
 
