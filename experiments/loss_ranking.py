@@ -1,4 +1,4 @@
-"""The loss-ranking bench (issue 16): which head and objective rank a target model's losses best?
+"""The loss-ranking experiment: which head and objective rank a target model's losses best?
 
     python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/ranking]
                                        [--device cpu] [--threads 1] [--data-root DIR] [--frozen-epochs N]
@@ -25,7 +25,7 @@ the test set: Spearman's rho and Kendall's tau-b between predicted and true loss
 recall (share of the K truly highest-loss samples among the K predicted highest, K = `query_size`).
 Beside them, on the L2R head: softrank at other temperatures and the sodeep objective with the `gru`
 sorter kind, and each relaxation's own rank error on the head's final pool lists (the sorter's share
-of any gap, issue 16 item 3); and, as a reference without any head, the target's softmax entropy (what
+of any gap); and, as a reference without any head, the target's softmax entropy (what
 the entropy strategy ranks by) as the predicted loss.
 
 Each seed's target, recording and features are cached in <out>/cache/seed<k>.pt (git-ignored) and
@@ -76,6 +76,9 @@ METRICS = ("spearman", "kendall", "topk_recall")
 REFERENCE = ("l2r", "sodeep")  # the paper's method: every combination is compared with it, seed by seed
 SWEEP_TAUS = (0.03, 0.1, 1.0)  # softrank temperatures beside the default (losses.SOFTRANK_TAU)
 FINAL_PARTS = ("train", "held", "pool", "test")  # A, B, the held-out pool, the test set
+# what the splits, list orders and head weights are drawn from (with the seed): the name the experiment had
+# when its tables were computed, kept so that a rerun draws the same numbers
+SEED_LABEL = "ranking-bench"
 
 
 # ---------------------------------------------------------------- the targets (cached per seed)
@@ -118,7 +121,7 @@ def final_outputs(model, data, task, params, index=None) -> dict:
 def splits(seed: int, n_pool: int, params) -> dict[str, torch.Tensor]:
     """Disjoint pool items: A (the target's labeled set), B (the frozen heads' labeled split) and the
     held-out pool the heads are measured on."""
-    order = torch.randperm(n_pool, generator=torch.Generator().manual_seed(derive_seed(seed, "ranking-bench")))
+    order = torch.randperm(n_pool, generator=torch.Generator().manual_seed(derive_seed(seed, SEED_LABEL)))
     size, pool = params.max_labeled, params.subset_size
     return {"train": order[:size], "held": order[size:2 * size], "pool": order[2 * size:2 * size + pool]}
 
@@ -139,7 +142,7 @@ def target(seed: int, params, data, task, device, cache: Path) -> dict:
         model = build_model(params, data).to(device)
     torch.manual_seed(derive_seed(seed, "cycle", 0))
     recorder = Recorder()
-    train_cycle(model, recorder, data, task, parts["train"].to(device), params, where=f"ranking bench, seed {seed}",
+    train_cycle(model, recorder, data, task, parts["train"].to(device), params, where=f"loss ranking, seed {seed}",
                 progress=False)
     result = {"key": key, "model": model.state_dict(), "channels": model.feature_channels,
               "joint": {"features": recorder.features, "losses": recorder.losses, "epochs": recorder.epochs},
@@ -156,7 +159,7 @@ def frozen_lists(seed: int, held: dict, params, epochs: int) -> dict:
     """Lists from the final target's held-out split B, formed as train_cycle forms its batches: a fresh
     random order per epoch, batch_size items each, the last partial list kept."""
     features, losses, epoch_of = [], [], []
-    generator = torch.Generator().manual_seed(derive_seed(seed, "ranking-bench", "frozen-order"))
+    generator = torch.Generator().manual_seed(derive_seed(seed, SEED_LABEL, "frozen-order"))
     n = len(held["losses"])
     for epoch in range(epochs):
         order = torch.randperm(n, generator=generator)
@@ -179,7 +182,7 @@ def build_heads(head: str, seeds: list[int], channels: list[int], params) -> lis
     heads = []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, "ranking-bench", "head", head))
+            torch.manual_seed(derive_seed(seed, SEED_LABEL, "head", head))
             heads.append(L2RHead(channels[-1], params.head_hidden) if head == "l2r" else LossNet(channels))
     return heads
 
@@ -322,11 +325,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset(params, device)
     if data.task != "classification":
-        raise SystemExit(f"error: the bench ranks a classifier's losses; {params.dataset} is a {data.task} task")
+        raise SystemExit(f"error: the experiment ranks a classifier's losses; {params.dataset} is a {data.task} task")
     task = get_task(data.task)
     needed = 2 * params.max_labeled + params.subset_size
     if needed > data.n_pool:
-        raise SystemExit(f"error: the bench needs {needed} pool images (2 x max_labeled + subset_size), "
+        raise SystemExit(f"error: the experiment needs {needed} pool images (2 x max_labeled + subset_size), "
                          f"{params.dataset} has {data.n_pool}")
     loaded = time.time()
     targets = {}

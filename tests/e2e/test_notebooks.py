@@ -25,7 +25,7 @@ def test_template_is_stripped_with_one_parameters_cell(path):
 EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress", "collect"}
 
 
-EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "ranking", "explore")]
+EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "loss_ranking", "explore")]
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
@@ -39,8 +39,8 @@ def test_summary_parameters():
     assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "summary.ipynb"))) == {"outputs_dir", "out_dir"}
 
 
-def test_ranking_parameters():
-    assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "ranking.ipynb"))) == {"out_dir"}
+def test_loss_ranking_parameters():
+    assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "loss_ranking.ipynb"))) == {"out_dir"}
 
 
 def stream_texts(path, name):
