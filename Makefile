@@ -139,15 +139,15 @@ bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
 
 # The loss-ranking experiment: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and
-# joint), then its notebook; outputs/ranking/ (the targets are cached in outputs/ranking/cache: a rerun trains
+# joint), then its notebook; outputs/loss_ranking/ (the targets are cached in its cache/: a rerun trains
 # the heads only). THREADS: torch's CPU threads, 2 as the shipped tables were computed (their provenance.json):
 # another count may split the sums of a convolution differently, and the numbers then end a few digits apart.
 THREADS ?= 2
 loss-ranking: setup
 	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --threads $(THREADS) \
-	  --out outputs/ranking
-	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/ranking/ranking.ipynb --cwd . -k python3 --no-progress-bar \
-	  -p out_dir outputs/ranking
+	  --out outputs/loss_ranking
+	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb --cwd . -k python3 \
+	  --no-progress-bar -p out_dir outputs/loss_ranking
 
 # loss-ranking's former name
 ranking-bench:

@@ -1,6 +1,6 @@
 """The loss-ranking experiment: which head and objective rank a target model's losses best?
 
-    python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/ranking]
+    python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/loss_ranking]
                                        [--device cpu] [--threads 1] [--data-root DIR] [--frozen-epochs N]
 
 Per seed, one target model (the study's ResNet-18 of the params' width) is trained by the study's own
@@ -310,7 +310,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params/cifar10-smoke.yaml", help="target model, sizes and training")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--out", default="outputs/ranking")
+    parser.add_argument("--out", default="outputs/loss_ranking")
     parser.add_argument("--device", default="cpu", help="where the targets train (the heads train on the CPU)")
     # one thread: on a shared 2-core machine more threads only contend (the target is width 16)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

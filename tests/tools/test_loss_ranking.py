@@ -173,7 +173,7 @@ def test_script_and_notebook_run_end_to_end(tmp_path, tiny_data_root):
 def test_make_loss_ranking_repeats_the_shipped_tables_thread_count():
     """Torch's CPU thread count is part of how the numbers come out: the make target runs with the shipped one;
     its former name still runs it, after a note."""
-    shipped = json.loads((ROOT / "outputs" / "ranking" / "provenance.json").read_text())["threads"]
+    shipped = json.loads((ROOT / "outputs" / "loss_ranking" / "provenance.json").read_text())["threads"]
     dry = subprocess.run(["make", "-n", "loss-ranking"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert f"experiments/loss_ranking.py --device cpu --threads {shipped} " in dry.stdout
     old = subprocess.run(["make", "-n", "ranking-bench"], cwd=ROOT, capture_output=True, text=True, timeout=60)
