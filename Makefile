@@ -95,13 +95,14 @@ paper-proof-status: setup
 # the SoDeep sorter's training in the time left; GPU_CHECK_OUT=$OUT/gpu-check brings the file back from the device tool.
 # The device machine has no package registry and its own python3 with torch (2.11 there): run
 # `make gpu-check PY=python3` there (no venv); the one package it lacks, diffsort, travels as a wheel that
-# `make gpu-wheels` puts in .whl/ here (carry `.whl` and `carry`); gpu-check installs it into .whl/site.
+# `make gpu-wheels` puts in .whl/ here (carry `.whl` and `carry`); gpu-check installs it into .whl/site, and puts
+# this checkout on the path, which that python3 has no install of.
 GPU_CHECK_ARGS ?=
 GPU_CHECK_OUT  ?= outputs/gpu-check
 GPU_WHEELS     := diffsort==0.2.0
 gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
 	$(if $(wildcard .whl/*.whl),$(PY) -m pip install -q --no-index --no-deps --no-compile --upgrade --target .whl/site .whl/*.whl &&) \
-	PYTHONPATH="$(CURDIR)/.whl/site$${PYTHONPATH:+:$$PYTHONPATH}" \
+	PYTHONPATH="$(CURDIR)/.whl/site:$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
 	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 gpu-wheels:

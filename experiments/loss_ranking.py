@@ -49,24 +49,22 @@ import pandas as pd
 import scipy.stats
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from l2ral_lib import files, outputs, provenance  # noqa: E402
-from l2ral_lib.checks import load_params  # noqa: E402
-from l2ral_lib.data import load_dataset  # noqa: E402
-from l2ral_lib.heads import L2RHead, LossNet, global_average_pool  # noqa: E402
-from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss  # noqa: E402
-from l2ral_lib.models import build_model  # noqa: E402
-from l2ral_lib.precision import describe as describe_precision  # noqa: E402
-from l2ral_lib.ranks import exact_ranks  # noqa: E402
-from l2ral_lib.report import stats  # noqa: E402
-from l2ral_lib.results_table import RESULT_COLUMNS  # noqa: E402
-from l2ral_lib.seeds import derive_seed  # noqa: E402
-from l2ral_lib.sorter import load_sorter  # noqa: E402
-from l2ral_lib.strategies import Strategy  # noqa: E402
-from l2ral_lib.strategies.loss_head import make_head_optimizer, make_objective  # noqa: E402
-from l2ral_lib.tasks import get_task, spearman  # noqa: E402
-from l2ral_lib.training import train_cycle  # noqa: E402
+from l2ral_lib import files, outputs, provenance
+from l2ral_lib.checks import load_params
+from l2ral_lib.data import load_dataset
+from l2ral_lib.heads import L2RHead, LossNet, global_average_pool
+from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss
+from l2ral_lib.models import build_model
+from l2ral_lib.precision import describe as describe_precision
+from l2ral_lib.ranks import exact_ranks
+from l2ral_lib.report import stats
+from l2ral_lib.results_table import RESULT_COLUMNS
+from l2ral_lib.seeds import derive_seed
+from l2ral_lib.sorter import load_sorter
+from l2ral_lib.strategies import Strategy
+from l2ral_lib.strategies.loss_head import make_head_optimizer, make_objective
+from l2ral_lib.tasks import get_task, spearman
+from l2ral_lib.training import train_cycle
 
 CACHE_VERSION = 1  # bump when what a cache file holds changes
 HEADS = ("l2r", "lossnet")

@@ -2,6 +2,7 @@
 lockstep training of one head per seed, its measures, and an end-to-end run with the notebook."""
 import copy
 import json
+import os
 import subprocess
 import sys
 
@@ -140,7 +141,9 @@ def test_script_and_notebook_run_end_to_end(tmp_path, tiny_data_root):
     out = tmp_path / "loss_ranking"
     command = [sys.executable, "experiments/loss_ranking.py", "--params", "params/cifar10-ci.yaml", "--seeds", "2",
                "--data-root", str(tiny_data_root), "--out", str(out)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # this checkout's package, whichever checkout the environment installed (worktrees may share one)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr
     measurements = pd.read_csv(out / "measurements.csv")
     # heads x objectives, the L2R-head sweep (taus, gru sorter), the entropy reference
@@ -155,7 +158,7 @@ def test_script_and_notebook_run_end_to_end(tmp_path, tiny_data_root):
     cached = sorted(p.name for p in (out / "cache").iterdir())
     assert cached == ["seed0.pt", "seed1.pt"]
     stamps = [p.stat().st_mtime_ns for p in (out / "cache").iterdir()]
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0, again.stderr
     assert [p.stat().st_mtime_ns for p in (out / "cache").iterdir()] == stamps  # targets read, not retrained
     pd.testing.assert_frame_equal(pd.read_csv(out / "measurements.csv"), measurements)
