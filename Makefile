@@ -89,7 +89,7 @@ paper-proof: setup
 paper-proof-status: setup
 	$(PY) tools/paper_proof.py status --out $(PROOF_OUT)
 
-# a 15-minute GPU window (issue 27): pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
+# a 15-minute GPU window: pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
 # VAAL ms per iteration, images/s of 1/2/4/6 workers, MFU, projected paper studies: one file under outputs/gpu-check/
 # (tools/gpu_check.py's docstring: the data carried in carry/). GPU_CHECK_ARGS='--then-sorter 64' continues
 # the SoDeep sorter's training in the time left; GPU_CHECK_OUT=$OUT/gpu-check brings the file back from the device tool.
@@ -109,9 +109,10 @@ gpu-wheels:
 	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform any -d .whl $(GPU_WHEELS)
 
-# mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
-# (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the
-# ranking losses, the loss heads, the task metrics and the resume path of the loop. One thread per test
+# mutants of the code that decides what a study selects and how it resumes, against the tests that pin it
+# ([tool.mutmut] in pyproject.toml): every query strategy (VAAL's query and the helpers it calls; its VAE
+# architecture and training recipe are left out), the ranking losses, the loss heads, the task metrics and
+# the resume path of the loop. One thread per test
 # process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it. Last, every mutant
 # that ran and was not killed, with the reason it is harmless (tools/mutation/mutation_report.py; exit 1 if unexplained).
 # The verdicts are saved to tools/mutation/state/ (tracked): RESUME=1 restores them and runs only the mutants

@@ -1,5 +1,5 @@
-"""Paired comparison of one study run twice, differing only in precision (issue #14: bf16 becomes the
-CPU default only if its results match float32 within seed noise).
+"""Paired comparison of one study run twice, differing only in precision (bf16 is the CPU default only
+where its results match float32 within seed noise).
 
     python benchmarks/precision_comparison.py outputs/cifar10-smoke outputs/cifar10-smoke-fp32
 

@@ -47,7 +47,7 @@ def test_ranking_loss_zero_for_a_perfect_sorter():
     assert loss_mse(true, true).item() == 0
 
 
-# ---------------------------------------------------------------- the ranking objectives of issue 16
+# ---------------------------------------------------------------- the ranking objectives beside eq. 6
 
 from l2ral_lib.losses import (DIFFSORT_STEEPNESS, RELAXATION_FLOOR, SOFTRANK_TAU,  # noqa: E402
                               diffsort_loss, diffsort_ranks, soft_ranks, softrank_loss)

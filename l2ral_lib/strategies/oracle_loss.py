@@ -2,7 +2,7 @@
 active learner may -- and queries the `query_size` items with the highest TRUE per-sample loss under
 the current model: what LL4AL and L2R-AL would query if their heads ranked the losses perfectly. It
 answers the loss-prediction methods' question "how much could a perfect ranking of the losses gain?"
-(issue 26 item 2) and is shown everywhere as "Oracle loss (upper bound)" (report.labels.METHOD_LABELS).
+and is shown everywhere as "Oracle loss (upper bound)" (report.labels.METHOD_LABELS).
 
 The true loss is exactly eq. 6's target as the loss-head strategies see it in training and as Fig. 5's
 reference is computed at evaluation: the task's own per-sample loss (tasks.Task.per_sample_loss:

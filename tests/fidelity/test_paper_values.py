@@ -290,7 +290,7 @@ def test_fidelity_covers_every_paper_profile():
 
 
 def test_every_row_fidelity_points_to_exists():
-    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting (issue 26: one did not)."""
+    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting."""
     settings = {row[0].strip("`") for row in fidelity_rows()}
     text = FIDELITY.read_text()
     pointed = [name for match in re.finditer(r'\b(?:rows?|see) "([^"]+)"(?: and "([^"]+)")?', text)

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Issue 12's "done when": hand-made mutants of the selection rules and of the resume path, each of which
-# must make the tests fail. Runs in a temporary worktree of HEAD (the working tree is never touched);
+# Hand-made mutants of the selection rules and of the resume path, each of which must make the tests fail
+# (what mutmut's generated mutants cannot express: a strategy picking the opposite end, a resume that forgets). Runs in a temporary worktree of HEAD (the working tree is never touched);
 # prints one line per mutant and exits 1 if any survives. `make mutation` runs it after mutmut.
 set -u
 root=$(git rev-parse --show-toplevel)
@@ -56,5 +56,5 @@ run "margin flipped" l2ral_lib/strategies/margin.py "return -ctx.map_pool(ctx.su
 run "least confidence flipped" l2ral_lib/strategies/least_confidence.py "return -ctx.map_pool(ctx.subset, lambda out: confidence(out.output))" "return ctx.map_pool(ctx.subset, lambda out: confidence(out.output))" "${MODERN[@]}"
 run "resume ignores the saved weights" l2ral_lib/loop.py "            model.load_state_dict(state[\"model\"])
 " "" tests/test_loop.py tests/test_provenance.py -k resume
-run "first cycle after a resume keeps the trained weights (the issue's bug)" l2ral_lib/loop.py "if not p.continue_model and cycle > 0:" "if not p.continue_model and cycle > first_cycle:" tests/test_loop.py tests/test_provenance.py -k resume
+run "first cycle after a resume keeps the weights it should reset (continue_model false)" l2ral_lib/loop.py "if not p.continue_model and cycle > 0:" "if not p.continue_model and cycle > first_cycle:" tests/test_loop.py tests/test_provenance.py -k resume
 exit $((survivors > 0))
