@@ -4,7 +4,7 @@ where its results match float32 within seed noise).
     python benchmarks/precision_comparison.py outputs/cifar10-smoke outputs/cifar10-smoke-fp32
 
 Per method: the mean over seeds of (study A - study B) for the final-cycle metric and the AUBC, its
-95 % interval and the paired t-test's p (l2ral_lib.stats.paired_differences: every seed of A against
+95 % interval and the paired t-test's p (l2ral_lib.report.stats.paired_differences: every seed of A against
 the same seed of B, which shares its initial set, subsets and initial weights), and the training time
 ratio B / A. Prints a markdown table (BENCHMARKS.md) and writes it as CSV beside.
 """
