@@ -11,7 +11,7 @@ git -C "$root" worktree add --detach "$work" HEAD >/dev/null 2>&1
 [ -e "$root/data" ] && ln -s "$root/data" "$work/data"
 cd "$work"
 survivors=0
-# the tests that were tests/test_selection.py and tests/test_modern_strategies.py, in the files that hold them now
+# the tests of the selection rules, and those of the modern baselines (margin, BALD, BADGE, least confidence, dropout)
 SELECTION=(tests/strategies/test_entropy.py
            tests/strategies/test_loss_head.py::test_loss_heads_take_the_highest_predicted_loss
            tests/strategies/test_coreset.py::test_coreset_is_kcenter_on_penultimate_features
