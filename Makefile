@@ -112,11 +112,11 @@ gpu-wheels:
 # mutants of the code that decides what a study selects and how it resumes, against the tests that pin it
 # ([tool.mutmut] in pyproject.toml): every query strategy (VAAL's query and the helpers it calls; its VAE
 # architecture and training recipe are left out), the ranking losses, the loss heads, the task metrics and
-# the resume path of the loop. One thread per test
-# process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it. Last, every mutant
-# that ran and was not killed, with the reason it is harmless (tools/mutation/mutation_report.py; exit 1 if unexplained).
-# The verdicts are saved to tools/mutation/state/ (tracked): RESUME=1 restores them and runs only the mutants
-# of the scope without one, so a run longer than a working session goes on where it stopped (state.py).
+# the resume path of the loop. One thread per test process: torch's thread pool does not survive mutmut's fork.
+# MUTANTS='<glob> ...' narrows it. Last, every mutant that ran and was not killed, with the reason it is harmless
+# (tools/mutation/mutation_report.py; exit 1 if unexplained). The verdicts are saved to
+# tools/mutation/verdicts.json.gz (tracked): RESUME=1 restores them and runs only the mutants of the scope without
+# one, so a run longer than a working session goes on where it stopped (tools/mutation/resume_state.py).
 RESUME ?=
 MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.badge.* l2ral_lib.strategies.bald.* l2ral_lib.strategies.base.* \
@@ -129,11 +129,11 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.seeds.x_query_subset* l2ral_lib.loop.x_open_study*
 mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
-	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/state.py restore . || exit 1; \
-	  names=$$($(PY) tools/mutation/state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
+	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/resume_state.py restore . || exit 1; \
+	  names=$$($(PY) tools/mutation/resume_state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
 	  echo "mutmut: $$(echo $$names | wc -w) names or globs"; status=0; \
 	  [ -z "$$names" ] || OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $$names || status=$$?; \
-	  $(PY) tools/mutation/state.py save . && exit $$status
+	  $(PY) tools/mutation/resume_state.py save . && exit $$status
 	PY=$(abspath $(PY)) tools/mutation/hand_mutants.sh
 	$(PY) tools/mutation/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
 
