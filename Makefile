@@ -15,11 +15,11 @@ DATA_ROOT  ?= $(or $(L2RAL_DATA),data)
 OUTPUTS    ?= outputs
 OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
-EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
+EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/loss_ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench ranking-bench sorter sorter-report data-offline clean help
+.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench loss-ranking ranking-bench sorter sorter-report data-offline clean help
 help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench ranking-bench sorter sorter-report data-offline clean"
+	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench loss-ranking sorter sorter-report data-offline clean"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -91,32 +91,34 @@ paper-proof: setup
 paper-proof-status: setup
 	$(PY) tools/paper_proof.py status --out $(PROOF_OUT)
 
-# a 15-minute GPU window (issue 27): pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
+# a 15-minute GPU window: pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
 # VAAL ms per iteration, images/s of 1/2/4/6 workers, MFU, projected paper studies: one file under outputs/gpu-check/
 # (tools/gpu_check.py's docstring: the data carried in carry/). GPU_CHECK_ARGS='--then-sorter 64' continues
 # the SoDeep sorter's training in the time left; GPU_CHECK_OUT=$OUT/gpu-check brings the file back from the device tool.
 # The device machine has no package registry and its own python3 with torch (2.11 there): run
 # `make gpu-check PY=python3` there (no venv); the one package it lacks, diffsort, travels as a wheel that
-# `make gpu-wheels` puts in .whl/ here (carry `.whl` and `carry`); gpu-check installs it into .whl/site.
+# `make gpu-wheels` puts in .whl/ here (carry `.whl` and `carry`); gpu-check installs it into .whl/site, and puts
+# this checkout on the path, which that python3 has no install of.
 GPU_CHECK_ARGS ?=
 GPU_CHECK_OUT  ?= outputs/gpu-check
 GPU_WHEELS     := diffsort==0.2.0
 gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
 	$(if $(wildcard .whl/*.whl),$(PY) -m pip install -q --no-index --no-deps --no-compile --upgrade --target .whl/site .whl/*.whl &&) \
-	PYTHONPATH="$(CURDIR)/.whl/site$${PYTHONPATH:+:$$PYTHONPATH}" \
+	PYTHONPATH="$(CURDIR)/.whl/site:$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
 	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 gpu-wheels:
 	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform any -d .whl $(GPU_WHEELS)
 
-# mutants of issue 12's scope against the tests ([tool.mutmut] in pyproject.toml): every query strategy
-# (VAAL's query and the helpers it calls; its VAE architecture and training recipe are left out), the
-# ranking losses, the loss heads, the task metrics and the resume path of the loop. One thread per test
-# process: torch's thread pool does not survive mutmut's fork. MUTANTS='<glob> ...' narrows it. Last, every mutant
-# that ran and was not killed, with the reason it is harmless (tools/mutation/mutation_report.py; exit 1 if unexplained).
-# The verdicts are saved to tools/mutation/state/ (tracked): RESUME=1 restores them and runs only the mutants
-# of the scope without one, so a run longer than a working session goes on where it stopped (state.py).
+# mutants of the code that decides what a study selects and how it resumes, against the tests that pin it
+# ([tool.mutmut] in pyproject.toml): every query strategy (VAAL's query and the helpers it calls; its VAE
+# architecture and training recipe are left out), the ranking losses, the loss heads, the task metrics and
+# the resume path of the loop. One thread per test process: torch's thread pool does not survive mutmut's fork.
+# MUTANTS='<glob> ...' narrows it. Last, every mutant that ran and was not killed, with the reason it is harmless
+# (tools/mutation/mutation_report.py; exit 1 if unexplained). The verdicts are saved to
+# tools/mutation/verdicts.json.gz (tracked): RESUME=1 restores them and runs only the mutants of the scope without
+# one, so a run longer than a working session goes on where it stopped (tools/mutation/resume_state.py).
 RESUME ?=
 MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.badge.* l2ral_lib.strategies.bald.* l2ral_lib.strategies.base.* \
@@ -129,23 +131,32 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.seeds.x_query_subset* l2ral_lib.loop.x_open_study*
 mutation: setup
 	$(PY) -m pip install -q mutmut==3.8.1
-	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/state.py restore . || exit 1; \
-	  names=$$($(PY) tools/mutation/state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
+	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/resume_state.py restore . || exit 1; \
+	  names=$$($(PY) tools/mutation/resume_state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
 	  echo "mutmut: $$(echo $$names | wc -w) names or globs"; status=0; \
 	  [ -z "$$names" ] || OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m mutmut run $$names || status=$$?; \
-	  $(PY) tools/mutation/state.py save . && exit $$status
+	  $(PY) tools/mutation/resume_state.py save . && exit $$status
 	PY=$(abspath $(PY)) tools/mutation/hand_mutants.sh
 	$(PY) tools/mutation/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
 
 bench: setup
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
 
-# issue 16: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and joint), then its
-# notebook; outputs/ranking/ (the targets are cached in outputs/ranking/cache: a rerun trains the heads only)
-ranking-bench: setup
-	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --out outputs/ranking
-	$(PY) -m papermill notebooks/ranking.ipynb outputs/ranking/ranking.ipynb --cwd . -k python3 --no-progress-bar \
-	  -p out_dir outputs/ranking
+# The loss-ranking experiment: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and
+# joint), then its notebook; outputs/loss_ranking/ (the targets are cached in its cache/: a rerun trains
+# the heads only). THREADS: torch's CPU threads, 2 as the shipped tables were computed (their provenance.json):
+# another count may split the sums of a convolution differently, and the numbers then end a few digits apart.
+THREADS ?= 2
+loss-ranking: setup
+	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --threads $(THREADS) \
+	  --out outputs/loss_ranking
+	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb --cwd . -k python3 \
+	  --no-progress-bar -p out_dir outputs/loss_ranking
+
+# loss-ranking's former name
+ranking-bench:
+	@echo "make ranking-bench is deprecated: run make loss-ranking" >&2
+	@$(MAKE) --no-print-directory loss-ranking
 
 sorter: setup
 	$(PY) -m l2ral_lib sorter --seq-len $(SEQ_LEN)

@@ -212,8 +212,8 @@ def bench_query(params, device, width, n=10000, picks=1000, vaal_width=128, meth
 
 def bench_sorter(device, l2r_step_s: float | None = None, rounds: int = 3, batch: int = 1, repeats: int = 50):
     """Forward+backward of the length-64 sorter per batch of `batch` lists: as the study runs it (cuDNN on
-    for the forward, frozen_gru's batched input gradient), the same with cuDNN off for the whole net (the
-    code before issue 27; on a CPU both are the same), and through autograd's per-step graph (a trainable
+    for the forward, frozen_gru's batched input gradient), the same with cuDNN off for the whole net (as
+    the sorter ran before it used cuDNN's fused forward; on a CPU both are the same), and through autograd's per-step graph (a trainable
     eval-mode copy: PyTorch's own GRU backward, cuDNN off as frozen_gru turns it off there, for cuDNN's RNN
     backward refuses eval mode). Best of `rounds` interleaved; and the study path's share of an L2R
     training step (`l2r_step_s`, from the train_step part of the same run) when given."""
@@ -260,7 +260,7 @@ def op_counts(fn, fused=("aten::gru",)) -> tuple[int, int]:
 
 
 def bench_ops(params, width=16):
-    """Host-side ops per step, before (cuDNN off for the whole sorter, as before issue 27) and after
+    """Host-side ops per step, before (cuDNN off for the whole sorter, as it ran before using cuDNN) and after
     (cuDNN's fused GRU forward; the batched input gradient unchanged): the sorter's no-grad forward, its
     forward+backward in an L2R step, and one whole L2R training step (target, head, sorter) of batch 64.
     Counted on the CPU (see op_counts): what the change removes, not a GPU time."""

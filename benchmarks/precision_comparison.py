@@ -1,10 +1,10 @@
-"""Paired comparison of one study run twice, differing only in precision (issue #14: bf16 becomes the
-CPU default only if its results match float32 within seed noise).
+"""Paired comparison of one study run twice, differing only in precision (bf16 is the CPU default only
+where its results match float32 within seed noise).
 
     python benchmarks/precision_comparison.py outputs/cifar10-smoke outputs/cifar10-smoke-fp32
 
 Per method: the mean over seeds of (study A - study B) for the final-cycle metric and the AUBC, its
-95 % interval and the paired t-test's p (l2ral_lib.stats.paired_differences: every seed of A against
+95 % interval and the paired t-test's p (l2ral_lib.report.stats.paired_differences: every seed of A against
 the same seed of B, which shares its initial set, subsets and initial weights), and the training time
 ratio B / A. Prints a markdown table (BENCHMARKS.md) and writes it as CSV beside.
 """
@@ -24,7 +24,7 @@ from l2ral_lib.outputs import changed_params
 from l2ral_lib.report.readme import markdown
 from l2ral_lib.report.summary import load_study
 
-PRECISION_KEYS = {"experiment", "amp", "channels_last"}
+PRECISION_KEYS = {"study", "amp", "channels_last"}
 
 
 def compare(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> pd.DataFrame:

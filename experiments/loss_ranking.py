@@ -1,6 +1,6 @@
-"""The loss-ranking bench (issue 16): which head and objective rank a target model's losses best?
+"""The loss-ranking experiment: which head and objective rank a target model's losses best?
 
-    python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/ranking]
+    python experiments/loss_ranking.py [--params params/cifar10-smoke.yaml] [--seeds 10] [--out outputs/loss_ranking]
                                        [--device cpu] [--threads 1] [--data-root DIR] [--frozen-epochs N]
 
 Per seed, one target model (the study's ResNet-18 of the params' width) is trained by the study's own
@@ -25,7 +25,7 @@ the test set: Spearman's rho and Kendall's tau-b between predicted and true loss
 recall (share of the K truly highest-loss samples among the K predicted highest, K = `query_size`).
 Beside them, on the L2R head: softrank at other temperatures and the sodeep objective with the `gru`
 sorter kind, and each relaxation's own rank error on the head's final pool lists (the sorter's share
-of any gap, issue 16 item 3); and, as a reference without any head, the target's softmax entropy (what
+of any gap); and, as a reference without any head, the target's softmax entropy (what
 the entropy strategy ranks by) as the predicted loss.
 
 Each seed's target, recording and features are cached in <out>/cache/seed<k>.pt (git-ignored) and
@@ -49,24 +49,22 @@ import pandas as pd
 import scipy.stats
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from l2ral_lib import files, outputs, provenance  # noqa: E402
-from l2ral_lib.checks import load_params  # noqa: E402
-from l2ral_lib.data import load_dataset  # noqa: E402
-from l2ral_lib.heads import L2RHead, LossNet, global_average_pool  # noqa: E402
-from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss  # noqa: E402
-from l2ral_lib.models import build_model  # noqa: E402
-from l2ral_lib.precision import describe as describe_precision  # noqa: E402
-from l2ral_lib.ranks import exact_ranks  # noqa: E402
-from l2ral_lib.report import stats  # noqa: E402
-from l2ral_lib.results_table import RESULT_COLUMNS  # noqa: E402
-from l2ral_lib.seeds import derive_seed  # noqa: E402
-from l2ral_lib.sorter import load_sorter  # noqa: E402
-from l2ral_lib.strategies import Strategy  # noqa: E402
-from l2ral_lib.strategies.loss_head import make_head_optimizer, make_objective  # noqa: E402
-from l2ral_lib.tasks import get_task, spearman  # noqa: E402
-from l2ral_lib.training import train_cycle  # noqa: E402
+from l2ral_lib import files, outputs, provenance
+from l2ral_lib.checks import load_params
+from l2ral_lib.data import load_dataset
+from l2ral_lib.heads import L2RHead, LossNet, global_average_pool
+from l2ral_lib.losses import RANK_LOSSES, diffsort_ranks, soft_ranks, softrank_loss
+from l2ral_lib.models import build_model
+from l2ral_lib.precision import describe as describe_precision
+from l2ral_lib.ranks import exact_ranks
+from l2ral_lib.report import stats
+from l2ral_lib.results_table import RESULT_COLUMNS
+from l2ral_lib.seeds import derive_seed
+from l2ral_lib.sorter import load_sorter
+from l2ral_lib.strategies import Strategy
+from l2ral_lib.strategies.loss_head import make_head_optimizer, make_objective
+from l2ral_lib.tasks import get_task, spearman
+from l2ral_lib.training import train_cycle
 
 CACHE_VERSION = 1  # bump when what a cache file holds changes
 HEADS = ("l2r", "lossnet")
@@ -76,6 +74,9 @@ METRICS = ("spearman", "kendall", "topk_recall")
 REFERENCE = ("l2r", "sodeep")  # the paper's method: every combination is compared with it, seed by seed
 SWEEP_TAUS = (0.03, 0.1, 1.0)  # softrank temperatures beside the default (losses.SOFTRANK_TAU)
 FINAL_PARTS = ("train", "held", "pool", "test")  # A, B, the held-out pool, the test set
+# what the splits, list orders and head weights are drawn from (with the seed): the name the experiment had
+# when its tables were computed, kept so that a rerun draws the same numbers
+SEED_LABEL = "ranking-bench"
 
 
 # ---------------------------------------------------------------- the targets (cached per seed)
@@ -118,7 +119,7 @@ def final_outputs(model, data, task, params, index=None) -> dict:
 def splits(seed: int, n_pool: int, params) -> dict[str, torch.Tensor]:
     """Disjoint pool items: A (the target's labeled set), B (the frozen heads' labeled split) and the
     held-out pool the heads are measured on."""
-    order = torch.randperm(n_pool, generator=torch.Generator().manual_seed(derive_seed(seed, "ranking-bench")))
+    order = torch.randperm(n_pool, generator=torch.Generator().manual_seed(derive_seed(seed, SEED_LABEL)))
     size, pool = params.max_labeled, params.subset_size
     return {"train": order[:size], "held": order[size:2 * size], "pool": order[2 * size:2 * size + pool]}
 
@@ -139,7 +140,7 @@ def target(seed: int, params, data, task, device, cache: Path) -> dict:
         model = build_model(params, data).to(device)
     torch.manual_seed(derive_seed(seed, "cycle", 0))
     recorder = Recorder()
-    train_cycle(model, recorder, data, task, parts["train"].to(device), params, where=f"ranking bench, seed {seed}",
+    train_cycle(model, recorder, data, task, parts["train"].to(device), params, where=f"loss ranking, seed {seed}",
                 progress=False)
     result = {"key": key, "model": model.state_dict(), "channels": model.feature_channels,
               "joint": {"features": recorder.features, "losses": recorder.losses, "epochs": recorder.epochs},
@@ -156,7 +157,7 @@ def frozen_lists(seed: int, held: dict, params, epochs: int) -> dict:
     """Lists from the final target's held-out split B, formed as train_cycle forms its batches: a fresh
     random order per epoch, batch_size items each, the last partial list kept."""
     features, losses, epoch_of = [], [], []
-    generator = torch.Generator().manual_seed(derive_seed(seed, "ranking-bench", "frozen-order"))
+    generator = torch.Generator().manual_seed(derive_seed(seed, SEED_LABEL, "frozen-order"))
     n = len(held["losses"])
     for epoch in range(epochs):
         order = torch.randperm(n, generator=generator)
@@ -179,7 +180,7 @@ def build_heads(head: str, seeds: list[int], channels: list[int], params) -> lis
     heads = []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, "ranking-bench", "head", head))
+            torch.manual_seed(derive_seed(seed, SEED_LABEL, "head", head))
             heads.append(L2RHead(channels[-1], params.head_hidden) if head == "l2r" else LossNet(channels))
     return heads
 
@@ -307,7 +308,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params/cifar10-smoke.yaml", help="target model, sizes and training")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--out", default="outputs/ranking")
+    parser.add_argument("--out", default="outputs/loss_ranking")
     parser.add_argument("--device", default="cpu", help="where the targets train (the heads train on the CPU)")
     # one thread: on a shared 2-core machine more threads only contend (the target is width 16)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -322,11 +323,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset(params, device)
     if data.task != "classification":
-        raise SystemExit(f"error: the bench ranks a classifier's losses; {params.dataset} is a {data.task} task")
+        raise SystemExit(f"error: the experiment ranks a classifier's losses; {params.dataset} is a {data.task} task")
     task = get_task(data.task)
     needed = 2 * params.max_labeled + params.subset_size
     if needed > data.n_pool:
-        raise SystemExit(f"error: the bench needs {needed} pool images (2 x max_labeled + subset_size), "
+        raise SystemExit(f"error: the experiment needs {needed} pool images (2 x max_labeled + subset_size), "
                          f"{params.dataset} has {data.n_pool}")
     loaded = time.time()
     targets = {}

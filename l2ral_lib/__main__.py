@@ -6,7 +6,7 @@ examples:
   python -m l2ral_lib run params/cifar10-paper.yaml --device cuda --jobs 6    6 (method, seed) slices at once
   python -m l2ral_lib run params/cifar10-ci.yaml --set data_root=/data --only l2r:0 random:0
   python -m l2ral_lib run params/cifar10-paper.yaml --executor slurm --wait --set cluster.partition=gpu
-                                                               a Slurm array task per slice (README "On a cluster")
+                                                               a Slurm array task per slice (docs/running.md "On a cluster")
   python -m l2ral_lib status outputs/cifar10-paper            cycles finished and state of every slice
   python -m l2ral_lib merge outputs/cifar10-smoke             rebuild results.csv and provenance.json
   python -m l2ral_lib verify outputs/cifar10-smoke l2r:0       rerun one shipped slice, compare to the last digit
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                                           " params.json, provenance.json and slices/ land in --out.")
     run.add_argument("params", help="params YAML (params/<experiment>-<profile>.yaml)")
     run.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
-    run.add_argument("--out", help="output folder (default outputs/<experiment>)")
+    run.add_argument("--out", help="output folder (default outputs/<study>)")
     run.add_argument("--jobs", type=int, default=1, help="independent processes, each owning some (method, seed) slices;"
                                                           " with --device cuda spread over the visible GPUs")
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             found = newest_figures(project_root() / "outputs" / "gpu-check", name) or (None, None)
             print("\n".join(describe_projection(params, *found, name, data.n_pool)))
             return 0
-        out = Path(args.out or Path("outputs") / params.experiment)
+        out = Path(args.out or Path("outputs") / params.study)
         unknown = sorted({m for m, _ in args.only or []} - set(params.strategies))
         if unknown:
             raise ParamsError("--only", f"methods {unknown} are not in the params' strategies")
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         # captured before the run rewrites the folder
         committed = None if args.no_verdict else committed_study(out)
         if committed:
-            print(start_line(committed, params.experiment, study_slices(params, args.only), params.n_cycles), flush=True)
+            print(start_line(committed, params.study, study_slices(params, args.only), params.n_cycles), flush=True)
         if args.jobs > 1:
             from .executors.local import run_jobs  # noqa: PLC0415
             from .loop import open_study  # noqa: PLC0415

@@ -2,7 +2,7 @@
 
 A step of the study is many small kernels: a ResNet-18 at batch 64, the loss head, and for L2R-AL the
 sorter's six-layer GRU, forward and input gradient. Issued one by one from Python, a GPU waits on the
-host (issue 27: ~8,000 host-side ops per L2R-AL step). torch.compile traces a step's forward into one
+host (~8,000 host-side ops per L2R-AL step, BENCHMARKS.md). torch.compile traces a step's forward into one
 graph, AOTAutograd its backward into another, and `reduce-overhead` records each as a CUDA graph per
 input shape, replayed by one launch. What makes the whole step one graph: the sorter's batched path is a
 custom operator (sorter/frozen_gru.py), and the callers run only full batches through the compiled

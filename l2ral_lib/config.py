@@ -7,6 +7,7 @@ any data is loaded or model built (the CLI turns it into one line and exit statu
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +39,11 @@ class Cluster:
 @dataclass(frozen=True)
 class Params:
     # --- what is studied
-    experiment: str = "cifar10"  # output folder name and the label of every result row
+    study: str = "cifar10"  # the study's name: its output folder by default (outputs/<study>) and the label of its log lines
     dataset: str = "cifar10"  # registered dataset (l2ral_lib.data.list_datasets())
     data_root: typing.Optional[str] = None  # None: $L2RAL_DATA, else data/ in the project
     download: bool = False  # allow the official download when the data is missing (never in tests)
-    reuse_from: typing.Optional[str] = None  # a sibling study (same params but experiment, seeds, strategies): copy its finished slices
+    reuse_from: typing.Optional[str] = None  # a sibling study (same params but study, seeds, strategies): copy its finished slices
     pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
     test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
     input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper
@@ -103,7 +104,7 @@ class Params:
     entropy_spearman: bool = False  # also record every method's test Spearman of its own entropy with its true losses ("spearman_entropy", Fig. 5's free ranker); off in the paper profiles, which the paper did not measure
     compile: typing.Union[bool, str] = False  # torch.compile each training step (target, loss, head; VAAL's VAE step): true = fused kernels; reduce-overhead = and on CUDA replayed as CUDA graphs (training.py)
     deterministic: bool = False  # CUDA: cuDNN's deterministic kernels, no cudnn.benchmark, torch.use_deterministic_algorithms: a rerun on the same GPU and software repeats the slice to the last digit (slower; CPU runs repeat anyway)
-    # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; README "On a cluster")
+    # --- cluster (`run --executor slurm`, `make <experiment> EXECUTOR=slurm`; docs/running.md "On a cluster")
     cluster: Cluster = field(default_factory=Cluster)  # the keys cluster.* below
 
     def to_dict(self) -> dict:
@@ -125,6 +126,28 @@ def cycle_count(initial_labeled: int, max_labeled: int, query_size: int) -> int:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Params)}
 _HINTS = typing.get_type_hints(Params)
+
+# Keys that were renamed: old name -> new name. "experiment" named the study folder, while an experiment is
+# one of the paper's (a notebook: cifar10, mpii, ...), of which a study is one run at one profile.
+RENAMED_KEYS = {"experiment": "study"}
+_WARNED: set[str] = set()  # the old names already warned about in this process
+
+
+def renamed(raw: dict, where: str = "") -> dict:
+    """`raw` with the old names of RENAMED_KEYS replaced by the new ones. Given `where` (a params file, the
+    overrides), a one-line warning on stderr, once per old name and process; without it silently: a
+    params.json recorded before the rename is a record, not the user's to edit."""
+    out = dict(raw)
+    for old, new in RENAMED_KEYS.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ParamsError(old, f"renamed to '{new}', which is given too{f' ({where})' if where else ''}; keep '{new}' only")
+        if where and old not in _WARNED:
+            _WARNED.add(old)
+            print(f"warning: params key '{old}' is deprecated and read as '{new}' ({where}); rename it", file=sys.stderr)
+        out[new] = out.pop(old)
+    return out
 
 
 def _check_type(key: str, value, hint):
@@ -183,9 +206,10 @@ def _section(name: str, raw, cls):
 
 def parse_params(raw: dict) -> Params:
     """A plain dict (YAML content or papermill parameters) as `Params`, its keys, types and arithmetic
-    checked (`checks.from_dict` adds the checks against the registries)."""
+    checked (`checks.from_dict` adds the checks against the registries). Renamed keys are read under
+    their new names."""
     values = {}
-    for key, value in raw.items():
+    for key, value in renamed(raw).items():
         if key not in _FIELDS:
             raise ParamsError(key, f"unknown key{did_you_mean(key, _FIELDS)}; see l2ral_lib/config.py for the known keys")
         values[key] = _check_type(key, value, _HINTS[key])
@@ -212,7 +236,7 @@ def resolve_yaml(path: str | Path, _seen: tuple = ()) -> dict:
     path = Path(path).resolve()
     if path in _seen:
         raise ParamsError("base", f"cycle in profile chain at {path}")
-    content = _read_yaml(path)
+    content = renamed(_read_yaml(path), str(path))  # before merging: a profile's old name overrides its base's new one
     base = content.pop("base", None)
     if base is None:
         return content
@@ -226,7 +250,7 @@ def read_params(path: str | Path, overrides: dict | None = None) -> Params:
     (notebook use, `--set`); `checks.load_params` adds the checks against the registries.
     A dotted key sets one key of a section (`cluster.partition`), keeping the section's other keys."""
     raw = resolve_yaml(path)
-    for key, value in (overrides or {}).items():
+    for key, value in renamed(overrides or {}, "--set").items():
         section, dot, sub = key.partition(".")
         if not dot:
             raw[key] = value

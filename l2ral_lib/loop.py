@@ -143,7 +143,7 @@ class Study:
                 if holders != said:
                     log.info("%s: %d slice(s) held by another run: %s; waiting for them (rather than stopping) so that"
                              " this command ends with the whole study merged, as asked; Ctrl-C stops waiting, the"
-                             " other runs go on", self.params.experiment, len(pending), holders)
+                             " other runs go on", self.params.study, len(pending), holders)
                     said = holders
                 # a look every second at first, every 10 s at most: a cycle takes seconds (ci) to minutes
                 time.sleep(min(10.0, 1.0 + (time.monotonic() - started) / 30))
@@ -186,7 +186,7 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
     folder.guard(params)
     reuse = StudyFolder(out_dir.parent / params.reuse_from) if params.reuse_from else None
     if reuse and not reuse.path.exists():
-        log.info("%s: reuse_from %s not found; every slice is computed here", params.experiment, reuse.path)
+        log.info("%s: reuse_from %s not found; every slice is computed here", params.study, reuse.path)
     elif reuse:
         reuse.check_reusable(params)
     check_files(params)
@@ -196,8 +196,8 @@ def open_study(params: Params, device: str | torch.device, out_dir: str | Path, 
     if reuse and reuse.path.exists():
         names = [slice_name(m, s) for s in params.seeds for m in params.strategies]
         copied = folder.copy_finished(reuse, names, params.n_cycles)
-        log.info("%s: %d finished slices copied from %s", params.experiment, len(copied), reuse.path)
-    log.info("%s on %s: %s", params.experiment, device, describe_precision(params, device))
+        log.info("%s: %d finished slices copied from %s", params.study, len(copied), reuse.path)
+    log.info("%s on %s: %s", params.study, device, describe_precision(params, device))
     announce_sorter_training(params)  # a paper profile's sorters trained short of the paper's 400 epochs
     return Study(params, data, device, out_dir, progress)
 
@@ -216,7 +216,7 @@ def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.devic
         hint = f"; run with OMP_NUM_THREADS={max(threads)} to match the threads" if threads else ""
         log.warning("%s: this run's numerics differ from the study's slices so far in %s: the numbers depend on them,"
                     " so this run's rows will not match theirs to the last digit and methods of a seed would not"
-                    " share their cycle 0%s", params.experiment, describe_differences(differ, now), hint)
+                    " share their cycle 0%s", params.study, describe_differences(differ, now), hint)
 
 
 def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",
@@ -224,7 +224,7 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
     study = open_study(params, device, out_dir, progress)
     slices = longest_first(study_slices(params, only))
-    study.tracker = StudyProgress(params.experiment, {s: study.folder.slice(*s).cycles_saved() for s in slices},
+    study.tracker = StudyProgress(params.study, {s: study.folder.slice(*s).cycles_saved() for s in slices},
                                   params.n_cycles, (study.task.metric, "spearman"))
     study.run_slices(slices)
     return study.folder.merge()

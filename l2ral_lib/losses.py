@@ -31,8 +31,8 @@ RELAXATION_FLOOR = 1e-3
 # The relaxations' temperatures, in units of the list's sd. Both are set to the smoothness of the
 # shipped sodeep-64 sorter: on unit-normal lists of 64 its ranks miss the exact ones by 1.89 positions
 # on average, softrank's at tau 0.35 by 1.88 and diffsort's at steepness 28 by 1.9
-# (tests/test_heads_losses.py pins this). The objectives then differ in how they relax the ranks,
-# not in how much; the ranking bench sweeps tau to see what the smoothness itself does.
+# (tests/test_losses.py pins this). The objectives then differ in how they relax the ranks,
+# not in how much; the loss-ranking experiment sweeps tau to see what the smoothness itself does.
 SOFTRANK_TAU = 0.35
 DIFFSORT_STEEPNESS = 28.0
 

@@ -22,7 +22,7 @@ def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
     params (a non-empty `data_root` overrides the file's) and choose the output folder."""
     enter_project_root()
     params = load_params(params_path, {"data_root": data_root} if data_root else None)
-    return params, Path(out_dir or Path("outputs") / params.experiment)
+    return params, Path(out_dir or Path("outputs") / params.study)
 
 
 def describe(params):
@@ -32,7 +32,7 @@ def describe(params):
     text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
     frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
     # no cell styles: GitHub's notebook view drops <style> blocks, an empty one costs nothing
-    return frame.style.set_caption(f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)")
+    return frame.style.set_caption(f"{params.study}: resolved params ({len(values)} keys, as in params.json)")
 
 
 def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True,
@@ -47,7 +47,7 @@ def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, pro
     log_to_stderr()
     committed = committed_study(out_dir)  # captured before the run rewrites the folder
     if committed:
-        print(start_line(committed, params.experiment, study_slices(params), params.n_cycles), flush=True)
+        print(start_line(committed, params.study, study_slices(params), params.n_cycles), flush=True)
     table = computed(params_path, params, device, out_dir, jobs, progress)
     if committed:
         print("\n".join(compare(committed, table).lines()))

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .config import Params
+from .config import Params, renamed
 from .errors import ParamsError
 from .files import atomic_torch_save, atomic_write_json, atomic_write_text
 from .progress import cycles_in_view
@@ -67,8 +67,9 @@ def longest_first(slices: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
-    """Keys in which `params` differ from a recorded params.json, beside those that change no slice."""
-    current = params.to_dict()
+    """Keys in which `params` differ from a recorded params.json, beside those that change no slice. A record
+    written before a key was renamed is compared under the new name."""
+    recorded, current = renamed(recorded), params.to_dict()
     skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
     return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
 
@@ -192,11 +193,11 @@ class StudyFolder:
 
     def check_reusable(self, params: Params) -> None:
         """This folder's finished slices may be copied into a study with `params`: same params but for the
-        experiment's name, seeds and strategies (cifar10-ablations reusing cifar10-smoke's six methods)."""
+        study's name, seeds and strategies (cifar10-ablations reusing cifar10-smoke's six methods)."""
         if not self.params_file.is_file():
             raise ParamsError("reuse_from", f"{self.params_file} not found: {self.path} holds no study; run it first"
                                             " or set null")
-        changed = changed_params(json.loads(self.params_file.read_text()), params, ignored={"experiment"})
+        changed = changed_params(json.loads(self.params_file.read_text()), params, ignored={"study"})
         if changed:
             raise ParamsError("reuse_from", f"{self.path} ran with other params (changed: {', '.join(changed)}); its"
                                             " slices would not be this study's")

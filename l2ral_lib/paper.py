@@ -24,7 +24,7 @@ class Comparison:
     """One paired comparison that bears on a claim: `method` against `reference` in `study` (a folder of
     outputs/), on `metric`, at the final cycle and over the whole curve (AUBC). `claimed`: the method
     is claimed to be the better one in the metric's direction. A study of the loss-ranking experiment
-    (outputs/ranking) names its setting and split in `setting` ("frozen/pool")."""
+    (outputs/loss_ranking) names its setting and split in `setting` ("frozen/pool")."""
 
     study: str
     metric: str
@@ -76,8 +76,8 @@ CLAIMS = (
     Claim("L2R-AL is the best method on the regression tasks", "IV-C, IV-D, Figs. 7 and 8",
           _versus(("mpii-smoke",), "pckh", "l2r", BASELINES) + _versus(("shanghaitech-smoke",), "mae", "l2r", BASELINES)),
     Claim("A listwise ranking objective beats a pairwise one", "III-B, Fig. 2",
-          (Comparison("ranking", "spearman", "l2r|sodeep", "l2r|margin", "frozen/pool"),
-           Comparison("ranking", "spearman", "l2r|sodeep", "l2r|margin", "joint/pool"))),
+          (Comparison("loss_ranking", "spearman", "l2r|sodeep", "l2r|margin", "frozen/pool"),
+           Comparison("loss_ranking", "spearman", "l2r|sodeep", "l2r|margin", "joint/pool"))),
     Claim("The head on the last block beats the head on all blocks", "III-A, Fig. 5 (Rank-all-features)",
           (Comparison("cifar10-ablations", "accuracy", "l2r", "l2r-all-features"),
            Comparison("cifar10-ablations", "spearman", "l2r", "l2r-all-features"))),

@@ -62,9 +62,9 @@ class StudyProgress:
     committed without their state are to do, not done). Time left = mean wall time of the cycles finished
     in this run x cycles still to do (cycles grow with the labeled set: an early estimate is low)."""
 
-    def __init__(self, experiment: str, before: dict[tuple[str, int], int], n_cycles: int,
+    def __init__(self, study: str, before: dict[tuple[str, int], int], n_cycles: int,
                  metrics: tuple[str, ...]):
-        self.experiment, self.n_cycles, self.metrics = experiment, n_cycles, metrics
+        self.study, self.n_cycles, self.metrics = study, n_cycles, metrics
         self.total = len(before) * n_cycles
         self.before = dict(before)
         self.done = sum(self.before.values())  # cycles finished, in this run or before it
@@ -82,7 +82,7 @@ class StudyProgress:
         left = elapsed / self.done_here * (self.total - self.done)
         shown = ", ".join(f"{name} {measurements[name]:.4g}" for name in self.metrics if name in measurements)
         log.info("%s: %s seed %d cycle %d [%d/%d] (%d labeled): %s | %d/%d cycles done, elapsed %s, left ~%s",
-                 self.experiment, method, seed, cycle, cycle + 1, self.n_cycles, n_labeled, shown, self.done,
+                 self.study, method, seed, cycle, cycle + 1, self.n_cycles, n_labeled, shown, self.done,
                  self.total, duration(elapsed), duration(left))
 
     def taken(self, method: str, seed: int, cycles: int) -> None:

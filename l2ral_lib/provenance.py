@@ -5,7 +5,7 @@ study (provenance.json).
 The numerics fingerprint is what decides a CPU or GPU run's last digits beside the code: processor, the
 instruction sets that pick its kernels, torch's version and build, device, precision and (on a CPU) the
 thread count. Two runs with one fingerprint compute identical rows; with another, a difference is expected
-(issue 29: the same study on an AMD EPYC and on an Intel Xeon with AMX ends 2.6 points apart)."""
+(the same study on an AMD EPYC and on an Intel Xeon with AMX ended 2.6 points apart)."""
 from __future__ import annotations
 
 import json

@@ -62,7 +62,7 @@ def committed_study(out_dir: str | Path) -> Committed | None:
                      pd.read_csv(io.StringIO(results)), runs)
 
 
-def start_line(committed: Committed, experiment: str, slices: list[tuple[str, int]], n_cycles: int) -> str:
+def start_line(committed: Committed, study: str, slices: list[tuple[str, int]], n_cycles: int) -> str:
     """What this run will compute, said before it computes: slices whose rows are committed but whose
     state (state.pt, never committed) is not are computed again."""
     folder = StudyFolder(committed.out_dir)
@@ -70,7 +70,7 @@ def start_line(committed: Committed, experiment: str, slices: list[tuple[str, in
     shipped = {slice_name(m, s) for m, s in committed.results[["method", "seed"]].drop_duplicates().itertuples(index=False)}
     recomputed = sum(slice_name(*s) in shipped and folder.slice(*s).cycles_saved() == 0 for s in todo)
     why = f" ({recomputed} of them with their rows committed but not their state)" if recomputed else ""
-    return (f"{experiment}: {len(todo)} of {len(slices)} slices to compute{why}; the committed results will be"
+    return (f"{study}: {len(todo)} of {len(slices)} slices to compute{why}; the committed results will be"
             f" compared when done; restore the committed study with `{committed.restore}`"
             f" (make restore STUDY={committed.pathspec})")
 

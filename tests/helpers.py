@@ -179,7 +179,7 @@ def write_study(outputs, name, metric, gains, seeds=(0, 1, 2), promised_seeds=No
     folder = outputs / name
     folder.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
-    params = {"experiment": name, "dataset": dataset or name.split("-")[0], "strategies": list(gains),
+    params = {"study": name, "dataset": dataset or name.split("-")[0], "strategies": list(gains),
               "seeds": list(promised_seeds or seeds), "initial_labeled": 100, "query_size": 100,
               "max_labeled": 100 * cycles}
     (folder / "params.json").write_text(json.dumps(params))

@@ -1,4 +1,4 @@
-"""The package's imports climb one way (issue 25): params -> the world (data, models, tasks) -> the method
+"""The package's imports climb one way: params -> the world (data, models, tasks) -> the method
 (heads, losses, ranks, sorter, strategies) -> the study (seeds, checks, outputs, provenance, loop) ->
 executors -> entry points; reporting reads the results table and params only. A circle, an import that
 reaches up a floor, or an import hidden inside a function to dodge one fails here."""

@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from helpers import MODERN, ROOT
+from l2ral_lib import config
 from l2ral_lib.__main__ import main
-from l2ral_lib.checks import load_params
+from l2ral_lib.checks import from_dict, load_params
 from l2ral_lib.config import Cluster
 from l2ral_lib.errors import ParamsError
 
@@ -17,7 +18,7 @@ PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
 def test_shipped_params_validate(path):
     params = load_params(path)
     assert params.n_cycles >= 2
-    assert params.experiment == path.stem
+    assert params.study == path.stem
 
 
 def test_paper_profile_is_section_iv_a():
@@ -116,14 +117,57 @@ def test_modern_smoke_is_the_smoke_study_plus_the_four(experiment):
     smoke = load_params(ROOT / "params" / f"{experiment}-smoke.yaml").to_dict()
     modern = load_params(ROOT / "params" / f"{experiment}-modern-smoke.yaml").to_dict()
     changed = {k for k in smoke if smoke[k] != modern[k]}
-    assert changed <= {"experiment", "strategies", "dropout", "seeds"}, changed
+    assert changed <= {"study", "strategies", "dropout", "seeds"}, changed
     assert modern["strategies"] == smoke["strategies"] + MODERN and modern["dropout"] > 0
     assert set(smoke["seeds"]) <= set(modern["seeds"]) and len(modern["seeds"]) >= 3
     paper = load_params(ROOT / "params" / f"{experiment}-paper.yaml").to_dict()
     modern_paper = load_params(ROOT / "params" / f"{experiment}-modern-paper.yaml").to_dict()
-    assert {k for k in paper if paper[k] != modern_paper[k]} == {"experiment", "strategies", "dropout"}
+    assert {k for k in paper if paper[k] != modern_paper[k]} == {"study", "strategies", "dropout"}
 
 
 def test_set_changes_one_cluster_key_and_keeps_the_profiles_others():
     cluster = load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu"}).cluster
     assert cluster == Cluster(partition="gpu", gpus_per_task=0, cpus_per_task=1, time_min=10)
+
+
+# ---------------------------------------------------------------- `study`, once called `experiment`
+
+@pytest.fixture
+def unwarned(monkeypatch):
+    """No renamed key warned about yet (the warning comes once per process)."""
+    monkeypatch.setattr(config, "_WARNED", set())
+
+
+def test_a_params_file_with_experiment_reads_it_as_study_and_warns_once(tmp_path, capsys, unwarned):
+    path = write(tmp_path, {"experiment": "old-name"})
+    assert load_params(path).study == "old-name"
+    warning = f"warning: params key 'experiment' is deprecated and read as 'study' ({path}); rename it\n"
+    assert capsys.readouterr().err == warning
+    assert load_params(path).study == "old-name" and capsys.readouterr().err == ""  # once per process
+
+
+def test_set_experiment_is_read_as_study(tiny_data_root, capsys, unwarned):
+    code = main(["check", str(ROOT / "params" / "cifar10-ci.yaml"), "--device", "cpu", "--set", f"data_root={tiny_data_root}",
+                 "--set", "experiment=renamed"])
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: params key 'experiment' is deprecated and read as 'study' (--set); rename it"]
+    assert load_params(ROOT / "params" / "cifar10-ci.yaml", {"experiment": "renamed"}).study == "renamed"
+
+
+def test_a_profiles_old_key_overrides_its_bases_new_one(tmp_path, unwarned):
+    """Renamed per file before the profile chain is merged: the file named wins, as with any key."""
+    assert load_params(write(tmp_path, {"experiment": "child"})).study == "child"  # cifar10-ci.yaml has study:
+
+
+def test_both_names_in_one_file_are_refused(tmp_path, capsys, unwarned):
+    assert main(["check", str(write(tmp_path, {"experiment": "a", "study": "b"}))]) == 2
+    assert "params: experiment: renamed to 'study', which is given too" in capsys.readouterr().err
+
+
+def test_a_params_json_recorded_as_experiment_reads_silently(capsys, unwarned):
+    """A study recorded before the rename (the shipped ones): its params.json is a record, not the user's to fix."""
+    recorded = {**load_params(ROOT / "params" / "cifar10-ci.yaml").to_dict(), "experiment": "cifar10-ci"}
+    del recorded["study"]
+    assert from_dict(recorded).study == "cifar10-ci"
+    assert capsys.readouterr().err == ""

@@ -174,18 +174,18 @@ def test_random_labels_the_first_items_of_the_shared_order(finished):
         labeled = torch.cat([labeled, torch.tensor(selected[cycle])])
 
 
-@pytest.mark.parametrize("experiment", ["cifar10-ci-paper", "cifar10-ci"])
-def test_a_paper_profiles_run_says_at_its_start_how_far_its_sorter_was_trained(experiment, ci_params, tmp_path,
+@pytest.mark.parametrize("study", ["cifar10-ci-paper", "cifar10-ci"])
+def test_a_paper_profiles_run_says_at_its_start_how_far_its_sorter_was_trained(study, ci_params, tmp_path,
                                                                                 caplog):
     from l2ral_lib.sorter import weights_path
 
-    params = ci_params(experiment=experiment, strategies=["random", "l2r", "ll4al"])
+    params = ci_params(study=study, strategies=["random", "l2r", "ll4al"])
     record = json.loads(weights_path(params.batch_size, "sodeep").with_suffix(".json").read_text())
     with caplog.at_level("INFO", logger="l2ral_lib"):
         loop.open_study(params, "cpu", tmp_path, progress=False)
     said = [r.getMessage() for r in caplog.records if "400-epoch" in r.getMessage()]
-    if experiment.endswith("-paper"):
-        assert len(said) == 1 and said[0].startswith(f"{experiment}: a paper profile")
+    if study.endswith("-paper"):
+        assert len(said) == 1 and said[0].startswith(f"{study}: a paper profile")
         assert f"sodeep-{params.batch_size} trained {record['epochs_reached']:.2f} of its recipe's 400 epochs" in said[0]
     else:
         assert not said

@@ -47,7 +47,7 @@ def test_ranking_loss_zero_for_a_perfect_sorter():
     assert loss_mse(true, true).item() == 0
 
 
-# ---------------------------------------------------------------- the ranking objectives of issue 16
+# ---------------------------------------------------------------- the ranking objectives beside eq. 6
 
 from l2ral_lib.losses import (DIFFSORT_STEEPNESS, RELAXATION_FLOOR, SOFTRANK_TAU,  # noqa: E402
                               diffsort_loss, diffsort_ranks, soft_ranks, softrank_loss)
@@ -167,7 +167,7 @@ def test_objectives_average_stacked_lists():
 @pytest.mark.parametrize("name, relax, default", [("softrank", soft_ranks, SOFTRANK_TAU),
                                                   ("diffsort", diffsort_ranks, DIFFSORT_STEEPNESS)])
 def test_relaxed_losses_use_the_temperature_they_are_given(name, relax, default):
-    """eq. 6 through the relaxation at the temperature passed, not the default one (the ranking bench sweeps it)."""
+    """eq. 6 through the relaxation at the temperature passed, not the default one (the loss-ranking experiment sweeps it)."""
     loss = {"softrank": softrank_loss, "diffsort": diffsort_loss}[name]
     g = torch.Generator().manual_seed(0)
     predicted, true = torch.randn(64, generator=g), torch.randn(64, generator=g)

@@ -1,5 +1,7 @@
 """The study folder (outputs.py): the guard against other params or an unwritable --out, a study
-that grows by seeds and strategies, reuse of a sibling's finished slices, cluster settings."""
+that grows by seeds and strategies, reuse of a sibling's finished slices, cluster settings, studies
+recorded before a params key was renamed."""
+import dataclasses
 import json
 
 import pandas as pd
@@ -70,10 +72,10 @@ def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_
     """A study that names a sibling run with the same params copies its finished slices (files equal,
     nothing recomputed) and computes only the others; other params are refused before anything is written."""
     outputs = tmp_path / "outputs"
-    run_study(ci_params(experiment="base", strategies=["random"]), "cpu", outputs / "base", progress=False)
+    run_study(ci_params(study="base", strategies=["random"]), "cpu", outputs / "base", progress=False)
     before = {f.name: f.read_bytes() for f in (outputs / "base" / "slices" / "random-seed0").iterdir()
               if f.name != ".lock"}  # who last held the slice, not a result
-    table = run_study(ci_params(experiment="grown", strategies=["random", "entropy"], reuse_from="base"), "cpu",
+    table = run_study(ci_params(study="grown", strategies=["random", "entropy"], reuse_from="base"), "cpu",
                       outputs / "grown", progress=False)
     copied = outputs / "grown" / "slices" / "random-seed0"
     provenance = json.loads((copied / "provenance.json").read_text())
@@ -83,5 +85,30 @@ def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_
         {name: data for name, data in before.items() if name != "provenance.json"}
     assert set(table.method) == {"random", "entropy"}
     with pytest.raises(ParamsError, match="reuse_from: .*other params \\(changed: epochs\\)"):
-        run_study(ci_params(experiment="other", epochs=3, reuse_from="base"), "cpu", outputs / "other", progress=False)
+        run_study(ci_params(study="other", epochs=3, reuse_from="base"), "cpu", outputs / "other", progress=False)
     assert not (outputs / "other").exists()
+
+
+def test_a_study_recorded_under_the_old_key_experiment_is_the_same_study(tmp_path):
+    """A study folder written before `experiment` became `study`: the same params open and reuse it, and a
+    run that adds nothing leaves its params.json as recorded."""
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml")
+    record = {("experiment" if key == "study" else key): value for key, value in params.to_dict().items()}
+    (tmp_path / "params.json").write_text(json.dumps(record))
+    StudyFolder(tmp_path).guard(params)
+    StudyFolder(tmp_path).check_reusable(dataclasses.replace(params, study="sibling"))
+    StudyFolder(tmp_path).write_params(params)
+    assert json.loads((tmp_path / "params.json").read_text()) == record
+    with pytest.raises(ParamsError, match="changed: epochs"):
+        StudyFolder(tmp_path).guard(dataclasses.replace(params, epochs=3))
+
+
+SHIPPED = sorted(path.parent for path in (ROOT / "outputs").glob("*/params.json")
+                 if (ROOT / "params" / f"{path.parent.name}.yaml").is_file())
+
+
+@pytest.mark.parametrize("study", SHIPPED, ids=lambda path: path.name)
+def test_each_shipped_study_is_opened_by_its_params_file(study):
+    """`make <experiment> PROFILE=<profile>` reruns a shipped study into its folder: its record, whatever keys
+    it was written with, must be the params file's."""
+    StudyFolder(study).guard(load_params(ROOT / "params" / f"{study.name}.yaml"))

@@ -8,7 +8,7 @@ from l2ral_lib import progress
 from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import SliceFolder
 
-LINE = re.compile(r"(?P<experiment>\S+): (?P<method>\S+) seed (?P<seed>\d+) cycle (?P<cycle>\d+) \[(?P<k>\d+)/(?P<n>\d+)\]"
+LINE = re.compile(r"(?P<study>\S+): (?P<method>\S+) seed (?P<seed>\d+) cycle (?P<cycle>\d+) \[(?P<k>\d+)/(?P<n>\d+)\]"
                   r" \((?P<labeled>\d+) labeled\): (?P<metrics>.*) \| (?P<done>\d+)/(?P<total>\d+) cycles done,"
                   r" elapsed (?P<elapsed>\S+), left ~(?P<left>\S+)$")
 
@@ -73,5 +73,5 @@ def test_a_study_logs_every_cycle_with_its_metrics(ci_params, tmp_path, caplog):
     for f in found:
         cycle = int(f["cycle"])
         assert f["metrics"] == f"accuracy {accuracy[cycle]:.4g}, spearman {spearman[cycle]:.4g}"
-        assert int(f["labeled"]) == params.labeled_at(cycle) and f["experiment"] == params.experiment
+        assert int(f["labeled"]) == params.labeled_at(cycle) and f["study"] == params.study
     assert found[-1]["left"] == "0s"

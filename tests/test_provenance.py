@@ -37,7 +37,7 @@ def test_l2r_records_the_hash_of_the_sorter_weights_it_used(ci_params, tmp_path)
     run_study(params, "cpu", tmp_path, progress=False)
     (weights,) = json.loads((tmp_path / "provenance.json").read_text())["weights"]
     file = weights_path(params.batch_size, params.sorter_kind)
-    record = json.loads(file.with_suffix(".json").read_text())  # how far it was trained (issue 26 item 4)
+    record = json.loads(file.with_suffix(".json").read_text())  # how far it was trained
     assert weights == {"sorter": {"file": f"l2ral_lib/sorter_weights/{file.name}",
                                   "sha256": hashlib.sha256(file.read_bytes()).hexdigest(),
                                   "epochs_trained": record["epochs_reached"], "epochs_target": record["epochs_target"],

@@ -172,7 +172,7 @@ def test_spearman_equals_scipy(seed):
 
 
 def test_spearman_takes_tensors_lists_and_arrays_alike():
-    """= scipy's, whatever the container (the ranking bench passes numpy arrays, the loop tensors)."""
+    """= scipy's, whatever the container (the loss-ranking experiment passes numpy arrays, the loop tensors)."""
     g = np.random.default_rng(0)
     a, b = g.normal(size=30), g.normal(size=30)
     b[:10] = a[:10]  # some agreement, some ties in neither

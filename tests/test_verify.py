@@ -127,7 +127,7 @@ def test_a_run_on_another_thread_count_than_the_study_says_so(study, tiny_data_r
 
 
 def test_a_run_on_another_processor_says_what_differs_in_one_line(study, tiny_data_root, caplog):
-    """The issue's case: a study computed on an AMD EPYC rerun on an Intel Xeon with AMX."""
+    """The case the fingerprint is for: a study computed on an AMD EPYC rerun on an Intel Xeon with AMX."""
     slice_dir, out = study
     set_recorded(slice_dir, "processor", "AMD EPYC 7B13")
     params = load_params(ROOT / "params" / "cifar10-ci.yaml", {"data_root": str(tiny_data_root),

@@ -28,7 +28,7 @@ of 6 GB cannot travel in its 64 MiB): here, `mkdir -p carry && cp ../shared/data
 and `make gpu-wheels` (diffsort, the one import it lacks, into .whl/); both folders are ignored by git.
 Pass `carry: ["carry", ".whl"]` to the device tool and run `make gpu-check PY=python3
 GPU_CHECK_OUT=$OUT/gpu-check` there (without make: `python3 -m pip install -q --no-index --no-deps --target
-.whl/site .whl/*.whl && PYTHONPATH=.whl/site python3 tools/gpu_check.py --out $OUT/gpu-check`). The
+.whl/site .whl/*.whl && PYTHONPATH=.whl/site:. python3 tools/gpu_check.py --out $OUT/gpu-check`). The
 script extracts carry/cifar10-jpeg.tar.xz into data/cifar10 when data/cifar10 is missing (the measurements
 themselves use synthetic images; the data is for what follows them). Commit the files that come back under
 outputs/gpu-check/.
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import re
 import shutil
@@ -61,17 +62,26 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # this checkout, whichever one pip installed
-import bench  # noqa: E402
+from l2ral_lib.checks import load_params
+from l2ral_lib.devices import device_name
+from l2ral_lib.precision import configure_backends, describe
+from l2ral_lib.projection import project
+from l2ral_lib.sorter.weights import weights_path
+from l2ral_lib.strategies import QueryContext, get_strategy
+from l2ral_lib.tasks import Classification
 
-from l2ral_lib.checks import load_params  # noqa: E402
-from l2ral_lib.devices import device_name  # noqa: E402
-from l2ral_lib.precision import configure_backends, describe  # noqa: E402
-from l2ral_lib.projection import project  # noqa: E402
-from l2ral_lib.sorter.weights import weights_path  # noqa: E402
-from l2ral_lib.strategies import QueryContext, get_strategy  # noqa: E402
-from l2ral_lib.tasks import Classification  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: Path):
+    """A script of this checkout as a module, loaded from its file (benchmarks/ is no package)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = sys.modules[path.stem] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_script(ROOT / "benchmarks" / "bench.py")  # the timed training loop and the sorter's benchmark
 
 # dense bf16 peak FLOP/s by device name (a substring of torch.cuda.get_device_name): NVIDIA's data sheets
 BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12}

@@ -70,7 +70,7 @@ def live_tasks() -> dict[str, str]:
 def sbatch_parameters(params: Params, n_tasks: int) -> dict:
     """submitit's SlurmExecutor parameters for `n_tasks` slice tasks of `params.cluster`."""
     c = params.cluster
-    parameters = {"job_name": f"l2ral-{params.experiment}", "time": c.time_min, "cpus_per_task": c.cpus_per_task,
+    parameters = {"job_name": f"l2ral-{params.study}", "time": c.time_min, "cpus_per_task": c.cpus_per_task,
                   "array_parallelism": c.array_parallelism or max(n_tasks, 1),
                   "additional_parameters": dict(c.sbatch_options)}
     optional = {"partition": c.partition, "account": c.account, "qos": c.qos, "gpus_per_task": c.gpus_per_task or None,
@@ -262,7 +262,7 @@ def wait(params: Params, out_dir: Path, tasks: dict[str, tuple[str, int]], rende
                 live = None
             cycles = {s: cycles_done(out_dir, *s) for s in tasks.values()}
             states = [live[t] for t in tasks if live and t in live]
-            line = (f"{params.experiment}: {sum(c >= params.n_cycles for c in cycles.values())}/{len(tasks)} slices done,"
+            line = (f"{params.study}: {sum(c >= params.n_cycles for c in cycles.values())}/{len(tasks)} slices done,"
                     f" {sum(cycles.values())}/{len(tasks) * params.n_cycles} cycles; {states.count('RUNNING')} running,"
                     f" {len(states) - states.count('RUNNING')} queued")
             if line != last:

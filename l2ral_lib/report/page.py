@@ -76,7 +76,7 @@ def header(params, params_path: str, out: str | Path) -> None:
     """What ran, in one line: the profile, the methods, the seeds and the budget, a link to every param."""
     methods = ", ".join(method_label(m) for m in params.strategies)
     display(Markdown(
-        f"**{params.experiment}** (`{params_path}`): {methods}; {len(params.seeds)} seeds x {params.n_cycles} cycles,"
+        f"**{params.study}** (`{params_path}`): {methods}; {len(params.seeds)} seeds x {params.n_cycles} cycles,"
         f" {params.initial_labeled:,} -> {params.max_labeled:,} labeled (+{params.query_size:,} per cycle)."
         f" Every param: [params.json]({Path(out).name}/params.json) and the appendix at the end."))
 
@@ -162,7 +162,7 @@ def params_table(params) -> pd.DataFrame:
     values = params.to_dict()
     text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
     frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
-    frame.attrs["caption"] = f"{params.experiment}: resolved params ({len(values)} keys, as in params.json)"
+    frame.attrs["caption"] = f"{params.study}: resolved params ({len(values)} keys, as in params.json)"
     return frame
 
 

@@ -18,8 +18,8 @@ nothing is trained or retrained).
   the task needs -- images with their class (classification), crowd images with their head counts,
   person crops with their annotated poses.
 - True losses of the picks: not stored by any study yet; `true_loss_hook` is where the comparison of
-  the picks' true losses with the subset's goes once a study has them (an `oracle-loss` method, issue
-  26); until then it says so, and `oracle_agreement` gives each method's Jaccard with that oracle's picks
+  the picks' true losses with the subset's goes once a study has them (an `oracle-loss` method);
+  until then it says so, and `oracle_agreement` gives each method's Jaccard with that oracle's picks
   when a study has the method.
 
 `picks_section(out_dir, params, data)` shows all of it in a notebook cell and saves the figures under
@@ -45,7 +45,7 @@ from .figures import palette, save_figure
 from .labels import method_label, ordered
 
 PICK_COLUMNS = ["method", "seed", "cycle", "pool_index"]
-ORACLE_METHOD = "oracle-loss"  # issue 26: queries the subset's items of highest true loss (reads the labels)
+ORACLE_METHOD = "oracle-loss"  # the loss oracle: queries the subset's items of highest true loss (reads the labels)
 # The label order of the loaders (CIFAR-10's official order, which the offline ImageFolder's class folders
 # sort into; CelebA's `Male` attribute: 0 = not male). Other classification data: the label number.
 CLASS_NAMES = {"cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
@@ -500,7 +500,7 @@ def batch_detail(picks: pd.DataFrame, data, method: str, seed: int, cycle: int) 
     return frame
 
 
-# --- true losses of the picks (the oracle of issue 26)
+# --- true losses of the picks (the loss oracle, strategies/oracle_loss.py)
 
 
 def oracle_agreement(table: pd.DataFrame, oracle: str = ORACLE_METHOD) -> pd.DataFrame:
@@ -520,7 +520,7 @@ def true_loss_hook(picks: pd.DataFrame, out_dir: str | Path) -> str:
         return (f"{ORACLE_METHOD} is in this study: the table below gives each method's Jaccard with its picks;"
                 " the picks' true losses themselves are not stored by the study")
     return (f"true losses of the picks: not available in {Path(out_dir).name} (no per-item true losses stored and no"
-            f" `{ORACLE_METHOD}` method, the oracle of issue 26); the comparison of the picks' losses with the"
+            f" `{ORACLE_METHOD}` method, the loss oracle); the comparison of the picks' losses with the"
             " subset's needs a study that has them")
 
 

@@ -14,7 +14,7 @@ from .summary import StudyResults, overview, studies_table
 
 CLAIMS_START = "<!-- claims:start: generated from outputs/ by `make readme-results`; do not edit -->"
 CLAIMS_END = "<!-- claims:end -->"
-RANKING_START = ("<!-- ranking:start: generated from outputs/ranking/pool_table.md by `make readme-results`;"
+RANKING_START = ("<!-- ranking:start: generated from outputs/loss_ranking/pool_table.md by `make readme-results`;"
                  " do not edit -->")
 RANKING_END = "<!-- ranking:end -->"
 
@@ -67,9 +67,9 @@ def rendered_claims(text: str, outputs: str | Path) -> str:
 
 def rendered_ranking(text: str, outputs: str | Path) -> str:
     """README text with the block between RANKING_START and RANKING_END replaced by the loss-ranking
-    experiment's pool table as `make ranking-bench` wrote it (so a rerun cannot leave the README behind)."""
+    experiment's pool table as `make loss-ranking` wrote it (so a rerun cannot leave the README behind)."""
     return replaced_block(text, RANKING_START, RANKING_END,
-                          (Path(outputs) / "ranking" / "pool_table.md").read_text().rstrip("\n"))
+                          (Path(outputs) / "loss_ranking" / "pool_table.md").read_text().rstrip("\n"))
 
 
 def rendered(text: str, outputs: str | Path) -> str:

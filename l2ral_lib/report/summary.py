@@ -36,7 +36,7 @@ class StudyResults:
     @property
     def paper_key(self) -> str | None:
         """Which of the paper's experiments this is (cifar10-ablations -> cifar10); None if none."""
-        experiment = self.params.get("experiment", self.name)
+        experiment = self.params.get("study", self.params.get("experiment", self.name))
         return next((key for key in PAPER_FINAL if experiment == key or experiment.startswith(key + "-")),
                     None)
 

@@ -5,11 +5,11 @@
   "Rank-all-features", isolating the head architecture.
 - `l2r-mse`: L2R head trained with MSE on the raw loss values: the Fig. 2 argument.
 - `l2r-softrank`, `l2r-diffsort`: L2R head trained with eq. 6 through an analytic relaxation of the
-  ranks instead of the pretrained sorter (losses.py; issue 16's controlled test of the listwise claim).
+  ranks instead of the pretrained sorter (losses.py; a controlled test of the listwise claim).
 - `l2r-gru-sorter`: `l2r` with the project's `gru` sorter kind in place of SoDeep's (Fig. 5's sorter
   comparison).
 - `l2r-joint`: `l2r` -- its head, its sorter objective, weight 1 -- with the ranking gradient flowing into
-  the target model's features as LL4AL's does, until `ll4al_detach_epoch` (issue 26 item 3: the test of
+  the target model's features as LL4AL's does, until `ll4al_detach_epoch` (the test of
   Sec. III-C's "we stop the ranking loss gradient to the target model [...] This is better").
 All of them but `l2r-joint` keep the head's gradient away from the target model (`l2r-all-features`
 included: the paper's "Rank-all-features" does not say, FIDELITY.md); all train the head with its

@@ -38,10 +38,10 @@ def sorters_used(params) -> list[tuple[str, int]]:
 
 
 def announce_sorter_training(params) -> str | None:
-    """At the start of a paper profile's run (experiment `*-paper`), one log line saying that its sorters
+    """At the start of a paper profile's run (study `*-paper`), one log line saying that its sorters
     were trained short of the paper's recipe (FIDELITY.md, "sorter architecture, synthetic data and
     pretraining"). -> the line, or None where there is nothing to say."""
-    if not params.experiment.endswith("-paper"):
+    if not params.study.endswith("-paper"):
         return None
     short = []
     for kind, length in sorters_used(params):
@@ -52,7 +52,7 @@ def announce_sorter_training(params) -> str | None:
                          f" epochs at {lr} (weights of epoch {done['weights_epoch']:.2f})")
     if not short:
         return None
-    line = (f"{params.experiment}: a paper profile, but its sorter is not the paper's 400-epoch one: "
+    line = (f"{params.study}: a paper profile, but its sorter is not the paper's 400-epoch one: "
             + "; ".join(short) + " (FIDELITY.md; recorded in each slice's provenance.json)")
     log.warning(line)
     return line

@@ -1,5 +1,5 @@
-"""The GPU path's mechanisms that a CPU can exercise (issue 27): the device error on a driver mismatch, the
-per-slice GPU peak memory. The CUDA-only lines: tests/test_gpu.py."""
+"""The GPU path's mechanisms that a CPU can exercise: the device error on a driver mismatch, the
+per-slice GPU peak memory. The CUDA-only lines: tests/e2e/test_gpu.py."""
 import torch
 
 import l2ral_lib.devices as devices

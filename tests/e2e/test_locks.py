@@ -1,4 +1,4 @@
-"""Runs sharing a study (issue 29): a slice is computed only by the run holding its lock; a second run takes
+"""Runs sharing a study: a slice is computed only by the run holding its lock; a second run takes
 the slices nobody holds, waits for the held ones saying who holds them, and takes over a killed holder's
 slice; every run that computed a cycle is in the slice's provenance."""
 import json

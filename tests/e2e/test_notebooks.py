@@ -25,7 +25,7 @@ def test_template_is_stripped_with_one_parameters_cell(path):
 EXPERIMENT_PARAMETERS = {"params_path", "device", "out_dir", "data_root", "jobs", "progress", "collect"}
 
 
-EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "ranking", "explore")]
+EXPERIMENTS = [p for p in TEMPLATES if p.stem not in ("sorter", "summary", "loss_ranking", "explore")]
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
@@ -39,8 +39,8 @@ def test_summary_parameters():
     assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "summary.ipynb"))) == {"outputs_dir", "out_dir"}
 
 
-def test_ranking_parameters():
-    assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "ranking.ipynb"))) == {"out_dir"}
+def test_loss_ranking_parameters():
+    assert set(papermill.inspect_notebook(str(ROOT / "notebooks" / "loss_ranking.ipynb"))) == {"out_dir"}
 
 
 def stream_texts(path, name):
@@ -61,7 +61,7 @@ def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
     for figure in ("fig4_accuracy", "fig5_spearman", "aubc_accuracy", "penalty_accuracy"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     params = json.loads((out / "params.json").read_text())
-    assert params["experiment"] == "cifar10-ci"
+    assert params["study"] == "cifar10-ci"
     # readable: the precision line, then one progress line per (method, seed, cycle) and nothing else on
     # stderr (no tqdm / ipywidgets warning)
     precision, *stderr = "".join(stream_texts(executed, "stderr")).splitlines()
@@ -80,7 +80,7 @@ def test_cifar10_notebook_compares_the_two_sorters_when_both_run(tmp_path, tiny_
     """With l2r and l2r-gru-sorter in a study, the notebook shows both sorters' recorded quality at the
     study's list length and the paired differences of the second to the first."""
     params_file = tmp_path / "two-sorters.yaml"
-    params_file.write_text(f"base: {ROOT / 'params' / 'cifar10-ci.yaml'}\nexperiment: two-sorters\n"
+    params_file.write_text(f"base: {ROOT / 'params' / 'cifar10-ci.yaml'}\nstudy: two-sorters\n"
                            "strategies: [random, l2r, l2r-gru-sorter]\nseeds: [0, 1]\n")
     executed = tmp_path / "cifar10.ipynb"
     papermill.execute_notebook(

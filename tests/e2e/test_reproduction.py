@@ -1,4 +1,4 @@
-"""A newcomer's reproduction (issue 29): a study committed to git, rerun in a fresh clone, says at its start
+"""A newcomer's reproduction: a study committed to git, rerun in a fresh clone, says at its start
 what it will compute and how to restore the committed study, counts its progress right from the first
 line, resumes after an interruption, and ends with the verdict against the committed study."""
 import json

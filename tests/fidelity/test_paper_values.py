@@ -225,7 +225,7 @@ def test_ablations_paper_profile_is_the_cifar10_paper_profile_with_fig5s_methods
     cifar = load_params(ROOT / "params" / "cifar10-paper.yaml").to_dict()
     ablations = load_params(ROOT / "params" / "cifar10-ablations-paper.yaml").to_dict()
     differ = {key for key in cifar if cifar[key] != ablations[key]}
-    assert differ == {"experiment", "strategies"}
+    assert differ == {"study", "strategies"}
     assert {"ll4al", "l2r", "l2r-all-features"} <= set(ablations["strategies"])
 
 
@@ -290,7 +290,7 @@ def test_fidelity_covers_every_paper_profile():
 
 
 def test_every_row_fidelity_points_to_exists():
-    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting (issue 26: one did not)."""
+    """A status's `see "x"` / `row "x"` / `rows "x" and "y"` names a row's setting."""
     settings = {row[0].strip("`") for row in fidelity_rows()}
     text = FIDELITY.read_text()
     pointed = [name for match in re.finditer(r'\b(?:rows?|see) "([^"]+)"(?: and "([^"]+)")?', text)

@@ -178,11 +178,11 @@ def test_paired_power_against_a_simulation():
 
 def write_ranking(tmp_path):
     """Its paired.csv holds l2r|margin - l2r|sodeep; the claim states l2r|sodeep against l2r|margin."""
-    (tmp_path / "ranking").mkdir()
+    (tmp_path / "loss_ranking").mkdir()
     pd.DataFrame([dict(setting="frozen", split="pool", metric="spearman", method="l2r|margin", reference="l2r|sodeep",
                        n_seeds=10, mean_diff=-0.02, ci_low=-0.03, ci_high=-0.01, p_value=0.001, verdict="worse")]
-                 ).to_csv(tmp_path / "ranking" / "paired.csv", index=False)
-    return Claim("listwise", "III", (Comparison("ranking", "spearman", "l2r|sodeep", "l2r|margin", "frozen/pool"),))
+                 ).to_csv(tmp_path / "loss_ranking" / "paired.csv", index=False)
+    return Claim("listwise", "III", (Comparison("loss_ranking", "spearman", "l2r|sodeep", "l2r|margin", "frozen/pool"),))
 
 
 def test_the_loss_ranking_experiment_is_read_the_right_way_round(tmp_path):

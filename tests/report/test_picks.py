@@ -150,7 +150,7 @@ def fake_selected():
 
 @pytest.fixture
 def fake_study(tmp_path, ci_params):
-    params = ci_params(strategies=["random", "entropy", "l2r"], seeds=[0, 1], experiment="fake-picks")
+    params = ci_params(strategies=["random", "entropy", "l2r"], seeds=[0, 1], study="fake-picks")
     out = tmp_path / "fake-picks"
     StudyFolder(out).write_params(params)
     rows = []

@@ -26,8 +26,8 @@ def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
 
 def test_readme_ranking_table_is_the_experiments_pool_table(tmp_path):
     """The block between the ranking markers becomes pool_table.md as written, the rest untouched."""
-    (tmp_path / "ranking").mkdir()
-    (tmp_path / "ranking" / "pool_table.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (tmp_path / "loss_ranking").mkdir()
+    (tmp_path / "loss_ranking" / "pool_table.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
     text = f"intro\n{readme.RANKING_START}\n| old |\n{readme.RANKING_END}\nrest\n"
     assert readme.rendered_ranking(text, tmp_path) == (
         f"intro\n{readme.RANKING_START}\n| a | b |\n|---|---|\n| 1 | 2 |\n{readme.RANKING_END}\nrest\n")

@@ -82,7 +82,7 @@ def _target_grads_of_head_loss(method, params, epoch):
 
 
 def test_l2r_joint_ranking_gradient_reaches_the_target_where_l2r_stops_it(ci_params):
-    """Issue 26 item 3: l2r-joint is l2r (same head, same sorter loss, same value) whose ranking gradient
+    """l2r-joint is l2r (same head, same sorter loss, same value) whose ranking gradient
     trains the target model's weights below the head's input before ll4al_detach_epoch; l2r's never does."""
     params = ci_params(epochs=2, ll4al_detach_epoch=1, lr_milestones=[2])
     joint_loss, joint = _target_grads_of_head_loss("l2r-joint", params, epoch=0)
@@ -104,7 +104,7 @@ def test_l2r_joint_refuses_a_detach_epoch_beyond_the_epochs(ci_params):
         get_strategy("l2r-joint").check_params(ci_params(ll4al_detach_epoch=epochs + 1))
 
 
-# The method -> (head, objective, sorter kind) table of issue 16, each objective computed here from losses.py
+# The method -> (head, objective, sorter kind) table, each objective computed here from losses.py
 def _sodeep(kind):
     return lambda p, t, params: ranking_loss(p, t, load_sorter(params.batch_size, kind))
 
@@ -238,7 +238,7 @@ def test_margin_objective_takes_the_params_margin(ci_params):
     assert objective(predicted, true).item() != pytest.approx(margin_ranking_loss(predicted, true, 1.0).item())
 
 
-# ---------------------------------------------------------------- how far the shipped sorters were trained (issue 26)
+# ---------------------------------------------------------------- how far the shipped sorters were trained
 
 @pytest.mark.parametrize("length", [64, 32, 4])
 def test_provenance_says_how_far_each_shipped_sorter_was_trained(length, ci_params):

@@ -53,8 +53,8 @@ def write_precision_study(folder, params, shift, seconds):
 
 @pytest.mark.parametrize("other, error", [({}, None), ({"epochs": 3}, "epochs")])
 def test_precision_comparison_pairs_seeds_and_refuses_other_params(ci_params, tmp_path, other, error):
-    write_precision_study(tmp_path / "a", ci_params(experiment="a"), shift=0.5, seconds=1.0)
-    write_precision_study(tmp_path / "b", ci_params(experiment="b", amp=not ci_params().amp, **other), shift=0.0,
+    write_precision_study(tmp_path / "a", ci_params(study="a"), shift=0.5, seconds=1.0)
+    write_precision_study(tmp_path / "b", ci_params(study="b", amp=not ci_params().amp, **other), shift=0.0,
                           seconds=2.0)
     done = subprocess.run([sys.executable, "benchmarks/precision_comparison.py", str(tmp_path / "a"),
                            str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True, timeout=300)

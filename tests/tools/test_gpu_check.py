@@ -25,8 +25,10 @@ def numbers(value, path="$"):
 
 @pytest.mark.slow
 def test_dry_run_writes_one_complete_file(tmp_path):
+    # this checkout on the path, as `make gpu-check` puts it: the device's python3 has no install of it
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "tools/gpu_check.py", "--dry-run", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and files[0].endswith(".json") and files[1].endswith(".md"), files
@@ -77,12 +79,13 @@ def test_check_projects_each_method_and_shows_vaals_official_cost(tmp_path):
 
 def test_gpu_check_on_a_machine_with_its_own_python_needs_no_venv():
     """The lent GPU machine has no package registry: `make gpu-check PY=python3` must not build a .venv (pip
-    would fail there), and it puts the carried wheels' folder on the path of the check and its subprocesses."""
+    would fail there), and it puts the carried wheels' folder and this checkout (not installed there) on the path
+    of the check and its subprocesses."""
     done = subprocess.run(["make", "-n", "gpu-check", "PY=python3", "GPU_CHECK_OUT=/tmp/x"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "venv" not in done.stdout and "pip install -q torch" not in done.stdout
-    assert 'PYTHONPATH="' + str(ROOT / ".whl" / "site") in done.stdout
+    assert f'PYTHONPATH="{ROOT / ".whl" / "site"}:{ROOT}' in done.stdout
     assert "python3 tools/gpu_check.py --device cuda --out /tmp/x" in done.stdout
     default = subprocess.run(["make", "-n", "gpu-check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "tools/gpu_check.py --device cuda --out outputs/gpu-check" in default.stdout

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Issue 12's "done when": hand-made mutants of the selection rules and of the resume path, each of which
-# must make the tests fail. Runs in a temporary worktree of HEAD (the working tree is never touched);
+# Hand-made mutants of the selection rules and of the resume path, each of which must make the tests fail
+# (what mutmut's generated mutants cannot express: a strategy picking the opposite end, a resume that forgets). Runs in a temporary worktree of HEAD (the working tree is never touched);
 # prints one line per mutant and exits 1 if any survives. `make mutation` runs it after mutmut.
 set -u
 root=$(git rev-parse --show-toplevel)
@@ -11,7 +11,7 @@ git -C "$root" worktree add --detach "$work" HEAD >/dev/null 2>&1
 [ -e "$root/data" ] && ln -s "$root/data" "$work/data"
 cd "$work"
 survivors=0
-# the tests that were tests/test_selection.py and tests/test_modern_strategies.py, in the files that hold them now
+# the tests of the selection rules, and those of the modern baselines (margin, BALD, BADGE, least confidence, dropout)
 SELECTION=(tests/strategies/test_entropy.py
            tests/strategies/test_loss_head.py::test_loss_heads_take_the_highest_predicted_loss
            tests/strategies/test_coreset.py::test_coreset_is_kcenter_on_penultimate_features
@@ -56,5 +56,5 @@ run "margin flipped" l2ral_lib/strategies/margin.py "return -ctx.map_pool(ctx.su
 run "least confidence flipped" l2ral_lib/strategies/least_confidence.py "return -ctx.map_pool(ctx.subset, lambda out: confidence(out.output))" "return ctx.map_pool(ctx.subset, lambda out: confidence(out.output))" "${MODERN[@]}"
 run "resume ignores the saved weights" l2ral_lib/loop.py "            model.load_state_dict(state[\"model\"])
 " "" tests/test_loop.py tests/test_provenance.py -k resume
-run "first cycle after a resume keeps the trained weights (the issue's bug)" l2ral_lib/loop.py "if not p.continue_model and cycle > 0:" "if not p.continue_model and cycle > first_cycle:" tests/test_loop.py tests/test_provenance.py -k resume
+run "first cycle after a resume keeps the weights it should reset (continue_model false)" l2ral_lib/loop.py "if not p.continue_model and cycle > 0:" "if not p.continue_model and cycle > first_cycle:" tests/test_loop.py tests/test_provenance.py -k resume
 exit $((survivors > 0))

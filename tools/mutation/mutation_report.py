@@ -1,4 +1,4 @@
-"""Issue 12's mutation figures from mutmut's results: killed / run per module, and every mutant that ran and
+"""The mutation figures from mutmut's results: killed / run per module, and every mutant that ran and
 was not killed, with its mutation and the reason it survives (REASONS), as a markdown table.
 
     python tools/mutation/mutation_report.py TREE [TREE ...] [--scope GLOB ...] [--out tools/mutation/survivors.md]
