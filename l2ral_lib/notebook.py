@@ -25,16 +25,6 @@ def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
     return params, Path(out_dir or Path("outputs") / params.study)
 
 
-def describe(params):
-    """The resolved params as a key / value table, one row per key in the order `Params` declares them
-    (grouped by meaning); a Styler, so that no row is cut however many keys there are."""
-    values = params.to_dict()
-    text = [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in values.values()]
-    frame = pd.DataFrame({"value": text}, index=pd.Index(list(values), name="key"))
-    # no cell styles: GitHub's notebook view drops <style> blocks, an empty one costs nothing
-    return frame.style.set_caption(f"{params.study}: resolved params ({len(values)} keys, as in params.json)")
-
-
 def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, progress: bool = True,
         collect: bool = False) -> pd.DataFrame:
     """Run or resume the study, one log line per finished cycle under the cell; with jobs > 1 through

@@ -69,10 +69,12 @@ def test_cifar10_notebook_runs_on_ci_profile(tmp_path, tiny_data_root):
     n_cycles = (params["max_labeled"] - params["initial_labeled"]) // params["query_size"] + 1
     assert len(stderr) == len(params["strategies"]) * len(params["seeds"]) * n_cycles
     assert all(" cycles done, elapsed " in line for line in stderr)
-    # the params as a key/value table: one row per key
+    # the params as a key/value table in the appendix: one row per key
     html = next(o.data["text/html"] for c in nbformat.read(executed, as_version=4).cells
-                if "notebook.describe(params)" in c.source for o in c.outputs if "data" in o)
-    assert html.count("<tr>") == 2 + len(params) and "L2R-AL (ours)" not in executed.read_text()  # 2 header rows
+                if "page.appendix(params, out)" in c.source for o in c.outputs
+                if "data" in o and "resolved params" in o.data.get("text/html", ""))
+    # the index-name header row, then a row per key (the column header row carries a style)
+    assert html.count("<tr>") == 1 + len(params) and "L2R-AL (ours)" not in executed.read_text()
 
 
 @pytest.mark.slow
@@ -88,7 +90,7 @@ def test_cifar10_notebook_compares_the_two_sorters_when_both_run(tmp_path, tiny_
         parameters={"params_path": str(params_file), "device": "cpu", "out_dir": str(tmp_path / "out"),
                     "data_root": str(tiny_data_root)})
     cell = next(c for c in nbformat.read(executed, as_version=4).cells if "sorter_quality(" in c.source)
-    shown = [o.data["text/plain"] for o in cell.outputs if "data" in o]
+    shown = [o.data["text/html"] for o in cell.outputs if "data" in o and "text/html" in o.data]
     assert len(shown) == 3  # the quality table, then the Spearman and accuracy differences
     record = json.loads((ROOT / "l2ral_lib" / "sorter_weights" / "gru-4.json").read_text())["validation"]
     assert f"{record['loss_like']['spearman']:.3f}" in shown[0] and "L2R-AL (GRU sorter)" in shown[1]
