@@ -17,11 +17,15 @@ OUT         = $(OUTPUTS)/$@-$(PROFILE)
 
 EXPERIMENTS := $(patsubst notebooks/%.ipynb,%,$(filter-out notebooks/sorter.ipynb notebooks/summary.ipynb notebooks/loss_ranking.ipynb notebooks/explore.ipynb,$(wildcard notebooks/*.ipynb)))
 
-.PHONY: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench loss-ranking ranking-bench sorter sorter-report data-offline clean help
-help:
-	@sed -n '1p' Makefile; echo "targets: setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench loss-ranking sorter sorter-report data-offline clean"
+.PHONY: data setup test $(EXPERIMENTS) results summary readme-results verify restore paper-proof paper-proof-status gpu-check gpu-wheels mutation bench loss-ranking ranking-bench sorter sorter-report data-offline clean help
+help:  ## this list: every target, every experiment and profile
+	@sed -n '1,2p' Makefile
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' Makefile | awk -F'## ' '{split($$1, t, ":"); printf "  %-19s %s\n", t[1], $$2}'
+	@printf "  %-19s %s\n" "<experiment>" "one of $(EXPERIMENTS): make <experiment> PROFILE=<profile> DEVICE=<cpu|cuda|auto>"
+	@echo "profiles (params/<experiment>-<profile>.yaml):"; for e in $(EXPERIMENTS); do \
+	  printf "  %-19s %s\n" "$$e" "$$(ls params/$$e-*.yaml | sed -E "s|params/$$e-(.*)\.yaml|\1|" | tr '\n' ' ')"; done
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed  ## .venv with torch, the package, Jupyter and its kernel
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -34,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # a worker process per core (pytest-xdist), a test file's tests in one worker (their module fixtures once)
-test: setup
+test: setup  ## the test suite on the CPU (a worker per core)
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 # Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill;
@@ -48,6 +52,8 @@ STUDY = $(if $(COLLECT),,$(if $(filter slurm,$(EXECUTOR)),\
   $(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml))
 $(EXPERIMENTS): setup
 	$(if $(filter-out local slurm,$(EXECUTOR)),$(error EXECUTOR is local or slurm, not '$(EXECUTOR)'))
+	@test -f params/$@-$(PROFILE).yaml || { echo "error: no profile '$(PROFILE)' for $@ (params/$@-$(PROFILE).yaml);" \
+	  "profiles: $$(ls params/$@-*.yaml | sed -E 's|params/$@-(.*)\.yaml|\1|' | tr '\n' ' ')"; exit 2; }
 	$(STUDY)
 	mkdir -p $(OUT)
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \
@@ -58,37 +64,37 @@ $(EXPERIMENTS): setup
 # studies shipped beside them: the CIFAR-10 ablations (copying cifar10-smoke's finished slices), the
 # modern baselines, and the float32 halves of the bf16 comparison (BENCHMARKS.md).
 SMOKE_EXTRAS := cifar10:ablations cifar10:modern-smoke celeba:modern-smoke cifar10:smoke-fp32 celeba:smoke-fp32
-results: setup
+results: setup  ## every experiment at PROFILE, then the summary page and the generated pages
 	$(MAKE) $(EXPERIMENTS) PROFILE=$(PROFILE)
 	$(if $(filter smoke,$(PROFILE)),$(foreach x,$(SMOKE_EXTRAS),$(MAKE) $(word 1,$(subst :, ,$(x))) PROFILE=$(word 2,$(subst :, ,$(x))) &&) true)
 	$(MAKE) summary readme-results
 
 # One page over every study under $(OUTPUTS): $(OUTPUTS)/summary/summary.ipynb and its figures.
-summary: setup
+summary: setup  ## one page over every study under OUTPUTS: outputs/summary/summary.ipynb
 	mkdir -p $(OUTPUTS)/summary
 	$(PY) -m papermill notebooks/summary.ipynb $(OUTPUTS)/summary/summary.ipynb --cwd . -k python3 --no-progress-bar \
 	  -p outputs_dir $(OUTPUTS)
 
 # README.md's claims, Results and loss-ranking tables from the studies under $(OUTPUTS) (tests/report/test_readme.py checks they agree)
-readme-results: setup
+readme-results: setup  ## README's claims and loss-ranking tables, docs/claims.md and docs/results.md from outputs/
 	$(PY) -m l2ral_lib readme-results --outputs $(OUTPUTS)
 
 # rerun one finished slice of a study and compare it to the last digit: make verify STUDY=outputs/cifar10-smoke SLICE=l2r:0
-verify: setup
+verify: setup  ## rerun one finished slice and compare it to the last digit: STUDY=outputs/<study> SLICE=<method>:<seed>
 	$(PY) -m l2ral_lib verify $(STUDY) $(SLICE)
 
 # the study as committed, after a reproduction rewrote it (a run in a folder git tracks says this at its start):
 # its tracked files back, and what the run added that git ignores (state.pt, locks) removed. make restore STUDY=outputs/cifar10-smoke
-restore:
+restore:  ## a committed study back after a reproduction rewrote it: STUDY=outputs/<study>
 	$(if $(STUDY),,$(error STUDY=outputs/<study> names the study folder to restore))
 	git checkout -- $(STUDY) && git clean -fdX -- $(STUDY)
 
 # the CIFAR-10 paper profile, one seed, every method, on one GPU, detached: rerun to resume
 PROOF_OUT ?= outputs/cifar10-paper
-paper-proof: setup
+paper-proof: setup  ## the CIFAR-10 paper profile, one seed, every method, on one GPU, detached
 	$(PY) tools/paper_proof.py start --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --jobs $(JOBS) --out $(PROOF_OUT)
 
-paper-proof-status: setup
+paper-proof-status: setup  ## how far the paper proof run is
 	$(PY) tools/paper_proof.py status --out $(PROOF_OUT)
 
 # a 15-minute GPU window: pytest -m gpu, ms per step of every paper method, sorter with/without cuDNN,
@@ -102,12 +108,12 @@ paper-proof-status: setup
 GPU_CHECK_ARGS ?=
 GPU_CHECK_OUT  ?= outputs/gpu-check
 GPU_WHEELS     := diffsort==0.2.0
-gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)  ## a 15-minute GPU window: GPU tests, step times, projected paper studies
 	$(if $(wildcard .whl/*.whl),$(PY) -m pip install -q --no-index --no-deps --no-compile --upgrade --target .whl/site .whl/*.whl &&) \
 	PYTHONPATH="$(CURDIR)/.whl/site:$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
 	$(PY) tools/gpu_check.py --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
-gpu-wheels:
+gpu-wheels:  ## the wheels the GPU machine lacks, into .whl/
 	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform any -d .whl $(GPU_WHEELS)
 
@@ -129,7 +135,7 @@ MUTANTS ?= l2ral_lib.heads.* l2ral_lib.losses.* l2ral_lib.tasks.* \
 	l2ral_lib.strategies.vaal.x_shuffled_batches* l2ral_lib.strategies.vaal.x_iterations_per_cycle* \
 	l2ral_lib.outputs.x_load_selected* l2ral_lib.seeds.x_derive_seed* l2ral_lib.seeds.x_initial_labeled_set* \
 	l2ral_lib.seeds.x_query_subset* l2ral_lib.loop.x_open_study*
-mutation: setup
+mutation: setup  ## mutation testing of the selection and resume code (RESUME=1 goes on where it stopped)
 	$(PY) -m pip install -q mutmut==3.8.1
 	@set -f; if [ "$(RESUME)" = 1 ]; then $(PY) tools/mutation/resume_state.py restore . || exit 1; \
 	  names=$$($(PY) tools/mutation/resume_state.py pending . --or-one --scope $(MUTANTS)); else names="$(MUTANTS)"; fi; \
@@ -139,7 +145,7 @@ mutation: setup
 	PY=$(abspath $(PY)) tools/mutation/hand_mutants.sh
 	$(PY) tools/mutation/mutation_report.py . --scope $(foreach m,$(MUTANTS),'$(m)')
 
-bench: setup
+bench: setup  ## benchmarks of the training step, queries and sorter (BENCHMARKS.md)
 	$(PY) benchmarks/bench.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE))
 
 # The loss-ranking experiment: every loss head x ranking objective on 10 seeds' smoke-size targets (frozen and
@@ -147,7 +153,7 @@ bench: setup
 # the heads only). THREADS: torch's CPU threads, 2 as the shipped tables were computed (their provenance.json):
 # another count may split the sums of a convolution differently, and the numbers then end a few digits apart.
 THREADS ?= 2
-loss-ranking: setup
+loss-ranking: setup  ## the loss-ranking experiment: every head x ranking objective, outputs/loss_ranking/
 	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --threads $(THREADS) \
 	  --out outputs/loss_ranking
 	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb --cwd . -k python3 \
@@ -158,14 +164,22 @@ ranking-bench:
 	@echo "make ranking-bench is deprecated: run make loss-ranking" >&2
 	@$(MAKE) --no-print-directory loss-ranking
 
-sorter: setup
+sorter: setup  ## pretrain a SoDeep sorter for lists of length SEQ_LEN
 	$(PY) -m l2ral_lib sorter --seq-len $(SEQ_LEN)
 
-sorter-report: setup
+sorter-report: setup  ## sorter quality per input family and length
 	mkdir -p outputs/sorter
 	$(PY) -m papermill notebooks/sorter.ipynb outputs/sorter/sorter.ipynb --cwd . -k python3
 
-data-offline:
+# CIFAR-10 for a machine with internet and no offline archives: torchvision fetches the official files into
+# DATA_ROOT/cifar10 (the loader reads them there); nothing is fetched where a copy is present. Tests never download.
+data: setup  ## CIFAR-10 from its official server with torchvision, where DATA_ROOT/cifar10 holds no copy
+	@if [ -d $(DATA_ROOT)/cifar10/train ] || [ -d $(DATA_ROOT)/cifar10/cifar-10-batches-py ]; then \
+	  echo "$(DATA_ROOT)/cifar10: present, nothing fetched"; else \
+	  echo "$(DATA_ROOT)/cifar10: missing; fetching CIFAR-10 (163 MB) with torchvision"; \
+	  $(PY) -c "import sys; from torchvision.datasets import CIFAR10; [CIFAR10(sys.argv[1], train=t, download=True) for t in (True, False)]" $(DATA_ROOT)/cifar10; fi
+
+data-offline:  ## unpack the offline archives of SHARED_DATA into DATA_ROOT
 	@test -d $(SHARED_DATA) || { echo "error: $(SHARED_DATA) not found; set SHARED_DATA=<folder with the archives>"; exit 2; }
 	mkdir -p $(DATA_ROOT)/cifar10 $(DATA_ROOT)/shanghaitech $(DATA_ROOT)/mpii
 	test -d $(DATA_ROOT)/cifar10/train || tar -xJf $(SHARED_DATA)/cifar10-jpeg.tar.xz -C $(DATA_ROOT)/cifar10
@@ -174,6 +188,6 @@ data-offline:
 	test -d $(DATA_ROOT)/shanghaitech/part_B/test_data || tar -xf $(SHARED_DATA)/shanghaitech-part-b-test.tar -C $(DATA_ROOT)/shanghaitech
 	test -d $(DATA_ROOT)/mpii/annot || tar -xJf $(SHARED_DATA)/mpii-annot.tar.xz -C $(DATA_ROOT)/mpii
 
-clean:
+clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache l2ral_lib.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
