@@ -112,3 +112,15 @@ def test_each_shipped_study_is_opened_by_its_params_file(study):
     """`make <experiment> PROFILE=<profile>` reruns a shipped study into its folder: its record, whatever keys
     it was written with, must be the params file's."""
     StudyFolder(study).guard(load_params(ROOT / "params" / f"{study.name}.yaml"))
+
+
+def test_a_record_from_before_a_key_existed_compares_at_its_default(ci_params):
+    """A params.json written before `entropy_spearman` existed is the study with the key at its default:
+    accepted as such, refused where the key is set otherwise."""
+    from l2ral_lib.outputs import changed_params
+
+    params = ci_params()
+    record = {k: v for k, v in params.to_dict().items() if k != "entropy_spearman"}
+    assert changed_params(record, params) == []
+    assert changed_params(record, ci_params(entropy_spearman=True)) == ["entropy_spearman"]
+    assert changed_params({**record, "epochs": params.epochs + 1}, params) == ["epochs"]

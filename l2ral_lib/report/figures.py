@@ -81,6 +81,7 @@ STYLES = {
     "l2r-gru-sorter": Style("#661100", "8", "--"),  # brown
     "oracle-loss": Style("#000000", "x", ":"),  # black
     "l2r-joint": Style("#aa4466", "H", "--"),  # raspberry
+    "ll4al-early-detach": Style("#ee8866", "D", "--"),  # light vermillion, LL4AL's marker: its sensitivity variant
 }
 # A method not in STYLES gets one of these by a hash of its key (the same in every figure, not unique).
 _FALLBACK = (Style("#6699cc", "o", "--"), Style("#ddcc77", "s", "--"), Style("#88ccee", "^", "--"),
