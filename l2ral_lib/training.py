@@ -62,12 +62,10 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
         # accumulated on the device and checked once per epoch: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         order = labeled[torch.randperm(len(labeled), device=device)]
-        for start in range(0, len(order), params.batch_size):
-            batch = order[start:start + params.batch_size]
-            inputs, targets = data.train_batch(batch, augment=True)
+        for inputs, targets in data.train_batches(order.split(params.batch_size), augment=True):
             # full batches through the compiled step; an epoch's short last batch eagerly, the same
             # function (its size changes with the labeled set: each would be another graph to compile)
-            total = (captured if len(batch) == params.batch_size else loss_of)(inputs, targets, epoch)
+            total = (captured if len(inputs) == params.batch_size else loss_of)(inputs, targets, epoch)
             optimizer.zero_grad(set_to_none=True)
             strategy.zero_grad()
             total.backward()
@@ -88,9 +86,7 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
     model.eval()
     device = next(model.parameters()).device
     sums, true_losses, predicted = {}, [], []
-    for start in range(0, data.n_test, params.eval_batch_size):
-        index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
-        inputs, targets = data.test_batch(index)
+    for inputs, targets in data.test_batches(torch.arange(data.n_test, device=device).split(params.eval_batch_size)):
         with autocast(params, device):
             output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():

@@ -119,6 +119,18 @@ class StudyData:
     def test_batch(self, index: torch.Tensor):
         raise NotImplementedError
 
+    def train_batches(self, batches, augment: bool = True):
+        """`train_batch` of each index batch in turn, computed when the caller asks for it: a draw of the
+        augmentation happens where a single `train_batch` would. The loops that know their batches ahead
+        (an epoch, an evaluation, a scoring pass) read through this, so data streamed from disk can read
+        ahead (streaming.py)."""
+        for index in batches:
+            yield self.train_batch(index, augment)
+
+    def test_batches(self, batches):
+        for index in batches:
+            yield self.test_batch(index)
+
 
 class ImageClassificationData(StudyData):
     """uint8 images (N, C, H, W) + int64 labels (N,), per-channel normalisation from the pool,
@@ -158,14 +170,17 @@ class ImageClassificationData(StudyData):
         flip = torch.rand(b, device=images.device) < 0.5
         return torch.where(flip[:, None, None, None], cropped.flip(-1), cropped)
 
-    def train_batch(self, index, augment=True):
-        images = self.train_images[index]
+    def prepared(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
+        """uint8 images on the device -> the model's float inputs: augmented (where asked and enabled), normalised."""
         if augment and self.augment:
             images = self.random_crop_flip(images)
-        return self.normalise(images), self.train_labels[index]
+        return self.normalise(images)
+
+    def train_batch(self, index, augment=True):
+        return self.prepared(self.train_images[index], augment), self.train_labels[index]
 
     def test_batch(self, index):
-        return self.normalise(self.test_images[index]), self.test_labels[index]
+        return self.prepared(self.test_images[index], False), self.test_labels[index]
 
 
 # name -> loader class: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known without

@@ -72,8 +72,7 @@ class QueryContext:
                     module.train()
         try:
             parts = []
-            for start in range(0, len(index), self.params.eval_batch_size):
-                inputs, targets = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
+            for inputs, targets in self.data.train_batches(index.split(self.params.eval_batch_size), augment=False):
                 with autocast(self.params, inputs.device):
                     output = self.model(prepare(inputs, self.params))
                 output = output._replace(output=output.output.float(), embedding=output.embedding.float())
