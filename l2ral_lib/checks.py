@@ -27,6 +27,11 @@ def validate_names(params: Params) -> None:
     if params.dataset not in list_datasets():
         raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(list_datasets())}")
     dataset = get_dataset(params.dataset)
+    if hasattr(dataset, "check_params"):  # what a dataset needs of the params (image-folder: data_root)
+        dataset.check_params(params)
+    if params.data_loading == "stream" and not getattr(dataset, "streams", False):
+        raise ParamsError("data_loading", f"{params.dataset} is held on the device; stream is for image-folder and"
+                                          " image-csv")
     allowed = getattr(dataset, "downscales", (1,))
     if params.input_downscale not in allowed:
         raise ParamsError("input_downscale", f"{params.dataset} supports {', '.join(map(str, allowed))}, got"

@@ -67,10 +67,12 @@ def longest_first(slices: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
-    """Keys in which `params` differ from a recorded params.json, beside those that change no slice."""
-    current = params.to_dict()
+    """Keys in which `params` differ from a recorded params.json, beside those that change no slice. A key
+    the record lacks was added to Params after the study ran, with a default that keeps what the code did
+    before it existed: the record holds that default."""
+    current, defaults = params.to_dict(), Params().to_dict()
     skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
-    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
+    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k, defaults.get(k)) != current.get(k))
 
 
 class SliceFolder:

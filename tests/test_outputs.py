@@ -8,9 +8,10 @@ import pytest
 from helpers import ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
+from l2ral_lib.config import Params
 from l2ral_lib.errors import ParamsError
 from l2ral_lib.loop import run_study
-from l2ral_lib.outputs import StudyFolder
+from l2ral_lib.outputs import StudyFolder, changed_params
 
 
 def test_unwritable_output(tmp_path, capsys, tiny_data_root):
@@ -85,3 +86,11 @@ def test_reuse_from_copies_finished_slices_and_computes_the_rest(ci_params, tmp_
     with pytest.raises(ParamsError, match="reuse_from: .*other params \\(changed: epochs\\)"):
         run_study(ci_params(experiment="other", epochs=3, reuse_from="base"), "cpu", outputs / "other", progress=False)
     assert not (outputs / "other").exists()
+
+
+def test_a_key_added_after_a_study_ran_reads_as_its_default():
+    """params.json of a study run before a key existed lacks it: the key's default is what that run did."""
+    recorded = {k: v for k, v in Params().to_dict().items() if k != "image_size"}
+    assert changed_params(recorded, Params()) == []
+    assert changed_params(recorded, Params(image_size=64)) == ["image_size"]
+    assert changed_params({**recorded, "image_size": 64}, Params()) == ["image_size"]
