@@ -46,10 +46,10 @@ class Params:
     pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
     test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
     input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper
-    model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
+    model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models()), torchvision/<name> or your <module>:<factory> (docs/extending.md)
     model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
     dropout: float = 0.0  # p of a dropout before the classifier's last FC, every method (0: none = the paper's)
-    pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
+    pretrained: typing.Optional[str] = None  # path to backbone weights (regression models) or a torchvision/<name> state dict; None: random init
     strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])  # query strategies compared (`python -m l2ral_lib list`)
     seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
     # --- the active-learning budget
@@ -304,7 +304,8 @@ def validate(params: Params) -> None:
     if params.subset_size is not None and params.subset_size < params.query_size:
         raise ParamsError("subset_size", f"({params.subset_size}) is smaller than query_size ({params.query_size}):"
                                          " the query could not be filled")
-    if params.pretrained and params.model_width != 64:
+    # the registered models' widths (torchvision/<name> and <module>:<factory> models have none)
+    if params.pretrained and params.model_width != 64 and "/" not in params.model and ":" not in params.model:
         raise ParamsError("model_width", f"({params.model_width}) must be 64 for the ImageNet weights in `pretrained`;"
                                          " set pretrained: null for a narrower model")
     for key in ("lr_milestones", "head_lr_milestones"):
