@@ -55,10 +55,6 @@ def _keep_input(module, args):
     module.__dict__.setdefault(KEPT, []).append(args[0])
 
 
-def _taken(module, call: int) -> torch.Tensor:
-    return module.__dict__.pop(KEPT)[call]
-
-
 class Adapted(nn.Module):
     """`net` returning logits -> ModelOutput(logits, stage maps, embedding), `net`'s state dict under `net.`."""
 
@@ -69,17 +65,25 @@ class Adapted(nn.Module):
         # (module, its n-th call in a forward): tuples, so that nn.Module does not register net's modules twice
         self.stages, self.classifier = tuple(stages), classifier
         self.feature_channels = channels
-        for module in {module for module, _ in stages}:
+        self.hooked = tuple({module for module, _ in stages})
+        for module in self.hooked:
             module.register_forward_hook(_keep_output)
         if classifier:
             classifier[0].register_forward_pre_hook(_keep_input)
+            self.hooked += (classifier[0],)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
+        for module in self.hooked:  # what a forward that raised half-way left behind
+            module.__dict__.pop(KEPT, None)
         logits = self.net(x)
         logits = getattr(logits, "logits", logits)  # GoogLeNet and Inception add auxiliary outputs in training
-        kept = {module: module.__dict__.pop(KEPT) for module in {module for module, _ in self.stages}}
+        kept = {module: module.__dict__.pop(KEPT) for module in self.hooked}
         features = [kept[module][call] for module, call in self.stages]
-        embedding = (_taken(*self.classifier).flatten(1) if self.classifier else features[-1].mean((2, 3)))
+        if self.classifier:
+            module, call = self.classifier
+            embedding = kept[module][call].flatten(1)
+        else:
+            embedding = features[-1].mean((2, 3))
         return ModelOutput(logits, features, embedding)
 
 
@@ -234,7 +238,10 @@ def factory_of(name: str):
         raise ParamsError("model", f"cannot import module '{module_name}' ({type(error).__name__}: {error})") from None
     factory = getattr(module, attribute, None)
     if not callable(factory):
-        raise ParamsError("model", f"module '{module_name}' ({module.__file__}) has no callable '{attribute}'")
+        # which file was imported: another module of that name may come first on the path
+        where = os.path.relpath(module.__file__) if module.__file__ else module_name
+        where = module.__file__ if where.startswith("..") else where
+        raise ParamsError("model", f"module '{module_name}' ({where}) has no callable '{attribute}'")
     return factory
 
 

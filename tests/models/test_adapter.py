@@ -249,3 +249,17 @@ def test_model_output_is_what_heads_expect(params, data):
         assert isinstance(out, ModelOutput) and out.output.shape == (3, 3) and out.embedding.dim() == 2
         assert all(f.dim() == 4 for f in out.features)
         assert isinstance(build_model(params(model=name), data), nn.Module)
+
+
+def test_a_forward_that_raised_half_way_leaves_nothing_behind(params, data):
+    model = build_model(params(model="own_models_for_tests:logits"), data).eval()
+    x, other = inputs_of(data), data.train_batch(torch.tensor([5, 6, 7]), augment=False)[0]
+    with torch.no_grad():
+        expected = model(other)
+        handle = model.net.fc1.register_forward_pre_hook(lambda module, args: 1 / 0)  # after every map was kept
+        with pytest.raises(ZeroDivisionError):
+            model(x)
+        handle.remove()
+        again = model(other)
+    assert all(torch.equal(a, b) for a, b in zip(again.features, expected.features))
+    assert torch.equal(again.embedding, expected.embedding)
