@@ -83,7 +83,8 @@ def read_labeled(images: Path, labels: Path) -> tuple[list[Path], dict[str, str]
     return pool, labeled
 
 
-def check_arguments(strategy: str, budget: int, subset: int | None, n_unlabeled: int, images: Path, out: Path) -> None:
+def check_arguments(strategy: str, budget: int, subset: int | None, n_unlabeled: int, images: Path, labels: Path,
+                    out: Path) -> None:
     known = list_strategies()
     if strategy not in known:
         raise ParamsError("--strategy", f"unknown strategy '{strategy}'{did_you_mean(strategy, known)}; known:"
@@ -97,6 +98,8 @@ def check_arguments(strategy: str, budget: int, subset: int | None, n_unlabeled:
         raise ParamsError("--subset", f"({subset}) is smaller than --budget ({budget}): the query could not be filled")
     if not out.parent.is_dir():
         raise ParamsError("--out", f"{out.parent} is no folder to write {out.name} into")
+    if out.resolve() == labels.resolve():
+        raise ParamsError("--out", f"{out} is the labels file: the picks would replace the labels")
 
 
 def query(images: str | Path, labels: str | Path, budget: int, strategy: str, out: str | Path, seed: int = 0,
@@ -106,7 +109,7 @@ def query(images: str | Path, labels: str | Path, budget: int, strategy: str, ou
     (path,score,rank). -> a one-line summary. Every check comes before the training (module docstring)."""
     images, labels, out = Path(images), Path(labels), Path(out)
     pool, labeled_names = read_labeled(images, labels)
-    check_arguments(strategy, budget, subset, len(pool) - len(labeled_names), images, out)
+    check_arguments(strategy, budget, subset, len(pool) - len(labeled_names), images, labels, out)
     params = query_params(images, strategy, seed, len(labeled_names), budget, subset, params_file, overrides or {})
     if sorters_used(params) and len(labeled_names) < params.batch_size:
         raise ParamsError("batch_size", f"{strategy} trains its head through the sorter on full batches of"
@@ -131,8 +134,8 @@ def query(images: str | Path, labels: str | Path, budget: int, strategy: str, ou
     ctx = QueryContext(model=model, data=data, task=task, params=params, labeled=labeled, subset=candidates,
                        seed=derive_seed(seed, "query", 0))
     picks = checked_query(chooser, ctx, budget)
-    # float32 scores as their shortest exact text; none where the strategy picks without scores
-    scores = [str(s) for s in ctx.scores[picks].cpu().numpy()] if ctx.scores is not None else [""] * budget
+    # float32 scores as their shortest exact text (a zero unsigned); none where the strategy picks without scores
+    scores = [str(s + 0) for s in ctx.scores[picks].cpu().numpy()] if ctx.scores is not None else [""] * budget
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["path", "score", "rank"])

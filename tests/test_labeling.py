@@ -124,10 +124,13 @@ BAD = {  # what is wrong -> (prepare it, the one line)
     "too few labeled for the sorter": (lambda t: None, "params: batch_size: l2r trains its head through the sorter on"
                                                        " full batches of 32, and 9 images are labeled"),
     "bad --set": (lambda t: None, "params: epochs: must be > 0, got 0"),
+    "out is the labels file": (lambda t: None, "params: --out: .*labels.csv is the labels file"),
+    "out in no folder": (lambda t: None, "params: --out: .*absent is no folder to write next.csv into"),
 }
 ARGUMENTS = {"budget above the unlabeled": ["--budget", "22"], "unknown strategy": ["--strategy", "entropie"],
              "oracle strategy": ["--strategy", "oracle-loss"], "subset below budget": ["--subset", "4"],
-             "too few labeled for the sorter": ["--strategy", "l2r"], "bad --set": ["--set", "epochs=0"]}
+             "too few labeled for the sorter": ["--strategy", "l2r"], "bad --set": ["--set", "epochs=0"],
+             "out is the labels file": ["--out", "labels.csv"], "out in no folder": ["--out", "absent/next.csv"]}
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -136,10 +139,11 @@ def test_bad_input_is_one_line_before_training_and_writes_nothing(photos, case, 
     prepare, message = BAD[case]
     prepare(tmp_path)
     monkeypatch.setattr(labeling, "train_cycle", lambda *a, **k: pytest.fail("trained despite bad input"))
-    assert main(["query", "--images", str(tmp_path / "photos"), "--labels", str(tmp_path / "labels.csv"),
-                 "--budget", "6", "--strategy", "entropy", "--out", str(tmp_path / "next.csv"), "--device", "cpu",
-                 *ARGUMENTS.get(case, [])]) == 2
+    monkeypatch.chdir(tmp_path)
+    labels_before = (tmp_path / "labels.csv").read_text()
+    assert main(["query", "--images", "photos", "--labels", "labels.csv", "--budget", "6", "--strategy", "entropy",
+                 "--out", "next.csv", "--device", "cpu", *ARGUMENTS.get(case, [])]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert re.search(message, err), err
-    assert not (tmp_path / "next.csv").exists()
+    assert not (tmp_path / "next.csv").exists() and (tmp_path / "labels.csv").read_text() == labels_before
