@@ -13,6 +13,8 @@ examples:
   python -m l2ral_lib list                                     strategies, datasets, models, every params key
   python -m l2ral_lib sorter --help                            pretrain a differentiable sorter
   python -m l2ral_lib templates my-study                       the params profiles and notebooks, to edit and run
+  python -m l2ral_lib query --images DIR --labels labels.csv --budget 20 --strategy l2r --out next.csv
+                                                               your images: which to label next (docs/extending.md)
 
 Installed with pip, `l2ral` is the same command (`l2ral run params/cifar10-smoke.yaml`), run from the folder
 `l2ral templates` filled: relative paths and the default data folder (data/) are then the working directory's.
@@ -118,7 +120,36 @@ def _parser() -> argparse.ArgumentParser:
                                                 " of the package into DIR, to edit and run from there.")
     templates.add_argument("dir", metavar="DIR")
     templates.add_argument("--force", action="store_true", help="overwrite files in DIR that differ")
+    _query_parser(commands)
     return parser
+
+
+def _query_parser(commands) -> None:
+    query = commands.add_parser("query", help="train on your labeled images, write the next ones to label",
+                                description="Train on the images labels.csv labels (one study cycle), let the"
+                                            " strategy score the other images under --images, and write the"
+                                            " --budget of them to label next to --out (path,score,rank). Defaults"
+                                            " suit small images on a CPU (l2ral_lib/labeling.py DEFAULTS).")
+    query.add_argument("--images", required=True, metavar="DIR", help="the pool: every image under DIR")
+    query.add_argument("--labels", required=True, metavar="CSV", help="path,label rows; paths relative to DIR")
+    query.add_argument("--budget", required=True, type=int, metavar="K", help="how many images to pick")
+    query.add_argument("--strategy", required=True, metavar="NAME", help="a strategy of `list` (l2r, entropy, ...)")
+    query.add_argument("--out", required=True, metavar="CSV", help="where the picks go (path,score,rank; rank 1 first)")
+    query.add_argument("--subset", type=int, metavar="N", help="score a random N of the unlabeled images (default: all)")
+    query.add_argument("--seed", type=int, default=0, help="the same inputs and seed give the same picks (default 0)")
+    query.add_argument("--params", metavar="FILE", help="a params YAML whose keys replace the defaults")
+    query.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                       help="override a params key (value read as YAML), e.g. --set epochs=20")
+    query.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
+    query.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+
+
+def _query(args) -> int:
+    from .labeling import query  # noqa: PLC0415
+
+    print(query(args.images, args.labels, args.budget, args.strategy, args.out, seed=args.seed, subset=args.subset,
+                params_file=args.params, overrides=dict(args.set), device=args.device, progress=not args.no_progress))
+    return 0
 
 
 def listing() -> str:
@@ -219,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.dir}: {copied['params']} params profiles in params/, {copied['notebooks']} notebooks in"
                   f" notebooks/; next: cd {args.dir} && {_prog()} check params/cifar10-smoke.yaml")
             return 0
+        if args.command == "query":
+            return _query(args)
         from .checks import check_study, load_params  # noqa: PLC0415
 
         params = load_params(args.params, dict(args.set))

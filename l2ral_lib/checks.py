@@ -16,7 +16,7 @@ from .config import Params, parse_params, read_params
 from .data import StudyData, get_dataset, list_datasets, load_dataset
 from .errors import ParamsError
 from .losses import RANK_LOSSES
-from .models import list_models
+from .models import check_model, check_model_on_data
 from .paths import pretrained_file
 from .registry import did_you_mean
 from .strategies import get_strategy, list_strategies
@@ -27,6 +27,11 @@ def validate_names(params: Params) -> None:
     if params.dataset not in list_datasets():
         raise ParamsError("dataset", f"unknown dataset '{params.dataset}'; known: {', '.join(list_datasets())}")
     dataset = get_dataset(params.dataset)
+    if hasattr(dataset, "check_params"):  # what a dataset needs of the params (image-folder: data_root)
+        dataset.check_params(params)
+    if params.data_loading == "stream" and not getattr(dataset, "streams", False):
+        raise ParamsError("data_loading", f"{params.dataset} is held on the device; stream is for image-folder and"
+                                          " image-csv")
     allowed = getattr(dataset, "downscales", (1,))
     if params.input_downscale not in allowed:
         raise ParamsError("input_downscale", f"{params.dataset} supports {', '.join(map(str, allowed))}, got"
@@ -34,8 +39,7 @@ def validate_names(params: Params) -> None:
     if params.dropout and dataset.task != "classification":
         raise ParamsError("dropout", f"only the classification models have a dropout layer; set 0 for"
                                      f" {params.dataset}")
-    if params.model not in list_models():
-        raise ParamsError("model", f"unknown model '{params.model}'; known: {', '.join(list_models())}")
+    check_model(params)
     known = list_strategies()
     for i, name in enumerate(params.strategies):
         if name not in known:
@@ -77,11 +81,12 @@ def check_files(params: Params) -> None:
 
 
 def check_against_data(params: Params, data: StudyData) -> None:
-    """Checks that need the loaded data: the pool's size (a small ImageFolder tree, say) and each
-    strategy's needs of the inputs (VAAL's image shape)."""
+    """Checks that need the loaded data: the pool's size (a small ImageFolder tree, say), a torchvision or
+    your own model's outputs on the inputs, and each strategy's needs of the inputs (VAAL's image shape)."""
     if params.max_labeled > data.n_pool:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({data.n_pool} samples"
                                          f" of {data.name}); lower max_labeled")
+    check_model_on_data(params, data)
     for name in params.strategies:
         get_strategy(name).check_data(params, data)
 

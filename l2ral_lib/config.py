@@ -41,16 +41,16 @@ class Params:
     # --- what is studied
     study: str = "cifar10"  # the study's name: its output folder by default (outputs/<study>) and the label of its log lines
     dataset: str = "cifar10"  # registered dataset (l2ral_lib.data.list_datasets())
-    data_root: typing.Optional[str] = None  # None: $L2RAL_DATA, else data/ in the project
+    data_root: typing.Optional[str] = None  # None: $L2RAL_DATA, else data/ in the project; image-folder, image-csv: the dataset's own folder
     download: bool = False  # allow the official download when the data is missing (never in tests)
     reuse_from: typing.Optional[str] = None  # a sibling study (same params but study, seeds, strategies): copy its finished slices
     pool_size: typing.Optional[int] = None  # use a fixed random part of the training set as the pool (None: all)
     test_size: typing.Optional[int] = None  # evaluate on a fixed random part of the test set (None: all)
     input_downscale: int = 1  # divide the dataset's input resolution (CPU profiles of the regression tasks); 1 = paper
-    model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models())
+    model: str = "resnet18"  # registered target model (l2ral_lib.models.list_models()), torchvision/<name> or your <module>:<factory> (docs/extending.md)
     model_width: int = 64  # channels of the first block (64 = the paper's ResNet-18)
     dropout: float = 0.0  # p of a dropout before the classifier's last FC, every method (0: none = the paper's)
-    pretrained: typing.Optional[str] = None  # path to backbone weights (regression models); None: random init
+    pretrained: typing.Optional[str] = None  # path to backbone weights (regression models) or a torchvision/<name> state dict; None: random init
     strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])  # query strategies compared (`python -m l2ral_lib list`)
     seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
     # --- the active-learning budget
@@ -74,6 +74,11 @@ class Params:
     augment: bool = True  # dataset's training augmentation (CIFAR-10: random crop from zero-padded + flip)
     crop_padding: int = 2  # image classification: zero padding before the random crop (paper IV-A: 32 from 36x36)
     crop_fraction: float = 1.0  # crowd counting: side fraction of the random training crop (1: whole image + flip)
+    # --- your own image data (datasets image-folder and image-csv; docs/extending.md)
+    image_size: int = 32  # every image resized (bilinear, aspect ratio not kept) to image_size x image_size pixels
+    data_loading: str = "auto"  # device: decoded once, held on the device | stream: read from disk through a DataLoader, batch by batch | auto: stream above device_data_gib
+    device_data_gib: float = 2.0  # data_loading auto: decoded pool + test images above this many GiB (3 x image_size^2 bytes each) stream
+    loader_workers: int = 2  # DataLoader processes decoding images (0: in the main process)
     # --- loss-prediction heads (l2r, ll4al and ablations)
     head_optimizer: str = "adam"  # adam | sgd (the paper trains both heads with Adam 1e-3 on CIFAR-10)
     head_lr: float = 1e-3  # learning rate of the loss-prediction head
@@ -297,10 +302,10 @@ def validate(params: Params) -> None:
               "lr", "eval_batch_size", "head_lr", "head_hidden", "model_width", "vaal_latent_dim",
               "vaal_width", "vaal_lr", "pool_size", "test_size", "vaal_image_size", "input_downscale",
               "vaal_batch_size", "vaal_iterations", "crop_fraction", "lr_decay_per_epoch",
-              "bald_passes", "min_epoch_samples")
+              "bald_passes", "min_epoch_samples", "image_size", "device_data_gib")
     _positive(params, "weight_decay", "momentum", "lr_gamma", "vaal_epochs", "ll4al_margin", "ll4al_weight",
-              "ll4al_detach_epoch", "ll4al_early_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum", "crop_padding",
-              allow_zero=True)
+              "ll4al_detach_epoch", "ll4al_early_detach_epoch", "vaal_beta", "vaal_adversary_weight", "head_momentum",
+              "crop_padding", "loader_workers", allow_zero=True)
     for key in ("crop_fraction", "lr_decay_per_epoch"):
         if getattr(params, key) > 1:
             raise ParamsError(key, f"must be at most 1, got {getattr(params, key)}")
@@ -312,7 +317,8 @@ def validate(params: Params) -> None:
         raise ParamsError("strategies", "a strategy is listed twice")
     if not params.seeds or len(set(params.seeds)) != len(params.seeds):
         raise ParamsError("seeds", "give at least one seed, each once")
-    for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam"))):
+    for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam")),
+                         ("data_loading", ("auto", "device", "stream"))):
         if getattr(params, key) not in allowed:
             raise ParamsError(key, f"must be one of {', '.join(allowed)}, got '{getattr(params, key)}'")
     if isinstance(params.compile, str) and params.compile != "reduce-overhead":
@@ -325,7 +331,8 @@ def validate(params: Params) -> None:
     if params.subset_size is not None and params.subset_size < params.query_size:
         raise ParamsError("subset_size", f"({params.subset_size}) is smaller than query_size ({params.query_size}):"
                                          " the query could not be filled")
-    if params.pretrained and params.model_width != 64:
+    # the registered models' widths (torchvision/<name> and <module>:<factory> models have none)
+    if params.pretrained and params.model_width != 64 and "/" not in params.model and ":" not in params.model:
         raise ParamsError("model_width", f"({params.model_width}) must be 64 for the ImageNet weights in `pretrained`;"
                                          " set pretrained: null for a narrower model")
     for key in ("lr_milestones", "head_lr_milestones"):

@@ -54,16 +54,7 @@ class Study:
         return get_task(self.data.task)
 
     def build(self, method: str, seed: int):
-        """Model and strategy of a slice, initialised from the seed alone (the model shared by every
-        method); the global generator leaves as it came (see the module docstring)."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, "model"))
-            model = build_model(self.params, self.data).to(self.device)
-            if uses_channels_last(self.params, self.device):
-                model = model.to(memory_format=torch.channels_last)
-            torch.manual_seed(derive_seed(seed, "head", method))
-            strategy = get_strategy(method)(self.params, self.task, model, self.device)
-        return model, strategy
+        return build_slice(self.params, self.data, self.device, method, seed)
 
     @property
     def folder(self) -> StudyFolder:
@@ -162,11 +153,30 @@ class Study:
         subset = query_subset(seed, cycle, labeled, self.data.n_pool, p.subset_size).to(self.device)
         ctx = QueryContext(model=model, data=self.data, task=self.task, params=p, labeled=labeled, subset=subset,
                            timings=timings, seed=derive_seed(seed, "query", cycle))
-        picks = strategy.query(ctx, p.query_size)
-        if len(picks) != p.query_size or len(torch.unique(picks)) != len(picks):
-            raise RuntimeError(f"strategy {strategy.name} returned {len(picks)} picks ({len(torch.unique(picks))}"
-                               f" distinct) for a query of {p.query_size}")
-        return subset[picks]
+        return subset[checked_query(strategy, ctx, p.query_size)]
+
+
+def build_slice(params: Params, data: StudyData, device: torch.device, method: str, seed: int):
+    """Model and strategy of a slice, initialised from the seed alone (the model shared by every
+    method); the global generator leaves as it came (see the module docstring)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "model"))
+        model = build_model(params, data).to(device)
+        if uses_channels_last(params, device):
+            model = model.to(memory_format=torch.channels_last)
+        torch.manual_seed(derive_seed(seed, "head", method))
+        strategy = get_strategy(method)(params, get_task(data.task), model, device)
+    return model, strategy
+
+
+def checked_query(strategy, ctx: QueryContext, budget: int) -> torch.Tensor:
+    """The strategy's `budget` positions into ctx.subset; a strategy returning another count or a position
+    twice is a bug, stopped here."""
+    picks = strategy.query(ctx, budget)
+    if len(picks) != budget or len(torch.unique(picks)) != len(picks):
+        raise RuntimeError(f"strategy {strategy.name} returned {len(picks)} picks ({len(torch.unique(picks))}"
+                           f" distinct) for a query of {budget}")
+    return picks
 
 
 def reset_peak_memory(device: torch.device) -> None:

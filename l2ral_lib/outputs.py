@@ -66,17 +66,14 @@ def longest_first(slices: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return sorted(slices, key=lambda s: rank(s[0]))
 
 
-DEFAULTS = Params().to_dict()
-
-
 def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
     """Keys in which `params` differ from a recorded params.json, beside those that change no slice. A record
-    written before a key was renamed is compared under the new name; one written before a key existed, at
-    that key's default (a key is added with the default that keeps what studies computed before it)."""
-    recorded, current = renamed(recorded), params.to_dict()
-    recorded = {**{k: v for k, v in DEFAULTS.items() if k not in recorded}, **recorded}
+    written before a key was renamed is compared under the new name. A key the record lacks was added to
+    Params after the study ran, with a default that keeps what the code did before it existed: the record
+    holds that default."""
+    recorded, current, defaults = renamed(recorded), params.to_dict(), Params().to_dict()
     skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
-    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
+    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k, defaults.get(k)) != current.get(k))
 
 
 class SliceFolder:

@@ -73,12 +73,10 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
         # accumulated on the device and checked once per epoch: no host sync inside the loop
         loss_sum = torch.zeros((), device=device)
         order = epoch_order(labeled, params.min_epoch_samples)
-        for start in range(0, len(order), params.batch_size):
-            batch = order[start:start + params.batch_size]
-            inputs, targets = data.train_batch(batch, augment=True)
+        for inputs, targets in data.train_batches(order.split(params.batch_size), augment=True):
             # full batches through the compiled step; an epoch's short last batch eagerly, the same
             # function (its size changes with the labeled set: each would be another graph to compile)
-            total = (captured if len(batch) == params.batch_size else loss_of)(inputs, targets, epoch)
+            total = (captured if len(inputs) == params.batch_size else loss_of)(inputs, targets, epoch)
             optimizer.zero_grad(set_to_none=True)
             strategy.zero_grad()
             total.backward()
@@ -98,10 +96,8 @@ def test_items(model, data, task, params) -> pd.DataFrame:
     one row per test index (a task with `records_items`)."""
     model.eval()
     device = next(model.parameters()).device
-    parts = []
-    for start in range(0, data.n_test, params.eval_batch_size):
-        index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
-        inputs, targets = data.test_batch(index)
+    parts, indices = [], torch.arange(data.n_test, device=device).split(params.eval_batch_size)
+    for index, (inputs, targets) in zip(indices, data.test_batches(indices)):
         with autocast(params, device):
             output = model(prepare(inputs, params))
         values = task.item_values(output.output.float(), targets)
@@ -120,9 +116,7 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
     device = next(model.parameters()).device
     sums, true_losses, predicted, entropies = {}, [], [], []
     ranks_losses = strategy.predicts_loss or params.entropy_spearman
-    for start in range(0, data.n_test, params.eval_batch_size):
-        index = torch.arange(start, min(start + params.eval_batch_size, data.n_test), device=device)
-        inputs, targets = data.test_batch(index)
+    for inputs, targets in data.test_batches(torch.arange(data.n_test, device=device).split(params.eval_batch_size)):
         with autocast(params, device):
             output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():

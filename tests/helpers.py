@@ -13,6 +13,7 @@ from PIL import Image
 from torch import nn
 
 from l2ral_lib import loop
+from l2ral_lib.data import StudyData
 from l2ral_lib.models import ModelOutput
 from l2ral_lib.sorter import KINDS
 from l2ral_lib.strategies import QueryContext, get_strategy
@@ -81,7 +82,7 @@ class TableModel(nn.Module):
         return ModelOutput(self.logits[index], [], self.embedding[index])
 
 
-class TableData:
+class TableData(StudyData):
     def __init__(self, num_classes):
         self.num_classes = num_classes
 

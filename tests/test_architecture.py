@@ -17,7 +17,7 @@ FLOORS = {
     "config": 1, "provenance": 1, "devices": 2,
     "data": 2, "models": 2, "tasks": 2,
     "heads": 3, "ranks": 3, "losses": 3, "sorter": 3, "strategies": 3, "training": 3,
-    "seeds": 4, "checks": 4, "outputs": 4, "projection": 4, "loop": 5, "verify": 6, "reproduction": 6,
+    "seeds": 4, "checks": 4, "outputs": 4, "projection": 4, "loop": 5, "verify": 6, "reproduction": 6, "labeling": 6,
     "executors": 6, "notebook": 7, "__main__": 8, "__init__": 8,
     "report": 4,
 }

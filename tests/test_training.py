@@ -142,7 +142,7 @@ def test_entropy_spearman_is_the_models_own_entropy_ranked_against_its_true_loss
         def forward(self, index):
             return ModelOutput(logits[index] + self.w, [], None)
 
-    data = SimpleNamespace(n_test=23, test_batch=lambda index: (index, labels[index]))
+    data = SimpleNamespace(n_test=23, test_batches=lambda indices: ((index, labels[index]) for index in indices))
     params = ci_params(entropy_spearman=True, eval_batch_size=5)
     task = get_task("classification")
     metrics = training.evaluate(Fixed(), get_strategy("random")(params, task, None, "cpu"), data, task, params)

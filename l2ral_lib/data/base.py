@@ -91,6 +91,24 @@ def fixed_parts(params, train, test):
             take(test, fixed_subset(_length(test), params.test_size, seed=1)))
 
 
+def exact_channel_statistics(batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (unbiased) standard deviation of uint8 images (B, C, H, W) given in any number
+    of batches, on the [0, 1] scale, as float32. Integer sums, so the result does not depend on how the
+    images are split into batches or where they are read from (device-resident or streamed from disk)."""
+    sums, squares, count = 0, 0, 0
+    for images in batches:
+        wide = images.to(torch.int64)
+        sums = sums + wide.sum((0, 2, 3))
+        squares = squares + wide.square().sum((0, 2, 3))
+        count += images.shape[0] * images.shape[2] * images.shape[3]
+    if count < 2:
+        raise ValueError("channel statistics need at least two pixels")
+    # Python integers from here: exact, and the one rounding is the division to float
+    mean = [s / (255 * count) for s in sums.tolist()]
+    var = [(q * count - s * s) / (count * (count - 1)) / 255 ** 2 for s, q in zip(sums.tolist(), squares.tolist())]
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(var, dtype=torch.float64).sqrt().float()
+
+
 class Normalisation:
     """(uint8 images (B, C, H, W) / 255 - mean) / std per channel, the statistics on the data's device."""
 
@@ -119,6 +137,18 @@ class StudyData:
     def test_batch(self, index: torch.Tensor):
         raise NotImplementedError
 
+    def train_batches(self, batches, augment: bool = True):
+        """`train_batch` of each index batch in turn, computed when the caller asks for it: a draw of the
+        augmentation happens where a single `train_batch` would. The loops that know their batches ahead
+        (an epoch, an evaluation, a scoring pass) read through this, so data streamed from disk can read
+        ahead (streaming.py)."""
+        for index in batches:
+            yield self.train_batch(index, augment)
+
+    def test_batches(self, batches):
+        for index in batches:
+            yield self.test_batch(index)
+
 
 class ImageClassificationData(StudyData):
     """uint8 images (N, C, H, W) + int64 labels (N,), per-channel normalisation from the pool,
@@ -128,7 +158,7 @@ class ImageClassificationData(StudyData):
     task = "classification"
 
     def __init__(self, name, train_images, train_labels, test_images, test_labels, num_classes, device,
-                 crop_padding: int = 2, augment: bool = True):
+                 crop_padding: int = 2, augment: bool = True, statistics: tuple | None = None):
         self.name = name
         self.num_classes = num_classes
         self.device = torch.device(device)
@@ -139,9 +169,11 @@ class ImageClassificationData(StudyData):
         self.n_pool, self.n_test = len(train_labels), len(test_labels)
         self.crop_padding = crop_padding
         self.augment = augment
-        pixels = self.train_images.float().div_(255).transpose(0, 1).flatten(1)
-        self.normalise = Normalisation(pixels.mean(1), pixels.std(1), self.device)
-        del pixels
+        if statistics is None:  # the float32 reduction the shipped studies ran with
+            pixels = self.train_images.float().div_(255).transpose(0, 1).flatten(1)
+            statistics = pixels.mean(1), pixels.std(1)
+            del pixels
+        self.normalise = Normalisation(*statistics, self.device)
 
     def random_crop_flip(self, images: torch.Tensor) -> torch.Tensor:
         """Batched crop (size unchanged) from the zero-padded images, then a random horizontal flip."""
@@ -158,14 +190,17 @@ class ImageClassificationData(StudyData):
         flip = torch.rand(b, device=images.device) < 0.5
         return torch.where(flip[:, None, None, None], cropped.flip(-1), cropped)
 
-    def train_batch(self, index, augment=True):
-        images = self.train_images[index]
+    def prepared(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
+        """uint8 images on the device -> the model's float inputs: augmented (where asked and enabled), normalised."""
         if augment and self.augment:
             images = self.random_crop_flip(images)
-        return self.normalise(images), self.train_labels[index]
+        return self.normalise(images)
+
+    def train_batch(self, index, augment=True):
+        return self.prepared(self.train_images[index], augment), self.train_labels[index]
 
     def test_batch(self, index):
-        return self.normalise(self.test_images[index]), self.test_labels[index]
+        return self.prepared(self.test_images[index], False), self.test_labels[index]
 
 
 # name -> loader class: `.task` (the name in l2ral_lib.tasks), `.pool_size(params)` (known without

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from ..errors import DataError
 from ..paths import data_root
 from .base import ImageClassificationData, fixed_parts, register_dataset
-from .image_folder import _save_cache, decode_rgb
+from .image_folder import decode_rgb, save_cache
 
 ATTR_FILE, PARTITION_FILE, IMAGE_DIR = "list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"
 TARGET_ATTRIBUTE = "Male"
@@ -233,5 +233,5 @@ def decode_images(folder: Path, names: list[str], size: int = IMAGE_SIZE) -> tor
             list(pool.map(work, range(len(names))))
     finally:
         torch.set_num_threads(threads)
-    _save_cache(cache, {"images": images, "names": names})
+    save_cache(cache, {"images": images, "names": names})
     return images

@@ -32,7 +32,12 @@ class Cifar10:
         if (root / "cifar-10-batches-py").is_dir() or (params.download and not (root / "train").is_dir()):
             return _torchvision_arrays(root, params.download)
         if (root / "train").is_dir() and (root / "test").is_dir():
-            return (*load_image_folder(root / "train"), *load_image_folder(root / "test"))
+            arrays = (*load_image_folder(root / "train"), *load_image_folder(root / "test"))
+            folders = int(arrays[1].max()) + 1  # every class folder holds images (list_image_folder)
+            if folders != cls.num_classes:
+                raise DataError(f"{root / 'train'} holds {folders} class folders, CIFAR-10 has {cls.num_classes}; for"
+                                " other data use `dataset: image-folder` (docs/extending.md)")
+            return arrays
         raise DataError(f"CIFAR-10 not found at {root} (looked for cifar-10-batches-py/ and train/ + test/); {HOW_TO_GET}")
 
     @classmethod

@@ -28,3 +28,33 @@ def make_image_folder(root: str | Path, classes: int = 10, train_per_class: int 
                 image = (colour + stripes + noise).clamp(0, 255).to(torch.uint8)
                 Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:04d}.png")
     return root
+
+
+PHOTO_CLASSES = ("red", "green", "blue")
+
+
+def make_photos(root: str | Path, truth_csv: str | Path | None = None, per_class: int = 20, seed: int = 0) -> dict[str, str]:
+    """Write root/photo_<k>.<png|jpg|bmp>, images of many sizes (20 to 44 pixels a side, not square) whose
+    class is their dominant colour (PHOTO_CLASSES, in turn: photo_000 red, photo_001 green, ...), and
+    return {relative path: class}; `truth_csv` receives the same as path,label rows. Each image mixes in
+    a random share (up to half) of another class's colour, so that some are hard to tell: what an
+    uncertainty strategy should pick. Data for the labeling round trip (docs/extending.md), whose picks
+    a test labels from this ground truth."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(seed)
+    truth = {}
+    for k in range(per_class * len(PHOTO_CLASSES)):
+        label = k % len(PHOTO_CLASSES)
+        height, width = (int(v) for v in torch.randint(20, 45, (2,), generator=generator))
+        image = torch.rand(3, height, width, generator=generator) * 90
+        other = (label + 1 + int(torch.randint(0, len(PHOTO_CLASSES) - 1, (1,), generator=generator))) % len(PHOTO_CLASSES)
+        share = 0.5 * torch.rand(1, generator=generator).item()
+        image[label] += 140 * (1 - share)
+        image[other] += 140 * share
+        name = f"photo_{k:03d}.{('png', 'jpg', 'bmp')[k // len(PHOTO_CLASSES) % 3]}"  # every class in every format
+        Image.fromarray(image.clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()).save(root / name)
+        truth[name] = PHOTO_CLASSES[label]
+    if truth_csv is not None:
+        Path(truth_csv).write_text("path,label\n" + "".join(f"{path},{label}\n" for path, label in truth.items()))
+    return truth

@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..config import Params, renamed
 from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
 from ..paths import enter_project_root
 from ..tasks import primary_metrics
@@ -167,14 +168,15 @@ def study_figures(study: StudyResults, width: float = 13.0, height: float = 13.5
 
 # Params that change how a run is computed or scheduled, not what it measures: two studies that differ
 # only in these (an fp32 copy, a rerun with more methods, other seeds) are one setting of the experiment.
-NOT_SETTING = frozenset({"experiment", "strategies", "seeds", "reuse_from", "cluster", "data_root", "download",
+NOT_SETTING = frozenset({"study", "experiment", "strategies", "seeds", "reuse_from", "cluster", "data_root", "download",
                          "amp", "channels_last", "compile", "deterministic", "eval_batch_size", "precision"})
 
 
 def setting(study: StudyResults) -> str:
     """What the study measures, as text: its params without NOT_SETTING (equal for the studies of one
-    setting); a param set to None counts as absent (older params.json files lack newer keys)."""
-    kept = {key: value for key, value in study.params.items() if key not in NOT_SETTING and value is not None}
+    setting); a key an older params.json lacks counts at its default (what the code did before the key)."""
+    recorded = {**Params().to_dict(), **renamed(study.params)}
+    kept = {key: value for key, value in recorded.items() if key not in NOT_SETTING}
     return json.dumps(kept, sort_keys=True, default=str)
 
 

@@ -44,6 +44,7 @@ class QueryContext:
     subset: torch.Tensor  # (S,) unlabeled pool indices the query picks from
     timings: dict = field(default_factory=dict)  # phase -> seconds, reported as result rows
     seed: int = 0  # fixed by the study's (seed, cycle): seeds a strategy's own generators (BADGE's sampling)
+    scores: torch.Tensor | None = None  # (S,) a ScoreStrategy's scores of the subset, left by its query (labeling.py writes them)
 
     @contextmanager
     def timed(self, phase: str):
@@ -72,8 +73,7 @@ class QueryContext:
                     module.train()
         try:
             parts = []
-            for start in range(0, len(index), self.params.eval_batch_size):
-                inputs, targets = self.data.train_batch(index[start:start + self.params.eval_batch_size], augment=False)
+            for inputs, targets in self.data.train_batches(index.split(self.params.eval_batch_size), augment=False):
                 with autocast(self.params, inputs.device):
                     output = self.model(prepare(inputs, self.params))
                 output = output._replace(output=output.output.float(), embedding=output.embedding.float())
@@ -152,6 +152,6 @@ class ScoreStrategy(Strategy):
 
     def query(self, ctx, budget):
         with ctx.timed("score"):
-            scores = self.score(ctx)
+            ctx.scores = self.score(ctx)
         with ctx.timed("select"):
-            return torch.topk(scores, budget).indices
+            return torch.topk(ctx.scores, budget).indices

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from l2ral_lib.data import load_dataset
+from l2ral_lib.data import DataError, load_dataset
 from l2ral_lib.data.base import ImageClassificationData
+from l2ral_lib.data.generated import make_image_folder
 
 
 def test_dataset_sizes_and_fixed_test_sample(ci_params):
@@ -55,3 +56,10 @@ def test_crop_offsets_span_exactly_the_padding_param(ci_params, padding):
         first_row, first_col = map(int, torch.nonzero(crop == crop[crop > 0].min())[0])
         shifts.add((first_row - row, first_col - col))
     assert shifts == {(dy, dx) for dy in range(-padding, padding + 1) for dx in range(-padding, padding + 1)}
+
+
+def test_an_image_folder_tree_of_another_class_count_is_no_cifar10(tmp_path, ci_params):
+    make_image_folder(tmp_path / "cifar10", classes=3, train_per_class=2, test_per_class=1, size=8)
+    with pytest.raises(DataError, match="cifar10/train holds 3 class folders, CIFAR-10 has 10; for other data use"
+                                        " `dataset: image-folder`"):
+        load_dataset(ci_params(data_root=str(tmp_path)), "cpu")

@@ -94,9 +94,9 @@ def test_aggregate_counts_every_study_each_setting_once(several):
 def test_a_setting_ignores_how_a_study_was_computed(several):
     smoke = summary.load_study(several / "cifar10-smoke")
     fp32 = summary.StudyResults("cifar10-smoke-fp32", smoke.table, {**smoke.params, "amp": False, "rank_loss": None,
-                                                                   "experiment": "cifar10-smoke-fp32"}, "accuracy")
+                                                                   "study": "cifar10-smoke-fp32"}, "accuracy")
     assert summary.setting(fp32) == summary.setting(smoke)
-    wider = summary.StudyResults("x", smoke.table, {**smoke.params, "model_width": 64}, "accuracy")
+    wider = summary.StudyResults("x", smoke.table, {**smoke.params, "model_width": 16}, "accuracy")
     assert summary.setting(wider) != summary.setting(smoke)
 
 
