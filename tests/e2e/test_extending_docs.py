@@ -25,10 +25,11 @@ def stable(printed: str) -> list[str]:
 
 
 def test_the_page_has_its_examples():
-    """Each of the five examples found, each with lines to compare: the run below cannot pass by finding none."""
+    """Each of the six examples found, each with lines to compare: the run below cannot pass by finding none."""
     shown = examples()
-    assert len(shown) == 5 and all(stable(printed) for _, printed in shown)
-    assert "python -m l2ral_lib query" in shown[-1][0] and "model=mymodels:small_cnn" in shown[-2][0]
+    assert len(shown) == 6 and all(stable(printed) for _, printed in shown)
+    assert "python -m l2ral_lib query" in shown[-2][0] and "model=mymodels:small_cnn" in shown[-3][0]
+    assert "ratio-of-confidence" in shown[-1][0] and "plugins:" in shown[-1][1]
 
 
 @pytest.mark.slow
