@@ -152,10 +152,11 @@ bench: setup  ## benchmarks of the training step, queries and sorter (BENCHMARKS
 # joint), then its notebook; outputs/loss_ranking/ (the targets are cached in its cache/: a rerun trains
 # the heads only). THREADS: torch's CPU threads, 2 as the shipped tables were computed (their provenance.json):
 # another count may split the sums of a convolution differently, and the numbers then end a few digits apart.
+# COLLECT=1: render the notebook (and pool_table.md) from the tables there now, computing nothing.
 THREADS ?= 2
 loss-ranking: setup  ## the loss-ranking experiment: every head x ranking objective, outputs/loss_ranking/
-	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --threads $(THREADS) \
-	  --out outputs/loss_ranking
+	$(if $(COLLECT),,$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	  --threads $(THREADS) --out outputs/loss_ranking)
 	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb --cwd . -k python3 \
 	  --no-progress-bar -p out_dir outputs/loss_ranking
 
