@@ -42,7 +42,8 @@ test: setup  ## the test suite on the CPU (a worker per core)
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 # Every notebook is an experiment: validate its params (exit 2, one line, before any work), then papermill;
-# --log-output shows the study's line per finished (method, seed, cycle) here as it happens.
+# --log-output shows the study's line per finished (method, seed, cycle) here as it happens. Last, `compare`:
+# where OUT holds a study committed to git (a reproduction), the verdict against it ends the output.
 # EXECUTOR=slurm: the same checks, then one Slurm array task per unfinished slice (settings: the params'
 # cluster: section, CLUSTER='key=value ...' on top), waiting with a line per change; the notebook then only
 # renders (collect). COLLECT=1: render what the slices hold now, running nothing.
@@ -59,6 +60,7 @@ $(EXPERIMENTS): setup
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \
 	  -p params_path params/$@-$(PROFILE).yaml -p device $(DEVICE) -p out_dir $(OUT) -p jobs $(JOBS) -p progress False \
 	  -p collect $(if $(COLLECT)$(filter slurm,$(EXECUTOR)),True,False)
+	$(PY) -m l2ral_lib compare $(OUT)
 
 # Every experiment at PROFILE, then the summary page and README's Results tables. With smoke, also the
 # studies shipped beside them: the CIFAR-10 ablations (copying cifar10-smoke's finished slices), the
@@ -152,10 +154,11 @@ bench: setup  ## benchmarks of the training step, queries and sorter (BENCHMARKS
 # joint), then its notebook; outputs/loss_ranking/ (the targets are cached in its cache/: a rerun trains
 # the heads only). THREADS: torch's CPU threads, 2 as the shipped tables were computed (their provenance.json):
 # another count may split the sums of a convolution differently, and the numbers then end a few digits apart.
+# COLLECT=1: render the notebook (and pool_table.md) from the tables there now, computing nothing.
 THREADS ?= 2
 loss-ranking: setup  ## the loss-ranking experiment: every head x ranking objective, outputs/loss_ranking/
-	$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) --threads $(THREADS) \
-	  --out outputs/loss_ranking
+	$(if $(COLLECT),,$(PY) experiments/loss_ranking.py --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	  --threads $(THREADS) --out outputs/loss_ranking)
 	$(PY) -m papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb --cwd . -k python3 \
 	  --no-progress-bar -p out_dir outputs/loss_ranking
 

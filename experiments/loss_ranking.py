@@ -58,6 +58,8 @@ from l2ral_lib.models import build_model
 from l2ral_lib.precision import describe as describe_precision
 from l2ral_lib.ranks import exact_ranks
 from l2ral_lib.report import stats
+# the heads, settings, splits, metrics and the paper's method, as the report that reads the tables names them
+from l2ral_lib.report.loss_ranking import HEADS, METRICS, REFERENCE, SETTINGS, SPLITS
 from l2ral_lib.results_table import RESULT_COLUMNS
 from l2ral_lib.seeds import derive_seed
 from l2ral_lib.sorter import load_sorter
@@ -67,11 +69,6 @@ from l2ral_lib.tasks import get_task, spearman
 from l2ral_lib.training import train_cycle
 
 CACHE_VERSION = 1  # bump when what a cache file holds changes
-HEADS = ("l2r", "lossnet")
-SETTINGS = ("frozen", "joint")
-SPLITS = ("pool", "test")
-METRICS = ("spearman", "kendall", "topk_recall")
-REFERENCE = ("l2r", "sodeep")  # the paper's method: every combination is compared with it, seed by seed
 SWEEP_TAUS = (0.03, 0.1, 1.0)  # softrank temperatures beside the default (losses.SOFTRANK_TAU)
 FINAL_PARTS = ("train", "held", "pool", "test")  # A, B, the held-out pool, the test set
 # what the splits, list orders and head weights are drawn from (with the seed): the name the experiment had
@@ -287,10 +284,10 @@ def summarise(measurements: pd.DataFrame, params) -> tuple[pd.DataFrame, pd.Data
         for metric in METRICS:
             found = stats.method_summary(table, metric)
             summaries.append(found[found.quantity == "final"].assign(setting=setting, split=split))
-            paired = stats.paired_differences(table, metric, "|".join(REFERENCE))
+            paired = stats.paired_differences(table, metric, REFERENCE)
             pairs.append(paired[paired.quantity == "final"].assign(setting=setting, split=split))
             for objective in RANK_LOSSES:  # the head's effect: LossNet (all blocks) against the L2R head (last block)
-                if ("l2r", objective) == REFERENCE:
+                if f"l2r|{objective}" == REFERENCE:
                     continue  # compared above already
                 both = table[table.method.isin([f"l2r|{objective}", f"lossnet|{objective}"])]
                 paired = stats.paired_differences(both, metric, f"l2r|{objective}")

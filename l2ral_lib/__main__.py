@@ -10,6 +10,7 @@ examples:
   python -m l2ral_lib status outputs/cifar10-paper            cycles finished and state of every slice
   python -m l2ral_lib merge outputs/cifar10-smoke             rebuild results.csv and provenance.json
   python -m l2ral_lib verify outputs/cifar10-smoke l2r:0       rerun one shipped slice, compare to the last digit
+  python -m l2ral_lib compare outputs/cifar10-smoke           a study rerun in place against its committed copy
   python -m l2ral_lib list                                     strategies, datasets, models, every params key
   python -m l2ral_lib sorter --help                            pretrain a differentiable sorter
   python -m l2ral_lib templates my-study                       the params profiles and notebooks, to edit and run
@@ -61,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run or resume a study (every check of `check` first)",
                               description="Run or resume every (method, seed) slice of a study; results.csv,"
-                                          " params.json, provenance.json and slices/ land in --out.")
+                                          " params.json, provenance.json and slices/ land in --out. Where --out holds"
+                                          " a study committed to git, the run is a reproduction: a line says what it"
+                                          " will compute; on a CPU it runs on the thread count the committed rows were"
+                                          " computed with unless OMP_NUM_THREADS sets one (a line says which); its last"
+                                          " line is the verdict against the committed study (docs/reproducibility.md).")
     run.add_argument("params", help="params YAML (params/<experiment>-<profile>.yaml)")
     run.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (default)")
     run.add_argument("--out", help="output folder (default outputs/<study>)")
@@ -78,9 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true",
                      help="no per-epoch progress bars (the line per finished cycle on stderr stays)")
     run.add_argument("--no-verdict", action="store_true",
-                     help="where --out holds a study committed to git: no line at the start saying what will be computed"
-                          " and no verdict against the committed study at the end (a caller that says them: the"
-                          " notebook, the --jobs workers)")
+                     help="where --out holds a study committed to git: no line at the start saying what will be computed,"
+                          " no choice of its thread count and no verdict against the committed study at the end (a"
+                          " caller that does them: the notebook, the --jobs workers)")
     check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
                                 description="Validate the params, then load the data on the CPU and check sizes,"
                                             " pretrained and sorter weights and each strategy's input needs.")
@@ -103,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
+    compare = commands.add_parser("compare", help="the study in DIR against its copy committed to git, the verdict last",
+                                  description="Compare the rows of the study in DIR (timings aside) with the ones committed"
+                                              " to git (HEAD), per method and metric (final cycle and AUBC), and end"
+                                              " with the verdict: identical to the last digit, or how far and why (the"
+                                              " numerics fingerprints). What `run` prints at the end of a reproduction;"
+                                              " `make <experiment>` prints it after the notebook. Computes nothing.")
+    compare.add_argument("out", metavar="DIR")
     readme = commands.add_parser("readme-results", help="rewrite README.md's claims and loss-ranking tables,"
                                                         " docs/claims.md and docs/results.md from the studies under outputs/",
                                  description="Regenerate the blocks between the claims and ranking markers of README.md,"
@@ -210,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             verdict = verify_slice(args.out, method, seed, device=args.device, say=say)
             print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
             return verdict.status
+        if args.command == "compare":
+            from .reproduction import verdict_lines  # noqa: PLC0415
+
+            print("\n".join(verdict_lines(args.out)))
+            return 0
         if args.command == "readme-results":
             if not is_checkout():
                 raise ParamsError("readme-results", "rewrites the project's README.md and docs/*.md: run it in a"
@@ -282,29 +299,33 @@ def main(argv: list[str] | None = None) -> int:
             return run_on_slurm(args.params, params, out, args.device, args.only, args.wait)
         if args.wait:
             raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
-        from .loop import run_study  # noqa: PLC0415
-        from .outputs import study_slices  # noqa: PLC0415
+        import pandas as pd  # noqa: PLC0415
+
+        from .executors.local import run_jobs  # noqa: PLC0415
+        from .loop import open_study, run_study  # noqa: PLC0415
         from .progress import log_to_stderr  # noqa: PLC0415
-        from .reproduction import committed_study, compare, start_line  # noqa: PLC0415
+        from .reproduction import run_and_compare  # noqa: PLC0415
 
         log_to_stderr()
-        # captured before the run rewrites the folder
-        committed = None if args.no_verdict else committed_study(out)
-        if committed:
-            print(start_line(committed, params.study, study_slices(params, args.only), params.n_cycles), flush=True)
-        if args.jobs > 1:
-            from .executors.local import run_jobs  # noqa: PLC0415
-            from .loop import open_study  # noqa: PLC0415
+        failed = []  # the exit status of a --jobs worker that failed
 
+        def compute():
+            if args.jobs == 1:
+                table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
+                print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
+                return table
             open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning
             code = run_jobs(args.params, params, out, args.jobs, args.device, args.only, args.set)
+            if code:
+                failed.append(code)
+                return None
+            return pd.read_csv(out / "results.csv")
+
+        if args.no_verdict:
+            compute()
         else:
-            table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
-            print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
-            code = 0
-        if committed and code == 0:
-            print("\n".join(compare(committed).lines()))
-        return code
+            run_and_compare(params, args.device, out, compute, args.only)
+        return failed[0] if failed else 0
     except (ParamsError, DataError, PluginError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,11 @@
 """Device strings, parsed in one place: `cpu | cuda[:i] | auto` for one process (`resolve_device`), for
-the `--jobs` workers of this machine (`worker_devices`) and for Slurm tasks (`task_device`)."""
+the `--jobs` workers of this machine (`worker_devices`) and for Slurm tasks (`task_device`); a CPU thread
+count for a block and the processes it starts (`cpu_threads`)."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +30,27 @@ def resolve_device(name: str) -> torch.device:
         raise ParamsError("device", driver_mismatch() or "cuda requested but no GPU is visible; use --device cpu"
                                                           " (or auto)")
     return device
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None):
+    """Within it torch computes on `count` CPU threads, and so do the processes started meanwhile (the `--jobs`
+    workers, the CLI a notebook starts: torch reads OMP_NUM_THREADS when it starts); the caller's count and
+    environment come back after. None changes nothing."""
+    if count is None:
+        yield
+        return
+    before, variable = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(count)
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if variable is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = variable
 
 
 def nvidia_driver() -> str | None:

@@ -11,10 +11,10 @@ import pandas as pd
 from .checks import load_params
 from .executors.slurm import STATE_DONE, reachable_live_tasks, slice_states
 from .loop import run_study
-from .outputs import merge_results, study_slices
+from .outputs import merge_results
 from .paths import enter_project_root
 from .progress import log_to_stderr
-from .reproduction import committed_study, compare, start_line
+from .reproduction import run_and_compare, verdict_lines
 
 
 def open_params(params_path: str, data_root: str = "", out_dir: str = ""):
@@ -30,25 +30,19 @@ def run(params_path: str, params, device: str, out_dir: Path, jobs: int = 1, pro
     """Run or resume the study, one log line per finished cycle under the cell; with jobs > 1 through
     the CLI's process pool (results merged), its lines passed on to this cell. With `collect`, run
     nothing: merge what the slices hold (the tasks of a cluster wrote them) and list the unfinished ones.
-    Where the output folder holds a study committed to git, a reproduction: a line at the start says what
-    will be computed, and the verdict against the committed study is printed at the end (reproduction.py)."""
+    Where the output folder holds a study committed to git, a reproduction, as with the CLI
+    (reproduction.run_and_compare): a line at the start says what will be computed, on a CPU it runs on the
+    committed rows' thread count unless OMP_NUM_THREADS sets one, and the verdict ends the cell."""
     if collect:
         return collected(params, out_dir)
     log_to_stderr()
-    committed = committed_study(out_dir)  # captured before the run rewrites the folder
-    if committed:
-        print(start_line(committed, params.study, study_slices(params), params.n_cycles), flush=True)
-    table = computed(params_path, params, device, out_dir, jobs, progress)
-    if committed:
-        print("\n".join(compare(committed, table).lines()))
-    return table
+    return run_and_compare(params, device, out_dir, lambda: computed(params_path, params, device, out_dir, jobs, progress))
 
 
 def reproduction(out_dir: str | Path) -> None:
     """For a notebook cell: the verdict of the study in `out_dir` against its committed copy (git HEAD),
-    per method; says so where the folder holds no committed study."""
-    committed = committed_study(out_dir)
-    print("\n".join(compare(committed).lines()) if committed else f"{out_dir} holds no study committed to git")
+    per method, the verdict last; says so where the folder holds no committed study."""
+    print("\n".join(verdict_lines(out_dir)))
 
 
 def computed(params_path: str, params, device: str, out_dir: Path, jobs: int, progress: bool) -> pd.DataFrame:

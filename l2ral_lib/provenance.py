@@ -188,11 +188,12 @@ class SliceProvenance:
         atomic_write_json(self.path, {"runs": others + [self.entry]})
 
 
-def cpu_threads_used(slice_dirs) -> set[int]:
-    """The torch thread counts of every recorded run that computed cycles of these slices on a CPU. On a
-    CPU a slice's numbers depend on it (kernels split their reductions by thread), so `verify` reruns on it."""
-    return {run["hardware"]["torch_threads"] for run in computing_runs(slice_dirs)
-            if run["hardware"]["device"] == "cpu"}
+def recorded_cpu_threads(runs) -> set[int]:
+    """The torch thread counts of the recorded runs that computed cycles on a CPU (a slice's files, or the
+    record a commit holds). On a CPU the rows depend on it (kernels split their reductions by thread), so
+    `verify` and a reproduction of a committed study run on it."""
+    return {run["hardware"]["torch_threads"] for run in runs
+            if run["cycles_done"] > run["first_cycle"] and run["hardware"]["device"] == "cpu"}
 
 
 def study_provenance(out_dir: Path) -> dict:

@@ -1,7 +1,10 @@
 """A study run where a committed copy of it lies (outputs/<study> tracked by git: a fresh clone, `make
 <experiment> PROFILE=smoke`) is a reproduction: it says at its start what it will compute and how to get the
-committed study back, and at its end how its rows compare with the committed ones, per method, and why
-they differ where they do (the numerics fingerprints, provenance.fingerprint).
+committed study back, runs on a CPU with the thread count the committed rows were computed with (their
+numbers depend on it) unless OMP_NUM_THREADS names one, and ends with how its rows compare with the
+committed ones, per method, its last line the verdict and why they differ where they do (the numerics
+fingerprints, provenance.fingerprint). `run_and_compare` does all of it around a run, for the CLI and the
+notebooks alike; `verdict_lines` says the verdict again afterwards (`python -m l2ral_lib compare`).
 
 The committed study is read from git (`git show HEAD:<out>/results.csv`), captured before the run
 rewrites the folder, so a reproduction interrupted and resumed compares against the same study.
@@ -14,12 +17,16 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
+import torch
 
-from .outputs import StudyFolder, slice_name
-from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences, run_fingerprint,
-                         unrecorded)
+from .config import Params
+from .devices import cpu_threads, resolve_device
+from .outputs import StudyFolder, slice_name, study_slices
+from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences,
+                         recorded_cpu_threads, run_fingerprint, unrecorded)
 from .report.stats import Grid, per_seed
 from .results_table import MACHINE_METRICS
 
@@ -75,6 +82,55 @@ def start_line(committed: Committed, study: str, slices: list[tuple[str, int]], 
             f" (make restore STUDY={committed.pathspec})")
 
 
+def threads_line(committed: Committed, device: str, environ=os.environ) -> tuple[int | None, str]:
+    """The torch thread count a reproduction runs on and the line that says so: on a CPU, the one the
+    committed rows were computed with (the numbers depend on it), unless OMP_NUM_THREADS names one (then
+    that is the run's, and a difference is announced by loop.warn_fingerprint_mismatch). (None, '') where
+    there is nothing to choose: OMP_NUM_THREADS set, a GPU run, no committed row computed on a CPU."""
+    if environ.get("OMP_NUM_THREADS") or resolve_device(device).type != "cpu":
+        return None, ""
+    recorded = recorded_cpu_threads(committed.runs)
+    if len(recorded) > 1:
+        return None, (f"threads: torch's {torch.get_num_threads()}; the committed rows were computed on"
+                      f" {', '.join(map(str, sorted(recorded)))} threads, so no one count repeats them all"
+                      " (OMP_NUM_THREADS=<n> sets one)")
+    if recorded:
+        count = next(iter(recorded))
+        return count, (f"threads: {count}, as the committed rows were computed (OMP_NUM_THREADS=<n> sets another;"
+                       f" this machine's default is {torch.get_num_threads()})")
+    return None, ""
+
+
+def run_and_compare(params: Params, device: str, out_dir: str | Path,
+                    compute: Callable[[], pd.DataFrame | None], only: list[tuple[str, int]] | None = None,
+                    say: Callable[[str], None] = lambda line: print(line, flush=True)) -> pd.DataFrame | None:
+    """`compute()` runs the study (here, or through the --jobs workers) and returns its results table, or None
+    where it failed. Where `out_dir` holds a study committed to git, the run is a reproduction: first what it
+    will compute, then (on a CPU) the thread count it runs on, and when `compute` succeeded the per-method
+    comparison and, last, the verdict. Elsewhere `compute()` alone. Returns what `compute` returned."""
+    committed = committed_study(out_dir)  # captured before the run rewrites the folder
+    if committed is None:
+        return compute()
+    say(start_line(committed, params.study, study_slices(params, only), params.n_cycles))
+    count, line = threads_line(committed, device)
+    if line:
+        say(line)
+    with cpu_threads(count):
+        table = compute()
+    if table is not None:
+        say("\n".join(compare(committed, table).lines()))
+    return table
+
+
+def verdict_lines(out_dir: str | Path) -> list[str]:
+    """The study now in `out_dir` against its committed copy: `Comparison.lines`, the verdict last; one line
+    where the folder holds no study committed to git."""
+    committed = committed_study(out_dir)
+    if committed is None:
+        return [f"{out_dir}: no study committed to git there, so no reproduction to compare"]
+    return compare(committed).lines()
+
+
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     return table[~table.metric.str.startswith(MACHINE_METRICS)]
 
@@ -88,8 +144,11 @@ class Comparison:
     methods: pd.DataFrame  # per method and metric: final-cycle and AUBC means, committed and now, and differences
 
     def lines(self) -> list[str]:
+        """The per-method table, then the verdict and why: the last line, so that it ends a run's log."""
         table = self.methods.to_string(index=False, float_format=lambda v: f"{v:.4g}") if len(self.methods) else ""
-        return [f"reproduction: {self.headline}", *([self.why] if self.why else []), *([table] if table else [])]
+        heading = "reproduction, per method and metric (final cycle and AUBC: committed, now, difference):"
+        return [*([heading, table] if table else []),
+                f"reproduction: {self.headline}" + (f"; {self.why}" if self.why else "")]
 
 
 def compare(committed: Committed, table: pd.DataFrame | None = None) -> Comparison:

@@ -10,23 +10,21 @@ it does not, a difference is expected and the verdict says so rather than that t
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from .checks import from_dict
-from .devices import resolve_device
+from .devices import cpu_threads, resolve_device
 from .errors import ParamsError
 from .loop import run_study
 from .outputs import StudyFolder
 from .precision import describe as describe_precision
-from .provenance import (computing_runs, cpu_threads_used, describe_differences, fingerprint,
-                         fingerprint_differences, run_fingerprint, unrecorded)
+from .provenance import (computing_runs, describe_differences, fingerprint, fingerprint_differences,
+                         recorded_cpu_threads, run_fingerprint, unrecorded)
 from .results_table import MACHINE_METRICS
 
 # exit statuses of `verify` (its --help says them): reproduced to the last digit; differs on the slice's
@@ -88,19 +86,13 @@ def fingerprint_line(differ: dict[str, list], described: str, unknown: list[str]
     return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
 
 
-@contextlib.contextmanager
 def recorded_threads(stored: Path, device: str):
     """Run on the torch thread count that computed the slice (CPU), restoring the caller's after."""
-    threads, before = cpu_threads_used([stored]), torch.get_num_threads()
+    threads = recorded_cpu_threads(computing_runs([stored]))
     if device == "cpu" and len(threads) > 1:
         raise ParamsError("verify", f"{stored} was computed on {sorted(threads)} torch threads (a resumed slice):"
                                     " no single rerun reproduces it")
-    try:
-        if device == "cpu" and threads:
-            torch.set_num_threads(threads.pop())
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return cpu_threads(threads.pop() if device == "cpu" and threads else None)
 
 
 def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu",

@@ -50,3 +50,24 @@ def test_device_and_gpu_request_must_agree(device, gpus, key):
 ])
 def test_jobs_workers_spread_over_the_visible_gpus(device, n_workers, n_gpus, expected):
     assert devices.worker_devices(device, n_workers, n_gpus) == expected
+
+
+@pytest.mark.parametrize("variable", [None, "5"])
+def test_cpu_threads_reach_torch_and_the_processes_started_within_then_come_back(monkeypatch, variable):
+    import os
+    import subprocess
+    import sys
+
+    if variable is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", variable)
+    before = torch.get_num_threads()
+    with devices.cpu_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+        child = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                               capture_output=True, text=True, timeout=120)
+        assert child.stdout.strip() == str(before + 1)  # a --jobs worker, the CLI a notebook starts
+    assert torch.get_num_threads() == before and os.environ.get("OMP_NUM_THREADS") == variable
+    with devices.cpu_threads(None):  # nothing to choose: nothing changes
+        assert torch.get_num_threads() == before and os.environ.get("OMP_NUM_THREADS") == variable

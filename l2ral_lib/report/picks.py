@@ -486,15 +486,18 @@ def picks_gallery(picks: pd.DataFrame, data, seed: int, cycle: int, n: int = 8, 
 
 def batch_detail(picks: pd.DataFrame, data, method: str, seed: int, cycle: int) -> pd.DataFrame:
     """One method's batch at (seed, cycle), in stored order: pool index, what the task knows of the item
-    (class, head count, visible joints) and which other methods picked it at the same seed and cycle."""
+    (class, head count, visible joints; without `data`, the dataset not on disk, no such column) and which
+    other methods picked it at the same seed and cycle."""
     indices = _batch(picks, method, seed, cycle)
     if not indices:
         raise ValueError(f"{method} has no picks at seed {seed}, cycle {cycle}")
-    _check_indices(picks, data.n_pool)
-    captions = GALLERY_TILES[data.task](data, indices)[1]
+    items = {}
+    if data is not None:
+        _check_indices(picks, data.n_pool)
+        items["item"] = GALLERY_TILES[data.task](data, indices)[1]
     others = {m: set(_batch(picks, m, seed, cycle)) for m in ordered(set(picks.method) - {method})}
     also = [", ".join(method_label(m) for m, batch in others.items() if i in batch) for i in indices]
-    frame = pd.DataFrame({"pool index": indices, "item": captions, "also picked by": also},
+    frame = pd.DataFrame({"pool index": indices, **items, "also picked by": also},
                          index=pd.RangeIndex(1, len(indices) + 1, name="order"))
     frame.columns.name = f"{method_label(method)}, seed {seed}, cycle {cycle}"
     return frame
@@ -563,19 +566,20 @@ def _show(thing) -> None:
 
 
 def picks_section(out_dir: str | Path, params, data=None, seed: int | None = None, cycle: int | None = None,
-                  n_images: int = 8, save: bool = True, show: bool = True) -> dict:
+                  n_images: int = 8, save: bool = True, show: bool = True, missing: str = "") -> dict:
     """The whole picks section of a study: tables and figures from its stored picks and its dataset
-    (`data`, else loaded on the CPU from `params`: a `Params` or the dict of params.json). Figures are
-    saved under out_dir/figures/ (picks_classes, picks_balance, picks_jaccard, picks_gallery) unless
-    `save` is False. The gallery shows `seed` (default: the first) at `cycle` (default: its last queried
-    cycle). Returns the frames and the saved paths."""
+    (`data`, else loaded on the CPU from `params`: a `Params` or the dict of params.json). `missing`: why the
+    dataset is not there (explore.dataset); then what needs it (classes, balance, pictures) is left out and
+    the section says why, the overlap of the picks still shown. Figures are saved under out_dir/figures/
+    (picks_classes, picks_balance, picks_jaccard, picks_gallery) unless `save` is False. The gallery shows
+    `seed` (default: the first) at `cycle` (default: its last queried cycle). Returns the frames and the
+    saved paths."""
     if isinstance(params, dict):
         params = parse_params(params)
-    if data is None:
+    if data is None and not missing:
         data = load_dataset(params, "cpu")
     say = _show if show else (lambda thing: plt.close(thing) if isinstance(thing, plt.Figure) else None)
     picks = load_picks(out_dir)
-    _check_indices(picks, data.n_pool)
     out = {"picks": picks, "figures": {}, "data": data}
 
     def figure(ax, name):
@@ -583,7 +587,12 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
             out["figures"][name] = save_figure(ax, out_dir, name)
         say(ax.figure)
 
-    if data.task == "classification":
+    if data is None:
+        say("The pictures of the picks (and for classification their classes and balance) need the dataset, which is"
+            f" not here: {missing}")
+    else:
+        _check_indices(picks, data.n_pool)
+    if data is not None and data.task == "classification":
         labels = pool_labels(data)
         k = int(data.num_classes or labels.max() + 1)
         names = class_names(data, k)
@@ -597,8 +606,8 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
         figure(class_histogram_plot(hist, pool_share=pool_share, names=names), "picks_classes")
         say(out["balance_table"])
         figure(balance_plot(bal, pool, num_classes=k), "picks_balance")
-    else:
-        say(f"class histogram and balance: for classification only ({data.task} here)")
+    elif data is not None:
+        say(f"Class histograms and balance are drawn for classification; this study is {data.task.replace('_', ' ')}.")
     table = jaccard_table(picks)
     out["jaccard"] = table
     if len(table):
@@ -607,9 +616,10 @@ def picks_section(out_dir: str | Path, params, data=None, seed: int | None = Non
         out["jaccard_table"] = jaccard_text_table(table)
         say(out["jaccard_table"])
         figure(jaccard_heatmap(table, chance=chance), "picks_jaccard")
-    seed = int(picks.seed.min()) if seed is None else seed
-    cycle = int(picks[picks.seed == seed].cycle.max()) if cycle is None else cycle
-    figure(picks_gallery(picks, data, seed, cycle, n=n_images), "picks_gallery")
+    if data is not None:
+        seed = int(picks.seed.min()) if seed is None else seed
+        cycle = int(picks[picks.seed == seed].cycle.max()) if cycle is None else cycle
+        figure(picks_gallery(picks, data, seed, cycle, n=n_images), "picks_gallery")
     out["true_loss_note"] = true_loss_hook(picks, out_dir)
     say(out["true_loss_note"])
     out["oracle_agreement"] = oracle_agreement(table)

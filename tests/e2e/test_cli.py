@@ -114,7 +114,7 @@ def test_list_shows_every_strategy_dataset_model_and_key():
 def test_help_describes_every_command_with_examples():
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("run", "check", "merge", "list", "sorter", "templates"):
+    for command in ("run", "check", "merge", "verify", "compare", "list", "sorter", "templates"):
         assert f"python -m l2ral_lib {command}" in result.stdout
     assert "exit status 2" in result.stdout
 

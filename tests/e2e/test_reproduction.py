@@ -3,16 +3,21 @@ what it will compute and how to restore the committed study, counts its progress
 line, resumes after an interruption, and ends with the verdict against the committed study."""
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
+import torch
 
 from l2ral_lib import loop
 from l2ral_lib.__main__ import main
-from l2ral_lib.reproduction import Committed, committed_study, compare
+from l2ral_lib.outputs import StudyFolder
+from l2ral_lib.provenance import computing_runs, recorded_cpu_threads
+from l2ral_lib.reproduction import Committed, committed_study, compare, threads_line, verdict_lines
 from helpers import ROOT
 
 STRATEGIES = "strategies=[random, l2r]"
@@ -87,12 +92,11 @@ def test_a_fresh_clone_reproduces_the_committed_study_with_right_counts_across_a
     lines = progress_lines(caplog)  # l2r resumes at cycle 1: its cycle 0 is not lost, nor computed again
     assert [(line["method"], line["cycle"], line["done"]) for line in lines] == \
         [("l2r", "1", "2"), ("l2r", "2", "3"), ("random", "0", "4"), ("random", "1", "5"), ("random", "2", "6")]
-    verdict = printed[printed.index(next(p for p in printed if p.startswith("reproduction:"))):]
-    n_rows = int(re.search(r"all (\d+) comparable rows", verdict[0]).group(1))
-    assert verdict[0] == (f"reproduction: identical to the last digit: all {n_rows} comparable rows (timings aside)"
-                          " equal the committed ones")
-    assert n_rows == (~committed.metric.str.startswith("time_")).sum()
-    table = "\n".join(verdict[1:])
+    # the per-method comparison, then the verdict as the last line
+    n_rows = (~committed.metric.str.startswith("time_")).sum()
+    assert printed[-1] == (f"reproduction: identical to the last digit: all {n_rows} comparable rows (timings aside)"
+                           " equal the committed ones")
+    table = "\n".join(printed[printed.index(next(p for p in printed if p.startswith("reproduction, per method"))):-1])
     assert re.search(r"l2r\s+accuracy\s+\S+\s+\S+\s+0\s+\S+\s+\S+\s+0", table) and "random" in table, table
 
     # the committed study comes back with the command the start line gave
@@ -115,6 +119,7 @@ def test_a_difference_is_measured_per_method_and_explained_by_the_fingerprints(o
     runs = [{**run, "fingerprint": {**run["fingerprint"], "processor": "AMD EPYC 7B13"}} for run in found.runs]
     other = compare(Committed(out, found.pathspec, results, runs))
     assert other.headline.startswith("differs: 1 of ") and "by 2.5 (accuracy of l2r seed 0 cycle 2" in other.headline
+    assert other.lines()[-1] == f"reproduction: {other.headline}; {other.why}"  # the verdict and why, last
     assert other.why.startswith("why: expected, the fingerprint differs in processor (this run")
     assert "the committed rows' 'AMD EPYC 7B13'" in other.why
     row = other.methods.set_index(["method", "metric"]).loc[("l2r", "accuracy")]
@@ -142,3 +147,78 @@ def test_outside_git_a_run_says_nothing_of_a_reproduction(tmp_path, tiny_data_ro
     (fingerprint,) = provenance["fingerprints"]
     assert set(fingerprint) == {"processor", "isa", "torch", "torch_build", "device", "gpu", "precision", "threads"}
     assert fingerprint["processor"]  # platform.processor() left it empty on Linux
+
+
+def test_a_reproduction_runs_on_the_committed_thread_count_and_ends_with_the_verdict(
+        origin, tmp_path, tiny_data_root, monkeypatch, capsys):
+    """No OMP_NUM_THREADS: the committed rows' thread count, said in a line, not this machine's default; the
+    caller's count and environment back after; the verdict the last line printed."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    out = clone / "outputs" / "cifar10-ci"
+    (committed,) = recorded_cpu_threads(committed_study(out).runs)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    default = committed + 1  # this machine's default differs from the committed count
+    before = torch.get_num_threads()
+    torch.set_num_threads(default)
+    try:
+        assert run(out, tiny_data_root) == 0
+        assert torch.get_num_threads() == default and "OMP_NUM_THREADS" not in os.environ
+    finally:
+        torch.set_num_threads(before)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == (f"threads: {committed}, as the committed rows were computed (OMP_NUM_THREADS=<n> sets"
+                          f" another; this machine's default is {default})")
+    assert printed[-1].startswith("reproduction: identical to the last digit: all ")
+    mine = [r for r in computing_runs(StudyFolder(out).slice_dirs()) if r["pid"] == os.getpid()]
+    assert len(mine) == 2 and recorded_cpu_threads(mine) == {committed}  # this run's slices, on the committed count
+    assert verdict_lines(out)[-1] == printed[-1]  # `compare DIR` says the same afterwards
+    assert main(["compare", str(out)]) == 0 and capsys.readouterr().out.splitlines()[-1] == printed[-1]
+
+
+def test_the_thread_count_is_the_committed_one_unless_told_otherwise(origin):
+    found = committed_study(origin / "outputs" / "cifar10-ci")
+    (committed,) = recorded_cpu_threads(found.runs)
+    count, line = threads_line(found, "cpu", environ={})
+    assert count == committed and line.startswith(f"threads: {committed}, as the committed rows were computed")
+    assert threads_line(found, "cpu", environ={"OMP_NUM_THREADS": "3"}) == (None, "")  # the user's choice stands
+    mixed = [*found.runs, {**found.runs[0], "hardware": {**found.runs[0]["hardware"], "torch_threads": committed + 1}}]
+    count, line = threads_line(Committed(found.out_dir, found.pathspec, found.results, mixed), "cpu", environ={})
+    assert count is None and f"computed on {committed}, {committed + 1} threads, so no one count repeats them all" in line
+    assert verdict_lines(origin / "outputs") == [f"{origin / 'outputs'}: no study committed to git there, so no"
+                                                 " reproduction to compare"]
+
+
+@pytest.mark.slow
+def test_make_ends_a_reproduction_with_the_verdict(tmp_path, tiny_data_root):
+    """`make <experiment>` in a clone whose outputs/ hold the study committed: no OMP_NUM_THREADS, so the
+    committed thread count; the notebook runs it, and the verdict is the last line make prints."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "l2ral_lib", project / "l2ral_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "pyproject.toml", ".gitignore", "notebooks/cifar10.ipynb", "params/cifar10-paper.yaml"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, project / name)
+    (project / "params" / "cifar10-ci.yaml").write_text((ROOT / "params" / "cifar10-ci.yaml").read_text()
+                                                       + "strategies: [random, l2r]\n")
+    env = {**os.environ, "L2RAL_DATA": str(tiny_data_root)}
+    done = subprocess.run([sys.executable, "-m", "l2ral_lib", "run", "params/cifar10-ci.yaml", "--device", "cpu",
+                           "--no-progress"], cwd=project, env={**env, "PYTHONPATH": str(project)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    git(project, "init", "-q")
+    git(project, "add", ".")
+    git(project, "commit", "-qm", "the project with its study")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    (committed,) = recorded_cpu_threads(committed_study(clone / "outputs" / "cifar10-ci").runs)
+    venv = tmp_path / "venv"  # `make setup` done: its stamp newer than the clone's pyproject.toml
+    venv.mkdir()
+    (venv / ".installed").touch()
+    env = {key: value for key, value in env.items() if key != "OMP_NUM_THREADS"}
+    made = subprocess.run(["make", "--no-print-directory", "cifar10", "PROFILE=ci", "DEVICE=cpu", f"VENV={venv}",
+                           f"PY={sys.executable}"], cwd=clone, env={**env, "PYTHONPATH": str(clone)},
+                          capture_output=True, text=True, timeout=900)
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert f"threads: {committed}, as the committed rows were computed" in made.stdout + made.stderr
+    last = made.stdout.splitlines()[-1]
+    assert last.startswith("reproduction: identical to the last digit: all "), made.stdout[-3000:]

@@ -253,6 +253,9 @@ def test_gallery_tiles_are_the_picked_images_in_stored_order_with_their_classes(
     assert detail["pool index"].tolist() == [12 * k + 1 for k in range(10)]  # stored order
     assert detail["item"].tolist()[:3] == ["airplane", "automobile", "bird"]
     assert "Entropy" in detail.loc[2, "also picked by"] and "Entropy" not in detail.loc[1, "also picked by"]
+    # without the dataset: the same batch and overlap, no item column
+    bare = rp.batch_detail(picks, None, "l2r", 0, 1)
+    assert list(bare.columns) == ["pool index", "also picked by"] and bare.equals(detail.drop(columns="item"))
     plt.close("all")
 
 
@@ -308,6 +311,17 @@ def test_picks_section_saves_every_figure_and_says_that_true_losses_are_missing(
     assert not plt.get_fignums()  # every figure closed
 
 
+def test_without_the_dataset_the_section_shows_the_overlap_and_says_why(fake_study, capsys):
+    out, params = fake_study
+    section = rp.picks_section(out, params, None, missing="cifar10 not found: run make data-offline")
+    printed = capsys.readouterr().out
+    assert ("The pictures of the picks (and for classification their classes and balance) need the dataset, which is"
+            " not here: cifar10 not found: run make data-offline") in printed
+    assert set(section["figures"]) == {"picks_jaccard"} and section["data"] is None
+    assert "histogram" not in section and len(section["jaccard"])
+    assert "Jaccard of the queried batches" in printed  # the overlap table, printed outside a notebook
+
+
 def test_oracle_hook_gives_each_methods_overlap_with_the_oracles_picks(tmp_path):
     picks = pd.DataFrame([("oracle-loss", 0, 1, i) for i in (1, 2, 3, 4)] + [("l2r", 0, 1, i) for i in (3, 4, 5)]
                          + [("random", 0, 1, i) for i in (1, 2, 3, 4)], columns=rp.PICK_COLUMNS)
@@ -336,7 +350,7 @@ def test_explore_notebook_runs_on_a_fake_study(fake_study, tiny_data_root, tmp_p
     executed = tmp_path / "explore.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "explore.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
-        progress_bar=False, parameters={"study_dir": str(out), "method": "l2r", "seed": 1, "cycle": 1,
+        progress_bar=False, parameters={"study_dir": str(out), "method": "L2R-AL", "seed": 1, "cycle": 1,
                                         "data_root": str(tiny_data_root)})
     cells = [c for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
     outputs = [o for c in cells for o in c.outputs]
@@ -350,4 +364,40 @@ def test_explore_notebook_runs_on_a_fake_study(fake_study, tiny_data_root, tmp_p
     assert not (out / "figures").exists()  # exploring writes nothing into the study
     # the bootstrap names the study it opened
     bootstrap = next(c for c in cells if "picks.open_study(" in c.source)
-    assert "fake-picks: cifar10, 3 methods x 2 seeds x 3 cycles" in "".join(o.get("text", "") for o in bootstrap.outputs)
+    said = "".join(o.get("text", "") for o in bootstrap.outputs)
+    assert "fake-picks: cifar10, 3 methods x 2 seeds x 3 cycles" in said
+    assert "l2r (L2R-AL)" in said and "detailed below: L2R-AL (l2r), seed 1, cycle 1" in said
+
+
+@pytest.mark.slow
+def test_explore_notebook_stops_at_its_first_cell_on_a_value_the_study_lacks(fake_study, tmp_path):
+    import papermill
+
+    out, _ = fake_study
+    executed = tmp_path / "explore.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError, match="cycle 9: L2R-AL seed 0 has picks at cycles 0-2"):
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "explore.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
+            progress_bar=False, parameters={"study_dir": str(out), "method": "l2r", "cycle": 9})
+    cells = [c for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
+    failed = next(i for i, c in enumerate(cells) if any(o.output_type == "error" for o in c.outputs))
+    assert "explore.choose(" in cells[failed].source and "methods (key and name" in "".join(
+        o.get("text", "") for o in cells[failed].outputs)  # the valid values printed before the check
+    assert all(c.execution_count is None for c in cells[failed + 1:])  # nothing heavy ran
+
+
+@pytest.mark.slow
+def test_explore_notebook_without_the_dataset_shows_the_overlap(fake_study, tmp_path):
+    import papermill
+
+    out, _ = fake_study
+    executed = tmp_path / "explore.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "explore.ipynb"), str(executed), cwd=str(ROOT), kernel_name="python3",
+        progress_bar=False, parameters={"study_dir": str(out), "method": "entropy", "cycle": 2,
+                                        "data_root": str(tmp_path / "no-data")})
+    outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "need the dataset, which is not here" in text and "make data-offline" in text
+    assert "Jaccard of the queried batches" in text and "Jaccard with Entropy at cycle 2" in text

@@ -182,3 +182,10 @@ def test_make_loss_ranking_repeats_the_shipped_tables_thread_count():
     old = subprocess.run(["make", "-n", "ranking-bench"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "make ranking-bench is deprecated: run make loss-ranking" in old.stdout
     assert f"experiments/loss_ranking.py --device cpu --threads {shipped} " in old.stdout
+
+
+def test_make_loss_ranking_with_collect_renders_the_shipped_tables_only():
+    """COLLECT=1: the notebook (and pool_table.md) rendered from the tables there, nothing computed."""
+    dry = subprocess.run(["make", "-n", "loss-ranking", "COLLECT=1"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "experiments/loss_ranking.py" not in dry.stdout
+    assert "papermill notebooks/loss_ranking.ipynb outputs/loss_ranking/loss_ranking.ipynb" in dry.stdout
