@@ -53,8 +53,7 @@ STUDY = $(if $(COLLECT),,$(if $(filter slurm,$(EXECUTOR)),\
   $(PY) -m l2ral_lib check params/$@-$(PROFILE).yaml))
 $(EXPERIMENTS): setup
 	$(if $(filter-out local slurm,$(EXECUTOR)),$(error EXECUTOR is local or slurm, not '$(EXECUTOR)'))
-	@test -f params/$@-$(PROFILE).yaml || { echo "error: no profile '$(PROFILE)' for $@ (params/$@-$(PROFILE).yaml);" \
-	  "profiles: $$(ls params/$@-*.yaml | sed -E 's|params/$@-(.*)\.yaml|\1|' | tr '\n' ' ')"; exit 2; }
+	$(if $(wildcard params/$@-$(PROFILE).yaml),,$(error no profile '$(PROFILE)' for $@ (params/$@-$(PROFILE).yaml); profiles: $(patsubst params/$@-%.yaml,%,$(wildcard params/$@-*.yaml))))
 	$(STUDY)
 	mkdir -p $(OUT)
 	$(PY) -m papermill notebooks/$@.ipynb $(OUT)/$@.ipynb --cwd . -k python3 --log-output --no-progress-bar \

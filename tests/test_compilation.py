@@ -88,7 +88,7 @@ def test_training_step_is_one_graph_and_trains_as_eager(method, ci_params, count
     graphed = train(params, method, tmp_path / "graphed", labeled)
     # one forward and one backward graph per distinct trace; a second only where the head detaches
     # the target's features from an epoch on (LL4AL's schedule): nothing is traced again per batch
-    detaching = method in ("ll4al", "l2r-joint")
+    detaching = method in ("ll4al", "ll4al-early-detach", "l2r-joint")
     assert counted.forward_graphs == counted.backward_graphs == (2 if detaching else 1)
     assert counted.forward_calls == 5 * params.epochs  # the short batches ran eagerly
     expected, got = states(*eager), states(*graphed)

@@ -93,7 +93,8 @@ def test_installed_console_script_runs_outside_the_checkout(venv, outside):
     assert usage.startswith("usage: l2ral [-h] COMMAND ...") and "templates" in usage and "exit status 2" in usage
     listing = run(l2ral, "list", **outside).splitlines()
     assert listing[0].startswith("strategies: ") and {"random", "l2r", "ll4al"} <= set(listing[0][12:].split(", "))
-    assert listing[1] == "datasets:   celeba, cifar10, mpii, mpii-generated, shanghaitech, shanghaitech-generated"
+    assert listing[1] == ("datasets:   celeba, cifar10, image-csv, image-folder, mpii, mpii-generated, shanghaitech,"
+                          " shanghaitech-generated")
     assert any(line.startswith("  batch_size: int = 64  also the ranking-loss list length") for line in listing)
 
 

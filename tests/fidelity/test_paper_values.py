@@ -241,12 +241,13 @@ STATUSES = ("same", "declared", "n/a")
 
 
 def fidelity_rows() -> list[list[str]]:
-    """The cells of every row of FIDELITY.md's one table (header and rule left out)."""
+    """The cells of every row of FIDELITY.md's tables (the paper profiles', then the CPU study profiles', both
+    with the same columns; headers and rules left out)."""
     lines = [line for line in FIDELITY.read_text().splitlines() if line.startswith("|")]
     rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines]
     assert rows[0][:3] == ["setting", "profiles", "value"], rows[0]
     assert all(len(row) == len(rows[0]) for row in rows), "every row of the table needs all its cells"
-    return rows[2:]
+    return [row for row in rows if row != rows[0] and not set("".join(row)) <= {"-"}]
 
 
 def parse_value(cell: str):
