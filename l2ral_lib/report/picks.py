@@ -40,7 +40,7 @@ from ..data import load_dataset
 from ..data.generated_pose import LIMBS  # the MPII skeleton, joint order of tasks.MPII_JOINTS
 from ..data.mpii import CONTEXT
 from ..paths import enter_project_root
-from . import stats
+from . import stats, tables
 from .figures import palette, save_figure
 from .labels import method_label, ordered
 
@@ -557,6 +557,8 @@ def _show(thing) -> None:
         shell = None
     if isinstance(thing, str):
         print(thing)
+    elif shell is not None and isinstance(thing, pd.DataFrame):
+        tables.show(thing)  # whole: a picks table has a row per method and cycle, past pandas' row limit
     elif shell is not None:
         display(thing)
     elif isinstance(thing, pd.DataFrame):
