@@ -398,6 +398,7 @@ def test_explore_notebook_without_the_dataset_shows_the_overlap(fake_study, tmp_
                                         "data_root": str(tmp_path / "no-data")})
     outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") + o.get("data", {}).get("text/html", "")
+                   for o in outputs)
     assert "need the dataset, which is not here" in text and "make data-offline" in text
     assert "Jaccard of the queried batches" in text and "Jaccard with Entropy at cycle 2" in text
