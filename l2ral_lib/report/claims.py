@@ -49,6 +49,10 @@ LEGEND = (f"Primary endpoint AUBC (final cycle shown, not deciding); family = a 
           f" counts.")
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
 def paired_power(n: int, effect: float, alpha: float = stats.ALPHA) -> float:
     """Power of the two-sided paired t-test with `n` pairs for a true standardised difference `effect`
     (mean / sd of the paired differences)."""
@@ -166,6 +170,10 @@ def _study_evidence(outputs: Path, c: Comparison) -> Evidence:
     if not {c.method, c.reference} <= set(table.method):
         return Evidence(c, study, None)
     grid = stats.Grid.of(table, c.metric, json.loads((folder / "params.json").read_text()))
+    # the seeds both methods finished, not those the params promise: a study still running counts what it has
+    done = stats.completeness(table, c.metric, grid).set_index("method").seeds_finished
+    study = Study(study.name, study.dataset, int(min(done.get(c.method, 0), done.get(c.reference, 0))),
+                  study.initial_labeled, study.max_labeled)
     paired = stats.paired_differences(table, c.metric, c.reference, grid)
     found = {r.quantity: _test("AUBC" if r.quantity == "aubc" else "final", r)
              for r in paired[paired.method == c.method].itertuples() if r.n_seeds > 1}
@@ -226,10 +234,10 @@ def judge(study: str, found: list[Evidence]) -> Family:
     states = tuple(NOT_RUN if not e.run else OPEN if not a < stats.ALPHA else HOLDS if e.claimed_way() else FAILS
                    for e, a in zip(found, adjusted))
     info = next((e.study for e in found if e.study is not None), None)
-    if info is None or NOT_RUN in states:
+    if info is not None and info.standing and info.n_seeds > 0:
+        verdict = info.standing  # exploratory (a seed or a few finished) or generated, whatever else is missing
+    elif info is None or NOT_RUN in states:
         verdict = NOT_RUN
-    elif info.standing:
-        verdict = info.standing
     elif FAILS in states:
         verdict = CONTRADICTED
     else:
@@ -267,13 +275,13 @@ def verdict_text(fams: list[Family]) -> str:
     """The claim's verdict per study and scale, e.g. "**supported** at 1,000-5,000 labels (cifar10-budget, 5
     seeds); untested at the paper's 10,000 labels; exploratory: cifar10-smoke (3 seeds)"; led by the claim's
     verdict where that is no study's (mixed, untested)."""
-    parts = [f"**{f.verdict}** at {f.info.scale} ({f.study}, {f.info.n_seeds} seeds)" for f in fams
+    parts = [f"**{f.verdict}** at {f.info.scale} ({f.study}, {_seeds(f.info.n_seeds)})" for f in fams
              if f.verdict in (SUPPORTED, CONTRADICTED, NOT_SEPARABLE)]
     scale = _paper_scale(fams)
     if scale and parts:
         parts.append(f"untested at {scale}")
     for standing in (EXPLORATORY, NO_EVIDENCE, NOT_RUN):
-        named = [f"{f.study} ({f.info.n_seeds} seeds)" if f.info and standing != NOT_RUN else f.study
+        named = [f"{f.study} ({_seeds(f.info.n_seeds)})" if f.info and standing != NOT_RUN else f.study
                  for f in fams if f.verdict == standing]
         if named:
             parts.append(f"{standing}: {', '.join(named)}")
@@ -335,7 +343,7 @@ def claims_table(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CL
                           if state == OPEN else None)
                 rows.append({"claim": claim.text, "paper": claim.where, "verdict": overall, "verdict by study": text,
                              "what would settle it": settle, "study": f.study,
-                             "scale": f"{f.info.scale}, {f.info.n_seeds} seeds" if f.info else "-",
+                             "scale": f"{f.info.scale}, {_seeds(f.info.n_seeds)}" if f.info else "-",
                              "study verdict": f.verdict,
                              "comparison": f"{c.metric}: {_label(c.method)} vs {_label(c.reference)}",
                              "primary": f"{p.quantity} {p.text()}" if p else "-",

@@ -267,3 +267,13 @@ def test_a_studys_findings_name_its_verdict_its_numbers_and_the_claims(tmp_path)
         " at 100-300 labels (one, 5 seeds); **contradicted** at 100-300 labels (two, 5 seeds); untested at the"
         " paper's 10,000 labels."]
     assert claims.study_findings(tmp_path, "absent", (pair,)).startswith("No claim of the paper reads absent")
+
+
+def test_a_study_still_running_counts_the_seeds_it_finished(tmp_path):
+    """Params promising 10 seeds, one finished: exploratory with 1 seed, not "not run", not "10 seeds"."""
+    write_study(tmp_path, "running", {"m": [1.0]}, seeds=(0,))
+    record = json.loads((tmp_path / "running" / "params.json").read_text())
+    (tmp_path / "running" / "params.json").write_text(json.dumps({**record, "seeds": list(range(10))}))
+    overall, table = verdict(tmp_path, ("running", "m", "random"))
+    assert table["study verdict"].iloc[0] == claims.EXPLORATORY and overall == claims.UNTESTED
+    assert table["verdict by study"].iloc[0] == "**untested**: exploratory: running (1 seed)"
