@@ -1,5 +1,6 @@
 """examples/l2ral-plugin-example installed as a user would (pip, not editable): `list` names its strategy
-and a study runs it in one process and in `--jobs 2` worker processes, each loading the entry point itself."""
+and a study runs it in one process, in `--jobs 2` worker processes and in Slurm array tasks, each process
+loading the entry point itself."""
 import importlib.util
 import json
 import os
@@ -54,7 +55,6 @@ def test_a_study_runs_the_plugin_in_one_process_and_in_jobs_workers(plugin_env, 
     assert single[0] == 0, single[2]
     jobs = cli(*common, "--out", str(tmp_path / "jobs"), "--jobs", "2", env=plugin_env)
     assert jobs[0] == 0, jobs[2]
-    measured = lambda t: t[~t.metric.str.startswith("time_")].reset_index(drop=True)  # noqa: E731
     a, b = (pd.read_csv(tmp_path / name / "results.csv") for name in ("single", "jobs"))
     assert set(a.method) == {"random", "ratio-of-confidence"}
     pd.testing.assert_frame_equal(measured(a), measured(b))
@@ -66,6 +66,34 @@ def test_a_study_runs_the_plugin_in_one_process_and_in_jobs_workers(plugin_env, 
             {"random-seed0": PLUGIN, "ratio-of-confidence-seed0": PLUGIN}
         pids = {runs[-1]["pid"] for runs in slices.values()}
         assert pids == {run[3]} if name == "single" else run[3] not in pids
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_slurm_tasks_load_the_plugin_and_equal_the_study_run_here(plugin_env, slurm_cluster, tmp_path, tiny_data_root):
+    """Each array task is a fresh process on the node: it finds the plugin through the environment the
+    submission exported and computes the rows of the same study run here on the tasks' thread count."""
+    common = ["run", "params/cifar10-ci.yaml", "--device", "cpu", "--no-progress", "--set", f"data_root={tiny_data_root}",
+              "--set", "strategies=[random, ratio-of-confidence]"]
+    slurm = cli(*common, "--out", str(tmp_path / "slurm"), "--executor", "slurm", "--wait",
+                "--set", "cluster.time_min=5", env=plugin_env)
+    assert slurm[0] == 0, slurm[1] + slurm[2]
+    assert "2 task(s), one per slice" in slurm[1]
+    # the reference on the tasks' thread count (cluster.cpus_per_task of the ci profile: 1)
+    here = cli(*common, "--out", str(tmp_path / "here"), env={**plugin_env, "OMP_NUM_THREADS": "1"})
+    assert here[0] == 0, here[2]
+    a, b = (pd.read_csv(tmp_path / name / "results.csv") for name in ("slurm", "here"))
+    assert set(a.method) == {"random", "ratio-of-confidence"}
+    pd.testing.assert_frame_equal(measured(a), measured(b))
+    slices = json.loads((tmp_path / "slurm" / "provenance.json").read_text())["slices"]
+    assert {slice_: runs[-1]["plugins"] for slice_, runs in slices.items()} == \
+        {"random-seed0": PLUGIN, "ratio-of-confidence-seed0": PLUGIN}
+    assert slurm[3] not in {runs[-1]["pid"] for runs in slices.values()}
+
+
+def measured(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that must not depend on where a slice ran (timings do)."""
+    return table[~table.metric.str.startswith("time_")].reset_index(drop=True)
 
 
 def test_ratio_of_confidence_orders_otherwise_than_margin():
