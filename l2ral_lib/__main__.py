@@ -147,6 +147,8 @@ def _query_parser(commands) -> None:
     query.add_argument("--budget", required=True, type=int, metavar="K", help="how many images to pick")
     query.add_argument("--strategy", required=True, metavar="NAME", help="a strategy of `list` (l2r, entropy, ...)")
     query.add_argument("--out", required=True, metavar="CSV", help="where the picks go (path,score,rank; rank 1 first)")
+    query.add_argument("--classes", type=lambda text: [c.strip() for c in text.split(",")], metavar="A,B,...",
+                       help="every label there is (default: those labels.csv holds); any other label is refused")
     query.add_argument("--subset", type=int, metavar="N", help="score a random N of the unlabeled images (default: all)")
     query.add_argument("--seed", type=int, default=0, help="the same inputs and seed give the same picks (default 0)")
     query.add_argument("--params", metavar="FILE", help="a params YAML whose keys replace the defaults")
@@ -160,7 +162,8 @@ def _query(args) -> int:
     from .labeling import query  # noqa: PLC0415
 
     print(query(args.images, args.labels, args.budget, args.strategy, args.out, seed=args.seed, subset=args.subset,
-                params_file=args.params, overrides=dict(args.set), device=args.device, progress=not args.no_progress))
+                params_file=args.params, overrides=dict(args.set), device=args.device, progress=not args.no_progress,
+                classes=args.classes))
     return 0
 
 

@@ -3,7 +3,8 @@
     python -m l2ral_lib query --images DIR --labels labels.csv --budget K --strategy NAME --out next.csv
 
 The pool is every image under DIR (sub-folders included, hidden files skipped), in sorted relative-path
-order; labels.csv (`path,label`, paths relative to DIR, labels any strings) says which are labeled.
+order; labels.csv (`path,label`, paths relative to DIR, labels any strings) says which are labeled; `--classes` lists every label there is, where some class has
+no labeled image yet or a misspelt label must be refused.
 The model trains on the labeled images as one cycle of a study does (built and seeded as a study's slice:
 loop.build_slice, seeds.py's rule; trained by training.train_cycle), then the strategy scores the
 unlabeled images -- all of them, or a random `--subset` of them -- and picks K (loop.checked_query).
@@ -41,7 +42,7 @@ from .training import train_cycle
 # Defaults for small image data trained in a minute or two on a CPU; `--params FILE` and `--set KEY=VALUE`
 # change any of them. ResNet-18 (3x3 stem) at a quarter width on 32x32 images, 10 epochs, batch 32 (a
 # shipped sorter length, so that l2r trains its head), a small VAE for vaal.
-DEFAULTS = {"experiment": "query", "model": "resnet18", "model_width": 16, "image_size": 32, "epochs": 10,
+DEFAULTS = {"study": "query", "model": "resnet18", "model_width": 16, "image_size": 32, "epochs": 10,
             "batch_size": 32, "eval_batch_size": 256, "vaal_width": 16, "vaal_iterations": 100}
 # where neither the file nor --set gives them: the lr x0.1 and LL4AL's detach at 0.8 of the epochs (the
 # paper profile's 120 of 150), so that changing the epochs alone stays valid
@@ -63,8 +64,9 @@ def query_params(images: Path, strategy: str, seed: int, n_labeled: int, budget:
     return from_dict(raw)
 
 
-def read_labeled(images: Path, labels: Path) -> tuple[list[Path], dict[str, str]]:
-    """-> (the pool: every image under `images`, in order; relative path -> label of the labeled ones)."""
+def read_labeled(images: Path, labels: Path, classes: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
+    """-> (the pool: every image under `images`, in order; relative path -> label of the labeled ones).
+    Where `classes` names the labels there are, any other label is refused (a typo would be a new class)."""
     if not images.is_dir():
         raise DataError(f"{images} not found: --images names the folder of images to label")
     pool = list_images(images)
@@ -79,6 +81,9 @@ def read_labeled(images: Path, labels: Path) -> tuple[list[Path], dict[str, str]
         relative = file.relative_to(images).as_posix()
         if relative not in in_pool:
             raise DataError(f"{labels}: '{relative}' is not an image of the pool under {images}")
+        if classes is not None and name not in classes:
+            raise DataError(f"{labels}: the label '{name}' of '{relative}' is not one of --classes"
+                            f" ({','.join(classes)}): correct it, or add it to --classes")
         labeled[relative] = name
     return pool, labeled
 
@@ -104,11 +109,15 @@ def check_arguments(strategy: str, budget: int, subset: int | None, n_unlabeled:
 
 def query(images: str | Path, labels: str | Path, budget: int, strategy: str, out: str | Path, seed: int = 0,
           subset: int | None = None, params_file: str | None = None, overrides: dict | None = None,
-          device: str = "auto", progress: bool = True) -> str:
+          device: str = "auto", progress: bool = True, classes: list[str] | None = None) -> str:
     """Train on the labeled images, pick `budget` unlabeled ones with `strategy`, write them to `out`
-    (path,score,rank). -> a one-line summary. Every check comes before the training (module docstring)."""
+    (path,score,rank). `classes`: every label there is (default: those labels.csv holds), so that a
+    class nobody has labeled yet has its output and a misspelt label is refused. -> a one-line summary.
+    Every check comes before the training (module docstring)."""
     images, labels, out = Path(images), Path(labels), Path(out)
-    pool, labeled_names = read_labeled(images, labels)
+    if classes is not None and (not classes or len(set(classes)) < len(classes) or not all(classes)):
+        raise ParamsError("--classes", f"'{','.join(classes)}' must name each class once, comma-separated")
+    pool, labeled_names = read_labeled(images, labels, classes)
     check_arguments(strategy, budget, subset, len(pool) - len(labeled_names), images, labels, out)
     params = query_params(images, strategy, seed, len(labeled_names), budget, subset, params_file, overrides or {})
     if sorters_used(params) and len(labeled_names) < params.batch_size:
@@ -117,7 +126,7 @@ def query(images: str | Path, labels: str | Path, budget: int, strategy: str, ou
                                         " more, or set a smaller shipped sorter length (--set batch_size=4)")
     run_on = resolve_device(device)
     configure_backends(params, run_on)
-    classes = sorted(set(labeled_names.values()))
+    classes = sorted(set(classes if classes is not None else labeled_names.values()))
     class_of = {name: k for k, name in enumerate(classes)}
     relative = [path.relative_to(images).as_posix() for path in pool]
     targets = [class_of[labeled_names[r]] if r in labeled_names else UNLABELED for r in relative]

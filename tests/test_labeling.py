@@ -74,6 +74,20 @@ def test_the_pool_is_every_image_in_path_order_and_random_follows_the_seed_rule(
                                                " random picks (trained on 9 labeled images of 3 classes, seed 3)")
 
 
+def test_classes_give_an_output_to_a_class_nobody_labeled_yet(photos, capsys):
+    """--classes naming exactly the labels there are changes nothing; a fourth class, not labeled yet, is a
+    fourth output of the model: entropies can exceed the three classes' maximum log 3 (never log 4)."""
+    tmp_path, _ = photos
+    assert run(tmp_path, "next.csv") == 0
+    assert run(tmp_path, "same.csv", "--classes", "blue,green,red") == 0
+    assert (tmp_path / "same.csv").read_text() == (tmp_path / "next.csv").read_text()
+    capsys.readouterr()
+    assert run(tmp_path, "four.csv", "--classes", "red,green,blue,violet", budget=21) == 0
+    assert "labeled images of 4 classes" in capsys.readouterr().out
+    scores = [float(row["score"]) for row in read_rows(tmp_path / "four.csv")]
+    assert max(scores) > torch.log(torch.tensor(3.0)).item() and max(scores) <= torch.log(torch.tensor(4.0)).item() + 1e-6
+
+
 def test_a_subset_limits_the_candidates_to_the_seeded_random_part(photos):
     tmp_path, truth = photos
     assert run(tmp_path, "next.csv", "--subset", "8", budget=3) == 0
@@ -124,12 +138,17 @@ BAD = {  # what is wrong -> (prepare it, the one line)
     "too few labeled for the sorter": (lambda t: None, "params: batch_size: l2r trains its head through the sorter on"
                                                        " full batches of 32, and 9 images are labeled"),
     "bad --set": (lambda t: None, "params: epochs: must be > 0, got 0"),
+    "label not in --classes": (lambda t: write_labels(t / "labels.csv", {"a/photo_000.png": "red", "a/photo_001.png": "gren"}),
+                               "labels.csv: the label 'gren' of 'a/photo_001.png' is not one of --classes"
+                               " \\(red,green,blue\\): correct it, or add it to --classes"),
+    "class named twice": (lambda t: None, "params: --classes: 'red,green,red' must name each class once"),
     "out is the labels file": (lambda t: None, "params: --out: .*labels.csv is the labels file"),
     "out in no folder": (lambda t: None, "params: --out: .*absent is no folder to write next.csv into"),
 }
 ARGUMENTS = {"budget above the unlabeled": ["--budget", "22"], "unknown strategy": ["--strategy", "entropie"],
              "oracle strategy": ["--strategy", "oracle-loss"], "subset below budget": ["--subset", "4"],
              "too few labeled for the sorter": ["--strategy", "l2r"], "bad --set": ["--set", "epochs=0"],
+             "label not in --classes": ["--classes", "red,green,blue"], "class named twice": ["--classes", "red,green,red"],
              "out is the labels file": ["--out", "labels.csv"], "out in no folder": ["--out", "absent/next.csv"]}
 
 
