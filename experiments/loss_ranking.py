@@ -60,7 +60,7 @@ from l2ral_lib.ranks import exact_ranks
 from l2ral_lib.report import stats
 # the heads, settings, splits, metrics and the paper's method, as the report that reads the tables names them
 from l2ral_lib.report.loss_ranking import HEADS, METRICS, REFERENCE, SETTINGS, SPLITS
-from l2ral_lib.results_table import RESULT_COLUMNS
+from l2ral_lib.study_folder import RESULT_COLUMNS
 from l2ral_lib.seeds import derive_seed
 from l2ral_lib.sorter import load_sorter
 from l2ral_lib.strategies import Strategy

@@ -23,7 +23,8 @@ from .data import StudyData, load_dataset
 from .devices import resolve_device
 from .files import file_sha256
 from .models import build_model
-from .outputs import StudyFolder, longest_first, slice_name, study_slices
+from .outputs import StudyFolder, longest_first
+from .study_folder import slice_name, study_slices
 from .paths import pretrained_file
 from .precision import configure_backends, describe as describe_precision, uses_channels_last
 from .progress import StudyProgress

@@ -1,13 +1,6 @@
-"""The output folder of a study, owned by `StudyFolder` (and each slice's by `SliceFolder`):
-
-    <study>/params.json         the resolved params (seeds and strategies accumulate over runs)
-    <study>/results.csv         every slice's rows, merged (results_table.RESULT_COLUMNS)
-    <study>/provenance.json     every slice's runs, merged
-    <study>/slices/<method>-seed<k>/
-        state.pt                the truth after the last finished cycle (never committed)
-        rows.csv, selected.json readable views of it: result rows, pool indices labeled per cycle
-        provenance.json         the runs that computed its cycles
-        .lock                   held (flock) by the run computing the slice; says which (pid, host, since)
+"""Computing's side of a study's output folder (its layout: study_folder.py): `StudyFolder` guards it,
+records the params, copies finished slices from another study and merges the slices' rows; each slice's
+`SliceFolder` holds its lock and saves its cycles.
 
 Every write is atomic (files.py). A run computes a slice only while it holds the slice's lock, so two runs
 of one study (a second terminal, `--jobs` workers, Slurm tasks) never compute a slice twice; the OS releases
@@ -18,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import socket
@@ -31,9 +23,8 @@ import torch
 from .config import Params, renamed
 from .errors import ParamsError
 from .files import atomic_torch_save, atomic_write_json, atomic_write_text
-from .progress import cycles_in_view
 from .provenance import computing_runs, run_fingerprint, study_provenance
-from .results_table import RESULT_COLUMNS, TEST_ITEMS_FILE
+from .study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout
 
 # where the data lies, where the slices run, or which study finished slices were copied from, changes no
 # result: a study may resume with the data moved or on a cluster
@@ -41,15 +32,6 @@ IGNORED_PARAMS = {"data_root", "download", "reuse_from", "cluster"}
 # a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
 # (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
 GROWING_PARAMS = ("seeds", "strategies")
-
-
-def slice_name(method: str, seed: int) -> str:
-    return f"{method}-seed{seed}"
-
-
-def study_slices(params: Params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
-    """The (method, seed) slices of a study, or just `only`, in the order they run in one process."""
-    return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
 
 
 # the slices that take longest run first, so that n processes sharing a study end close together (measured
@@ -76,27 +58,9 @@ def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[
     return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k, defaults.get(k)) != current.get(k))
 
 
-class SliceFolder:
-    """slices/<method>-seed<k>/: the state after the last finished cycle and its readable views."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    @property
-    def state_file(self) -> Path:
-        return self.path / "state.pt"
-
-    @property
-    def provenance_file(self) -> Path:
-        return self.path / "provenance.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.path / ".lock"
-
-    @property
-    def name(self) -> str:
-        return self.path.name
+class SliceFolder(SliceLayout):
+    """slices/<method>-seed<k>/ as a run computes it: the lock, the state after the last finished cycle and
+    its readable views."""
 
     @contextlib.contextmanager
     def lock(self):
@@ -127,7 +91,7 @@ class SliceFolder:
     def cycles_saved(self) -> int:
         """Cycles the slice's state holds, as its readable view says; 0 without state.pt: rows committed
         without their state (a shipped study) are computed again."""
-        return cycles_in_view(self.path) if self.state_file.is_file() else 0
+        return self.cycles_in_view() if self.state_file.is_file() else 0
 
     def load_state(self, device: torch.device) -> dict | None:
         """The state saved after the last finished cycle, or None for a slice not started."""
@@ -144,38 +108,18 @@ class SliceFolder:
         """Readable copies of the slice state (state.pt stays the truth; a kill between the two
         writes is repaired when the slice is next opened)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path / "rows.csv", pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
-        atomic_write_json(self.path / "selected.json", selected)
+        atomic_write_text(self.rows_file, pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
+        atomic_write_json(self.selected_file, selected)
 
     def write_test_items(self, items: pd.DataFrame) -> None:
         """The final model's per-test-item values (training.test_items), written before the last cycle's state."""
-        atomic_write_text(self.path / TEST_ITEMS_FILE, items.to_csv(index=False))
-
-    def test_items(self) -> pd.DataFrame | None:
-        path = self.path / TEST_ITEMS_FILE
-        return pd.read_csv(path) if path.is_file() else None
-
-    def selected(self) -> dict[int, list[int]]:
-        """Pool indices labeled at each cycle (0 = the initial set)."""
-        raw = json.loads((self.path / "selected.json").read_text())
-        return {int(cycle): indices for cycle, indices in raw.items()}
+        atomic_write_text(self.test_items_file, items.to_csv(index=False))
 
 
-class StudyFolder:
-    """The output folder of one study: its guard, params record, slices, reuse and merged tables."""
+class StudyFolder(StudyLayout):
+    """The output folder of one study as runs write it: its guard, params record, reuse and merged tables."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    @property
-    def params_file(self) -> Path:
-        return self.path / "params.json"
-
-    def slice(self, method: str, seed: int) -> SliceFolder:
-        return SliceFolder(self.path / "slices" / slice_name(method, seed))
-
-    def slice_dirs(self) -> list[Path]:
-        return sorted(self.path.glob("slices/*"))
+    slice_class = SliceFolder
 
     def fingerprints_used(self) -> list[dict]:
         """The numerics fingerprint of every run that computed cycles of this study's slices."""
@@ -187,8 +131,8 @@ class StudyFolder:
         existing = next(parent for parent in [self.path, *self.path.parents] if parent.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise ParamsError("out", f"cannot write to {self.path} ({existing} is not a writable folder); choose another --out")
-        if self.params_file.is_file():
-            changed = changed_params(json.loads(self.params_file.read_text()), params)
+        if self.has_study():
+            changed = changed_params(self.params(), params)
             if changed:
                 raise ParamsError("out", f"{self.path} holds a study with other params (changed: {', '.join(changed)});"
                                          " use another --out, or delete the folder to start over")
@@ -196,10 +140,10 @@ class StudyFolder:
     def check_reusable(self, params: Params) -> None:
         """This folder's finished slices may be copied into a study with `params`: same params but for the
         study's name, seeds and strategies (cifar10-ablations reusing cifar10-smoke's six methods)."""
-        if not self.params_file.is_file():
+        if not self.has_study():
             raise ParamsError("reuse_from", f"{self.params_file} not found: {self.path} holds no study; run it first"
                                             " or set null")
-        changed = changed_params(json.loads(self.params_file.read_text()), params, ignored={"study"})
+        changed = changed_params(self.params(), params, ignored={"study"})
         if changed:
             raise ParamsError("reuse_from", f"{self.path} ran with other params (changed: {', '.join(changed)}); its"
                                             " slices would not be this study's")
@@ -209,16 +153,15 @@ class StudyFolder:
         `source.check_reusable`); the copy's provenance.json says where it came from. Returns the names copied."""
         copied = []
         for name in names:
-            origin, target = source.path / "slices" / name, self.path / "slices" / name
-            rows = origin / "rows.csv"
-            if target.exists() or not rows.is_file() or pd.read_csv(rows).cycle.nunique() < n_cycles:
+            origin, target = source.slice_class(source.slices_dir / name), self.slice_class(self.slices_dir / name)
+            if target.path.exists() or origin.cycles_in_view() < n_cycles:
                 continue
-            partial = target.with_name(f".{name}.partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(origin, partial, ignore=shutil.ignore_patterns(".lock"))  # the source's runs' lock
-            record = json.loads((partial / "provenance.json").read_text())
-            atomic_write_json(partial / "provenance.json", {**record, "copied_from": str(origin)})
-            partial.rename(target)
+            partial = SliceLayout(target.path.with_name(f".{name}.partial"))
+            shutil.rmtree(partial.path, ignore_errors=True)
+            # without the source's runs' lock
+            shutil.copytree(origin.path, partial.path, ignore=shutil.ignore_patterns(origin.lock_file.name))
+            atomic_write_json(partial.provenance_file, {**partial.provenance(), "copied_from": str(origin.path)})
+            partial.path.rename(target.path)
             copied.append(name)
         return copied
 
@@ -227,8 +170,8 @@ class StudyFolder:
         strategies accumulate over the runs that shared the folder (in the order first seen)."""
         self.path.mkdir(parents=True, exist_ok=True)
         record = params.to_dict()
-        if self.params_file.is_file():
-            previous = json.loads(self.params_file.read_text())
+        if self.has_study():
+            previous = self.params()
             record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]
                                      for key in GROWING_PARAMS}}
             if record == previous:
@@ -238,12 +181,9 @@ class StudyFolder:
     def merge(self) -> pd.DataFrame:
         """results.csv = the rows of every slice (any process may have written them); provenance.json =
         the runs that computed them."""
-        frames = [pd.read_csv(f) for f in sorted((self.path / "slices").glob("*/rows.csv"))]
-        frames = [f for f in frames if len(f)]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
-        table = table.sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
-        atomic_write_text(self.path / "results.csv", table.to_csv(index=False))
-        atomic_write_json(self.path / "provenance.json", study_provenance(self.path))
+        table = self.slice_rows().sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
+        atomic_write_text(self.results_file, table.to_csv(index=False))
+        atomic_write_json(self.provenance_file, study_provenance(self.slice_dirs()))
         return table
 
 

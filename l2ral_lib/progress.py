@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 
-import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +45,6 @@ def duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def cycles_in_view(slice_dir: Path) -> int:
-    """Cycles a slice's readable rows.csv holds (a kill between the state and the view leaves it one short:
-    `StudyProgress` corrects that when the slice reports)."""
-    rows = Path(slice_dir) / "rows.csv"
-    return int(pd.read_csv(rows).cycle.nunique()) if rows.is_file() and rows.stat().st_size else 0
 
 
 class StudyProgress:

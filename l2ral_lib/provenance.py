@@ -28,6 +28,7 @@ from .files import atomic_write_json
 from .paths import PROJECT_ROOT, is_checkout
 from .precision import cpu_flags
 from .registry import LOADED
+from .study_folder import SliceLayout
 
 # /proc/cpuinfo flags by which torch and oneDNN pick their CPU kernels (x86 vector widths, FMA, VNNI,
 # bf16/fp16 and AMX tiles; ARM SIMD, SVE and bf16): a difference in one changes the reductions' order
@@ -97,14 +98,15 @@ def run_fingerprint(run: dict) -> dict:
             "threads": hardware_["torch_threads"] if device == "cpu" else None}
 
 
+def slice_runs(slice_dir) -> list[dict]:
+    """Every recorded run of a slice (none where it has no record yet)."""
+    folder = SliceLayout(slice_dir)
+    return folder.provenance()["runs"] if folder.provenance_file.is_file() else []
+
+
 def computing_runs(slice_dirs) -> list[dict]:
     """Every recorded run of these slices that computed at least one cycle."""
-    runs = []
-    for folder in slice_dirs:
-        record = Path(folder) / "provenance.json"
-        entries = json.loads(record.read_text())["runs"] if record.is_file() else []
-        runs += [run for run in entries if run["cycles_done"] > run["first_cycle"]]
-    return runs
+    return [run for folder in slice_dirs for run in slice_runs(folder) if run["cycles_done"] > run["first_cycle"]]
 
 
 def distinct(fingerprints) -> list[dict]:
@@ -196,11 +198,10 @@ def recorded_cpu_threads(runs) -> set[int]:
             if run["cycles_done"] > run["first_cycle"] and run["hardware"]["device"] == "cpu"}
 
 
-def study_provenance(out_dir: Path) -> dict:
+def study_provenance(slice_dirs) -> dict:
     """provenance.json of a study: every slice's runs, and the commits, fingerprints and weights they used
     (`mixed_commits` is true when the rows of one results.csv come from more than one commit)."""
-    slices = {path.parent.name: json.loads(path.read_text())["runs"]
-              for path in sorted(Path(out_dir).glob("slices/*/provenance.json"))}
+    slices = {SliceLayout(d).name: slice_runs(d) for d in slice_dirs if SliceLayout(d).provenance_file.is_file()}
     runs = [run for entries in slices.values() for run in entries]
     commits = sorted({str(run["git"]["commit"]) for run in runs})
     weights = {json.dumps(run["weights"], sort_keys=True) for run in runs}

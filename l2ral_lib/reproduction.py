@@ -24,11 +24,12 @@ import torch
 
 from .config import Params
 from .devices import cpu_threads, resolve_device
-from .outputs import StudyFolder, slice_name, study_slices
+from .outputs import StudyFolder
+from .study_folder import slice_name, study_slices
 from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences,
                          recorded_cpu_threads, run_fingerprint, unrecorded)
 from .report.stats import Grid, per_seed
-from .results_table import MACHINE_METRICS
+from .study_folder import MACHINE_METRICS
 
 
 def _git(folder: Path, *args: str) -> str | None:

@@ -25,7 +25,7 @@ from .outputs import StudyFolder
 from .precision import describe as describe_precision
 from .provenance import (computing_runs, describe_differences, fingerprint, fingerprint_differences,
                          recorded_cpu_threads, run_fingerprint, unrecorded)
-from .results_table import MACHINE_METRICS
+from .study_folder import MACHINE_METRICS
 
 # exit statuses of `verify` (its --help says them): reproduced to the last digit; differs on the slice's
 # own fingerprint (the code or its inputs changed); differs where the fingerprint does too (expected)

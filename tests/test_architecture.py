@@ -13,7 +13,7 @@ PACKAGE = ROOT / "l2ral_lib"
 
 # floor of every module (by dotted prefix, the longest match wins); a module may import its own floor or lower
 FLOORS = {
-    "errors": 0, "registry": 0, "paths": 0, "templates": 0, "files": 0, "precision": 0, "compilation": 0, "progress": 0, "results_table": 0, "paper": 0,
+    "errors": 0, "registry": 0, "paths": 0, "templates": 0, "files": 0, "precision": 0, "compilation": 0, "progress": 0, "study_folder": 0, "paper": 0,
     "config": 1, "provenance": 1, "devices": 2,
     "data": 2, "models": 2, "tasks": 2,
     "heads": 3, "ranks": 3, "losses": 3, "sorter": 3, "strategies": 3, "training": 3,
@@ -21,9 +21,10 @@ FLOORS = {
     "executors": 6, "notebook": 7, "__main__": 8, "__init__": 8,
     "report": 4,
 }
-# what reporting may read: the results table, params, what the paper states, and the dataset (what each
-# method picked is shown from the stored picks and the data: report.picks); never the computation
-REPORT_MAY_IMPORT = {"errors", "registry", "paths", "results_table", "paper", "config", "tasks", "data", "report"}
+# what reporting may read: the study folder (its layout and results table), params, what the paper states, and
+# the dataset, for pictures (what each method picked is shown from the stored picks and the images); never the
+# computation
+REPORT_MAY_IMPORT = {"errors", "registry", "paths", "study_folder", "paper", "config", "tasks", "data", "report"}
 # the CLI imports each command's code when that command runs, so that `--help` and `list` start fast
 LAZY_ALLOWED = {"__main__"}
 

@@ -10,7 +10,7 @@ from l2ral_lib import loop
 from l2ral_lib.data import load_dataset
 from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import load_selected
-from l2ral_lib.results_table import RESULT_COLUMNS
+from l2ral_lib.study_folder import RESULT_COLUMNS
 from l2ral_lib.seeds import query_subset
 from l2ral_lib.strategies import list_strategies
 

@@ -12,7 +12,8 @@ import torch
 
 from ..config import Params
 from ..devices import worker_devices
-from ..outputs import merge_results, study_slices
+from ..outputs import merge_results
+from ..study_folder import study_slices
 
 
 def worker_env(devices: list[str], environ=os.environ, cores: int | None = None) -> dict:

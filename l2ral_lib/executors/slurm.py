@@ -36,8 +36,9 @@ from ..devices import task_device
 from ..errors import ParamsError
 from ..files import atomic_write_json
 from ..loop import run_study
-from ..outputs import StudyFolder, merge_results, slice_name, study_slices
-from ..progress import cycles_in_view, duration, log_to_stderr
+from ..outputs import StudyFolder, merge_results
+from ..study_folder import slice_name, study_slices
+from ..progress import duration, log_to_stderr
 from ..provenance import timestamp
 
 STATE_DONE = "done"
@@ -131,7 +132,7 @@ def jobs_dir(out_dir: Path) -> Path:
 
 
 def cycles_done(out_dir: Path, method: str, seed: int) -> int:
-    return cycles_in_view(StudyFolder(out_dir).slice(method, seed).path)
+    return StudyFolder(out_dir).slice(method, seed).cycles_in_view()
 
 
 def submitted_tasks(out_dir: Path) -> dict[tuple[str, int], str]:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..results_table import TEST_ITEMS_FILE
+from ..study_folder import StudyLayout
 from . import stats
 from .labels import method_label, ordered
 
@@ -63,10 +63,10 @@ def final_errors(out_dir: str | Path) -> pd.DataFrame:
     """Every slice's test_items.csv in one table: method, seed, test_index, count, predicted_count, error
     (predicted - annotated). Empty where no slice has one (a study from before they were kept)."""
     frames = []
-    for path in sorted((Path(out_dir) / "slices").glob(f"*-seed*/{TEST_ITEMS_FILE}")):
-        method, _, seed = path.parent.name.rpartition("-seed")
-        if seed.isdigit():
-            frames.append(pd.read_csv(path).assign(method=method, seed=int(seed)))
+    for folder in StudyLayout(out_dir).slices():
+        items = folder.test_items()
+        if items is not None:
+            frames.append(items.assign(method=folder.method, seed=folder.seed))
     if not frames:
         return pd.DataFrame(columns=["method", "seed", "test_index", "count", "predicted_count", "error"])
     table = pd.concat(frames, ignore_index=True)

@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.stats
 
 from ..config import cycle_count
-from ..results_table import RESULT_COLUMNS
+from ..study_folder import RESULT_COLUMNS
 from ..tasks import higher_is_better
 
 CONFIDENCE = 0.95

@@ -2,7 +2,7 @@
 header, "-" where a value is missing, each mean and interval rounded to what its spread supports
 (`decimals`), p-values in full. Final cycle and AUBC per method with intervals and ranks (beside the
 paper's numbers), paired differences to the references, the cost per phase. Each takes the tidy results
-table (results_table.RESULT_COLUMNS); the statistics come from `stats`. A table's caption is in
+table (study_folder.RESULT_COLUMNS); the statistics come from `stats`. A table's caption is in
 `table.attrs["caption"]`; `show(table)` displays it whole (no column or cell cut short).
 """
 from __future__ import annotations

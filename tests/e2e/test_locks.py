@@ -16,7 +16,7 @@ import pytest
 from l2ral_lib import loop
 from l2ral_lib.loop import run_study
 from l2ral_lib.outputs import SliceFolder, longest_first
-from l2ral_lib.results_table import MACHINE_METRICS
+from l2ral_lib.study_folder import MACHINE_METRICS
 from helpers import ROOT
 
 METHODS = "strategies=[random, entropy, vaal, l2r]"

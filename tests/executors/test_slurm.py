@@ -26,7 +26,7 @@ from l2ral_lib.executors import slurm
 from l2ral_lib.errors import ParamsError
 from l2ral_lib.executors.slurm import live_tasks, render_hint, sbatch_parameters, sbatch_script
 from l2ral_lib.loop import run_study
-from l2ral_lib.progress import cycles_in_view
+from l2ral_lib.study_folder import SliceLayout
 
 VENV = ROOT / ".venv" if (ROOT / ".venv").is_dir() else None
 
@@ -248,7 +248,7 @@ def interrupted(tmp_path_factory, tiny_data_root, slurm_cluster):
 
         def stop_each_after_its_first_cycle():
             for name, stop in stops.items():
-                cycles = cycles_in_view(out / "slices" / name)
+                cycles = SliceLayout(out / "slices" / name).cycles_in_view()
                 if name not in stopped_at and cycles >= 1:
                     subprocess.run(stop, check=True, timeout=60)
                     stopped_at[name] = cycles

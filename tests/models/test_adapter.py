@@ -1,7 +1,6 @@
 """Any model by name (models/adapter.py): torchvision/<name> and <module>:<factory>, the stage maps and
 embedding its hooks give the heads, one tiny study cycle through each path, one-line errors naming the key."""
 import copy
-import textwrap
 
 import pytest
 import torch

@@ -1,0 +1,170 @@
+"""The layout of a study's output folder, the one contract between computing and reporting. Every file
+name of the folder is spelled here and nowhere else; computing (outputs.StudyFolder, which extends
+these classes with locks, the guard and atomic writes) and reporting (report.study) read and place
+files through it. No torch: a report opens a study without the computation.
+
+    <study>/params.json         the resolved params (seeds and strategies accumulate over runs)
+    <study>/results.csv         every slice's rows, merged: the tidy results table (RESULT_COLUMNS)
+    <study>/provenance.json     every slice's runs, merged
+    <study>/figures/            the report's figures; <study>/jobs/ the Slurm submissions and logs
+    <study>/slices/<method>-seed<k>/
+        state.pt                the truth after the last finished cycle (never committed)
+        rows.csv, selected.json readable views of it: result rows, pool indices labeled per cycle
+        test_items.csv          the final model's value of every test item, where the task records them
+        provenance.json         the runs that computed its cycles
+        .lock                   held (flock) by the run computing the slice
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+# the tidy results table: one row per measurement (a metric of one method, seed and cycle)
+RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "value"]
+# measurements of the machine, not of the method: they differ on every run, and no rerun is held to them
+MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")
+
+
+def slice_name(method: str, seed: int) -> str:
+    return f"{method}-seed{seed}"
+
+
+def study_slices(params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
+    """The (method, seed) slices of a study with `params` (its seeds and strategies), or just `only`: seed
+    by seed, each seed's methods in the params' order."""
+    return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
+
+
+class SliceLayout:
+    """slices/<method>-seed<k>/ and what it holds."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def method(self) -> str:
+        return self.name.rpartition("-seed")[0]
+
+    @property
+    def seed(self) -> int:
+        return int(self.name.rpartition("-seed")[2])
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.pt"
+
+    @property
+    def rows_file(self) -> Path:
+        return self.path / "rows.csv"
+
+    @property
+    def selected_file(self) -> Path:
+        return self.path / "selected.json"
+
+    @property
+    def test_items_file(self) -> Path:
+        return self.path / "test_items.csv"
+
+    @property
+    def provenance_file(self) -> Path:
+        return self.path / "provenance.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    def rows(self) -> pd.DataFrame:
+        """The slice's result rows (empty where none is written yet)."""
+        if not self.rows_file.is_file() or not self.rows_file.stat().st_size:
+            return pd.DataFrame(columns=RESULT_COLUMNS)
+        return pd.read_csv(self.rows_file)
+
+    def cycles_in_view(self) -> int:
+        """Cycles the readable rows.csv holds (a kill between the state and the view leaves it one short:
+        progress.StudyProgress corrects that when the slice reports)."""
+        return int(self.rows().cycle.nunique())
+
+    def selected(self) -> dict[int, list[int]]:
+        """Pool indices labeled at each cycle (0 = the initial set)."""
+        raw = json.loads(self.selected_file.read_text())
+        return {int(cycle): indices for cycle, indices in raw.items()}
+
+    def test_items(self) -> pd.DataFrame | None:
+        return pd.read_csv(self.test_items_file) if self.test_items_file.is_file() else None
+
+    def provenance(self) -> dict:
+        return json.loads(self.provenance_file.read_text())
+
+
+class StudyLayout:
+    """The output folder of one study and what it holds."""
+
+    slice_class = SliceLayout
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def params_file(self) -> Path:
+        return self.path / "params.json"
+
+    @property
+    def results_file(self) -> Path:
+        return self.path / "results.csv"
+
+    @property
+    def provenance_file(self) -> Path:
+        return self.path / "provenance.json"
+
+    @property
+    def slices_dir(self) -> Path:
+        return self.path / "slices"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / "figures"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.path / "jobs"
+
+    def slice(self, method: str, seed: int):
+        return self.slice_class(self.slices_dir / slice_name(method, seed))
+
+    def slices(self) -> list:
+        """Every slice folder there is, by name."""
+        return [self.slice_class(path) for path in sorted(self.slices_dir.glob("*-seed*"))
+                if path.is_dir() and path.name.rpartition("-seed")[2].isdigit()]  # not .<name>.partial: a copy under way
+
+    def slice_dirs(self) -> list[Path]:
+        return [folder.path for folder in self.slices()]
+
+    def has_study(self) -> bool:
+        """A study ran here: its params are recorded."""
+        return self.params_file.is_file()
+
+    def params(self) -> dict:
+        """The recorded params, as written (old records may lack keys added since, or use renamed ones:
+        config.renamed reads them)."""
+        return json.loads(self.params_file.read_text())
+
+    def results(self) -> pd.DataFrame:
+        return pd.read_csv(self.results_file)
+
+    def provenance(self) -> dict:
+        return json.loads(self.provenance_file.read_text())
+
+    def slice_rows(self) -> pd.DataFrame:
+        """The rows of every slice, in slice-name order (what a merge writes to results.csv, unsorted)."""
+        frames = [frame for frame in (folder.rows() for folder in self.slices()) if len(frame)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
