@@ -11,7 +11,6 @@ ratio B / A. Prints a markdown table (BENCHMARKS.md) and writes it as CSV beside
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,22 +18,20 @@ import pandas as pd
 from l2ral_lib.report import stats
 from l2ral_lib.checks import from_dict
 from l2ral_lib.report.labels import method_label
-from l2ral_lib.report.tables import load_results
 from l2ral_lib.outputs import changed_params
 from l2ral_lib.report.readme import markdown
-from l2ral_lib.report.summary import load_study
+from l2ral_lib.report.study import StudyResults
 
 PRECISION_KEYS = {"study", "amp", "channels_last"}
 
 
 def compare(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> pd.DataFrame:
     """One row per (method, quantity): mean difference A - B with its interval, p and verdict."""
-    changed = changed_params(json.loads((a_dir / "params.json").read_text()),
-                             from_dict(json.loads((b_dir / "params.json").read_text())), ignored=PRECISION_KEYS)
+    first, second = StudyResults(a_dir), StudyResults(b_dir)
+    changed = changed_params(first.recorded, from_dict(second.recorded), ignored=PRECISION_KEYS)
     if changed:
         raise SystemExit(f"error: {a_dir} and {b_dir} differ in more than precision: {', '.join(changed)}")
-    a, b = load_results(a_dir), load_results(b_dir)
-    metric = load_study(a_dir).metric
+    a, b, metric = first.table, second.table, first.metric
     rows = []
     for method in sorted(set(a.method) & set(b.method)):
         pair = pd.concat([a[a.method == method].assign(method=a_name), b[b.method == method].assign(method=b_name)])

@@ -20,7 +20,6 @@ fixed in code before any study is read:
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +28,15 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from ..paper import CLAIMS, PAPER_FINAL, PAPER_FINAL_LABELED, Claim, Comparison
-from ..tasks import higher_is_better
+from ..paper import CLAIMS, PAPER_FINAL, PAPER_FINAL_LABELED, Claim
 from . import stats
+from .evidence import EXPLORATORY, MIN_SEEDS, NO_EVIDENCE, Evidence, StudyScope, evidence
 from .labels import method_label, ordered
+from .study import Outputs, StudyResults
 
 SUPPORTED, CONTRADICTED, NOT_SEPARABLE, MIXED = "supported", "contradicted", "not separable", "mixed"
-EXPLORATORY, NO_EVIDENCE, NOT_RUN, UNTESTED = ("exploratory", "no evidence (generated images)", "not run",
-                                               "untested")
+NOT_RUN, UNTESTED = "not run", "untested"
 HOLDS, FAILS, OPEN = "holds", "fails", "open"  # one comparison after Holm: claimed way, the other way, neither
-MIN_SEEDS = 5
 POWER = 0.8
 MOST_SEEDS = 100  # beyond this a seeds-needed figure says only that the difference is too small to separate
 LEGEND = (f"Primary endpoint AUBC (final cycle shown, not deciding); family = a claim's comparisons in one study,"
@@ -82,130 +80,6 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 @dataclass(frozen=True)
-class Study:
-    """What a verdict needs to know of a study: its seeds, its scale, whether its images are real."""
-
-    name: str
-    dataset: str
-    n_seeds: int
-    initial_labeled: int | None = None
-    max_labeled: int | None = None
-
-    @property
-    def generated(self) -> bool:
-        return self.dataset.endswith("-generated")  # the generated stand-ins' registry names (data/generated*.py)
-
-    @property
-    def counts(self) -> bool:
-        return not self.generated and self.n_seeds >= MIN_SEEDS
-
-    @property
-    def scale(self) -> str:
-        if self.max_labeled is None:
-            return "smoke-size targets"
-        return f"{self.initial_labeled:,}-{self.max_labeled:,} labels"
-
-    @property
-    def standing(self) -> str | None:
-        """Why the study does not count, or None where it does."""
-        if self.generated:
-            return NO_EVIDENCE
-        return None if self.n_seeds >= MIN_SEEDS else EXPLORATORY
-
-
-@dataclass(frozen=True)
-class Test:
-    """One paired comparison on one quantity: claimed method minus reference, over `n_seeds` seeds."""
-
-    quantity: str
-    n_seeds: int
-    mean_diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    sd: float
-
-    def text(self) -> str:
-        return f"{self.mean_diff:+.3g} [{self.ci_low:+.3g}, {self.ci_high:+.3g}]"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A comparison as a study answers it: the primary test, the secondary (final cycle) one."""
-
-    comparison: Comparison
-    study: Study | None
-    primary: Test | None
-    secondary: Test | None = None
-
-    @property
-    def run(self) -> bool:
-        return self.primary is not None and not math.isnan(self.primary.p_value)
-
-    def claimed_way(self) -> bool:
-        """Whether the observed primary difference points the way the claim says."""
-        return (self.primary.mean_diff > 0) == higher_is_better(self.comparison.metric)
-
-
-def _read_study(folder: Path) -> Study | None:
-    if not (folder / "params.json").is_file():
-        return None
-    p = json.loads((folder / "params.json").read_text())
-    return Study(folder.name, p["dataset"], len(p["seeds"]), p["initial_labeled"], p["max_labeled"])
-
-
-def _test(quantity: str, r) -> Test:
-    half = (r.ci_high - r.ci_low) / 2
-    sd = half / scipy.stats.t.ppf(1 - stats.ALPHA / 2, r.n_seeds - 1) * math.sqrt(r.n_seeds) if r.n_seeds > 1 else math.nan
-    return Test(quantity, int(r.n_seeds), float(r.mean_diff), float(r.ci_low), float(r.ci_high), float(r.p_value),
-                float(sd))
-
-
-def _study_evidence(outputs: Path, c: Comparison) -> Evidence:
-    folder = outputs / c.study
-    study = _read_study(folder)
-    if study is None or not (folder / "results.csv").is_file():
-        return Evidence(c, study, None)
-    table = pd.read_csv(folder / "results.csv")
-    if not {c.method, c.reference} <= set(table.method):
-        return Evidence(c, study, None)
-    grid = stats.Grid.of(table, c.metric, json.loads((folder / "params.json").read_text()))
-    # the seeds both methods finished, not those the params promise: a study still running counts what it has
-    done = stats.completeness(table, c.metric, grid).set_index("method").seeds_finished
-    study = Study(study.name, study.dataset, int(min(done.get(c.method, 0), done.get(c.reference, 0))),
-                  study.initial_labeled, study.max_labeled)
-    paired = stats.paired_differences(table, c.metric, c.reference, grid)
-    found = {r.quantity: _test("AUBC" if r.quantity == "aubc" else "final", r)
-             for r in paired[paired.method == c.method].itertuples() if r.n_seeds > 1}
-    return Evidence(c, study, found.get("aubc"), found.get("final"))
-
-
-def _ranking_evidence(outputs: Path, c: Comparison) -> Evidence:
-    """The loss-ranking experiment's paired difference (its paired.csv holds method - reference rows; a
-    comparison stated the other way round is flipped)."""
-    path = outputs / c.study / "paired.csv"
-    if not path.is_file():
-        return Evidence(c, None, None)
-    setting, split = c.setting.split("/")
-    table = pd.read_csv(path)
-    table = table[(table.setting == setting) & (table.split == split) & (table.metric == c.metric)]
-    for method, reference, sign in ((c.method, c.reference, 1), (c.reference, c.method, -1)):
-        row = table[(table.method == method) & (table.reference == reference)]
-        if len(row):
-            r = row.iloc[0]
-            low, high = sorted((sign * r.ci_low, sign * r.ci_high))
-            test = _test(f"{setting} heads, {split}", r)
-            test = Test(test.quantity, test.n_seeds, sign * test.mean_diff, low, high, test.p_value, test.sd)
-            return Evidence(c, Study(c.study, "cifar10", int(r.n_seeds)), test)
-    return Evidence(c, None, None)
-
-
-def evidence(outputs: str | Path, c: Comparison) -> Evidence:
-    outputs = Path(outputs)
-    return _ranking_evidence(outputs, c) if c.setting else _study_evidence(outputs, c)
-
-
-@dataclass(frozen=True)
 class Family:
     """A claim's comparisons in one study, Holm-adjusted together, and the study's verdict on the claim."""
 
@@ -216,7 +90,7 @@ class Family:
     verdict: str
 
     @property
-    def info(self) -> Study | None:
+    def info(self) -> StudyScope | None:
         return next((e.study for e in self.evidence if e.study is not None), None)
 
     def seeds_needed(self) -> int | None:
@@ -245,7 +119,7 @@ def judge(study: str, found: list[Evidence]) -> Family:
     return Family(study, tuple(found), tuple(adjusted), states, verdict)
 
 
-def families(outputs: str | Path, claim: Claim) -> list[Family]:
+def families(outputs: Outputs, claim: Claim) -> list[Family]:
     by_study: dict[str, list[Evidence]] = {}
     for c in claim.comparisons:
         by_study.setdefault(c.study, []).append(evidence(outputs, c))
@@ -332,9 +206,9 @@ def claims_table(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CL
     """One row per comparison: the claim and its verdict, the study's verdict, the primary and secondary
     paired differences (claimed method - other, in the metric's units), p and Holm-adjusted p, the paper's
     margin, and the seeds an open comparison needs."""
-    rows = []
+    rows, studies = [], Outputs(outputs)
     for claim in claims:
-        fams = families(outputs, claim)
+        fams = families(studies, claim)
         overall, text, settle = claim_verdict(fams), verdict_text(fams), settle_text(fams)
         for f in fams:
             for e, adjusted, state in zip(f.evidence, f.adjusted, f.states):
@@ -395,10 +269,9 @@ def replication_markdown(outputs: str | Path, first: str, second: str, metric: s
     """Two runs of the same methods, seeds and settings side by side: per pair of methods and quantity, the
     paired difference and its unadjusted p in each run and whether the verdict (better / worse / not
     significant at p < 0.05) flips between them."""
-    outputs = Path(outputs)
-    tables = [pd.read_csv(outputs / s / "results.csv") for s in (first, second)]
-    grids = [stats.Grid.of(t, metric, json.loads((outputs / s / "params.json").read_text()))
-             for t, s in zip(tables, (first, second))]
+    studies = [StudyResults(Path(outputs) / name) for name in (first, second)]
+    tables = [s.table for s in studies]
+    grids = [stats.Grid.of(s.table, metric, s.recorded) for s in studies]
     methods = ordered(set(tables[0].method) & set(tables[1].method))
     rows, flips = [], 0
     for i, b in enumerate(methods):  # the later method minus the earlier one: L2R-AL - Random, not the reverse

@@ -10,13 +10,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study_folder import StudyLayout
 from . import stats
 from .labels import method_label, ordered
+from .study import StudyResults
 
 
 def pick_counts(picks: pd.DataFrame, pool_counts) -> pd.DataFrame:
-    """Every pick (report.picks.load_picks) with the head count of the image and its percentile in the
+    """Every pick (report.study.StudyResults.picks) with the head count of the image and its percentile in the
     pool's count distribution (the share of pool images with fewer heads, ties halved: 50 = the median)."""
     pool_counts = np.asarray(pool_counts, dtype=float)
     ordered_counts = np.sort(pool_counts)
@@ -62,14 +62,9 @@ def pick_count_plot(table: pd.DataFrame, ax=None):
 def final_errors(out_dir: str | Path) -> pd.DataFrame:
     """Every slice's test_items.csv in one table: method, seed, test_index, count, predicted_count, error
     (predicted - annotated). Empty where no slice has one (a study from before they were kept)."""
-    frames = []
-    for folder in StudyLayout(out_dir).slices():
-        items = folder.test_items()
-        if items is not None:
-            frames.append(items.assign(method=folder.method, seed=folder.seed))
-    if not frames:
+    table = StudyResults(out_dir).test_items()
+    if table is None:
         return pd.DataFrame(columns=["method", "seed", "test_index", "count", "predicted_count", "error"])
-    table = pd.concat(frames, ignore_index=True)
     return table.assign(error=table.predicted_count - table["count"])[
         ["method", "seed", "test_index", "count", "predicted_count", "error"]]
 

@@ -33,7 +33,7 @@ def _span(values) -> str:
 
 
 def choices(picks: pd.DataFrame) -> str:
-    """What can be chosen in a study, from its stored picks (report.picks.load_picks): every method's key and
+    """What can be chosen in a study, from its stored picks (report.study.StudyResults.picks): every method's key and
     display name, the seeds, the cycles."""
     methods = ", ".join(f"{m} ({method_label(m)})" for m in ordered(picks.method.unique()))
     return (f"methods (key and name; either is accepted): {methods}; seeds {_span(picks.seed.unique())};"

@@ -1,16 +1,9 @@
-"""The figures of every study, in one style (Figs. 4-8). Each takes the tidy results table (or numbers
-already computed), draws on `ax` (a new one if None) and returns it; `caption(ax)` is what it drew, in
-words (lines, markers, what the band is), for the text under the figure (the title's second line says
-what the band is, short).
-
-The style:
-- a method keeps one colour, marker and line style in every figure (`STYLES`, by strategy key, never by
-  position in a plot): Okabe-Ito for the paper's six methods, Paul Tol's colour-blind-safe hues for the
-  rest; L2R-AL's variants are dashed, the extra baselines dash-dotted, the loss oracle (a probe) dotted;
-- L2R-AL (`l2r`) is the emphasised line: strong blue, thicker, drawn on top;
-- the legend sits outside the axes, at their right, in a framed box;
-- bands are the 95 % t-interval over seeds, cut to the metric's range (`metric_range`); with more than
-  `MANY_METHODS` methods in a plot only L2R-AL's and the best baseline's bands are shaded;
+"""The figures of every study (Figs. 4-8), in report.figure_style's style: the learning curve, Fig. 5's
+Spearman curve, the AUBC plot and the penalty matrix. Each takes the tidy results table (or numbers already
+computed), draws on `ax` (a new one if None) and returns it; `caption(ax)` is what it drew, in words
+(lines, markers, what the band is), for the text under the figure (the title's second line says what the
+band is, short). Beyond the style:
+- with more than `MANY_METHODS` methods in a plot only L2R-AL's and the best baseline's bands are shaded;
 - the paper's final values are hollow markers in the method's style: at the paper's labeled-set size
   when the curves go on past it, else in the right margin beside the curves' ends under a "paper @N"
   label (values far off the axis listed at its edge with their number);
@@ -19,9 +12,6 @@ The style:
 from __future__ import annotations
 
 import textwrap
-import zlib
-from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import matplotlib.transforms as mtransforms
@@ -30,86 +20,12 @@ import pandas as pd
 
 from ..tasks import higher_is_better
 from . import stats
+from .figure_style import EMPHASISED, decorate, metric_range, seeds_text, set_caption, style
 from .labels import method_label, metric_label, ordered
 
-EMPHASISED = "l2r"  # the paper's method
 MANY_METHODS = 6  # above this many methods in a plot, bands only for L2R-AL and the best baseline
 NUMBERED_CELLS = 8  # above this many methods, a penalty matrix shows colours (and a colour bar), no numbers
 ENTROPY_LINE = "Entropy of the L2R-AL target (free ranker)"
-
-
-@dataclass(frozen=True)
-class Style:
-    """How one method is drawn in every figure."""
-
-    colour: str
-    marker: str
-    linestyle: str = "-"
-    linewidth: float = 1.4
-    zorder: float = 2.0
-
-    def line(self) -> dict:
-        """Keyword arguments of `ax.plot` for the method's mean line."""
-        return dict(color=self.colour, marker=self.marker, linestyle=self.linestyle, linewidth=self.linewidth,
-                    zorder=self.zorder, ms=6 if self.emphasised else 4.5, markeredgewidth=0.8)
-
-    @property
-    def emphasised(self) -> bool:
-        return self.linewidth > 2
-
-
-# By strategy key (labels.METHOD_ORDER), so a method looks the same in every figure whatever else it is
-# drawn with. The paper's six: Okabe-Ito (Wong, Nature Methods 2011), solid. L2R-AL's variants: dashed;
-# the extra baselines: dash-dot; the loss oracle: black, dotted (a probe, not a competitor). Their hues
-# are Paul Tol's colour-blind-safe qualitative ones (muted and "12-colour" sets). Every colour is used
-# once; the marker and the line style tell apart the few hues that read alike.
-STYLES = {
-    "random": Style("#7f7f7f", "o"),  # grey: the reference every method must beat
-    "entropy": Style("#e69f00", "s"),  # orange
-    "coreset": Style("#009e73", "^"),  # bluish green
-    "vaal": Style("#cc79a7", "v"),  # reddish purple
-    "ll4al": Style("#d55e00", "D"),  # vermillion
-    "l2r": Style("#0072b2", "o", linewidth=2.8, zorder=10),  # blue, the emphasised line
-    "l2r-all-features": Style("#56b4e9", "P", "--"),  # sky blue
-    "l2r-mse": Style("#332288", "X", "--"),  # indigo
-    "margin": Style("#117733", "<", "-."),  # green
-    "least-confidence": Style("#999933", ">", "-."),  # olive
-    "bald": Style("#882255", "h", "-."),  # wine
-    "badge": Style("#aa4499", "*", "-."),  # purple
-    "l2r-softrank": Style("#44aa99", "d", "--"),  # teal
-    "l2r-diffsort": Style("#cc6677", "p", "--"),  # rose
-    "l2r-gru-sorter": Style("#661100", "8", "--"),  # brown
-    "oracle-loss": Style("#000000", "x", ":"),  # black
-    "l2r-joint": Style("#aa4466", "H", "--"),  # raspberry
-    "ll4al-early-detach": Style("#ee8866", "D", "--"),  # light vermillion, LL4AL's marker: its sensitivity variant
-}
-# A method not in STYLES gets one of these by a hash of its key (the same in every figure, not unique).
-_FALLBACK = (Style("#6699cc", "o", "--"), Style("#ddcc77", "s", "--"), Style("#88ccee", "^", "--"),
-             Style("#aa4499", "v", ":"), Style("#117733", "D", ":"), Style("#332288", "P", ":"))
-
-
-def style(method: str) -> Style:
-    """The colour, marker and line style of `method` in every figure."""
-    if method in STYLES:
-        return STYLES[method]
-    return _FALLBACK[zlib.crc32(method.encode()) % len(_FALLBACK)]
-
-
-def palette(methods) -> dict:
-    """{method: colour} for `methods`: each method's own colour, the same in every figure."""
-    return {method: style(method).colour for method in methods}
-
-
-def metric_range(metric: str) -> tuple[float, float]:
-    """The values `metric` can take: accuracy and PCKh in [0, 100] (%), Spearman in [-1, 1], MAE and RMSE
-    >= 0; anything else unbounded. Bands and whiskers are cut to it."""
-    if metric == "accuracy" or metric.startswith("pckh"):
-        return 0.0, 100.0
-    if metric.startswith("spearman"):
-        return -1.0, 1.0
-    if metric in ("mae", "rmse"):
-        return 0.0, np.inf
-    return -np.inf, np.inf
 
 
 def is_baseline(method: str) -> bool:
@@ -128,33 +44,6 @@ def best_baseline(table: pd.DataFrame, metric: str, grid: stats.Grid | None = No
         return None
     summary = summary.sort_values(["complete", "mean"], ascending=[False, not higher_is_better(metric)])
     return str(summary.method.iloc[0])
-
-
-def caption(ax) -> str:
-    """What the figure function drew on `ax`, in words: its lines, markers and what the band or whisker is
-    (empty for an axes none of them drew)."""
-    return getattr(ax, "_l2ral_caption", "")
-
-
-def _set_caption(ax, text: str) -> None:
-    ax._l2ral_caption = text
-
-
-def seeds_text(n_seeds) -> str:
-    """'5 seeds', 'up to 5 seeds' (some method has fewer), '1 seed'."""
-    counts = sorted({int(n) for n in n_seeds if n > 0})
-    if not counts:
-        return "no seed"
-    most = counts[-1]
-    return ("up to " if len(counts) > 1 else "") + f"{most} seed{'s' if most > 1 else ''}"
-
-
-def legend_outside(ax, offset: float = 8.0, **kwargs):
-    """The legend in a framed box right of the axes, `offset` points past the right spine (past the
-    paper's marks when the margin holds them): never over the curves; its top at the axes' top."""
-    kwargs = dict(fontsize=8, frameon=True, framealpha=1.0, edgecolor="0.7", borderaxespad=0.0) | kwargs
-    shift = mtransforms.ScaledTranslation(offset / 72, 0, ax.figure.dpi_scale_trans)
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), bbox_transform=ax.transAxes + shift, **kwargs)
 
 
 def _band(ax, x, low, high, metric: str, colour: str, emphasised: bool):
@@ -326,7 +215,7 @@ def _curve_figure(table, metric, ax, paper, paper_at, title, grid, shade, extra=
             ax.plot([], [], marker="o", mfc="white", color="0.3", linestyle="none", ms=7, mew=1.5,
                     label=f"hollow: paper's final ({where})")
     decorate(ax, "Number of labeled samples", metric_label(metric), title, band, legend_offset=margin + 8.0)
-    _set_caption(ax, " ".join(s for s in sentences if s))
+    set_caption(ax, " ".join(s for s in sentences if s))
     return ax
 
 
@@ -350,18 +239,6 @@ def spearman_plot(table: pd.DataFrame, ax=None, paper: dict | None = None, paper
                 f" predictive entropy with its true losses (mean over {seeds_text(curve['size'])}, no band).")
 
     return _curve_figure(table, "spearman", ax, paper, paper_at, title, grid, None, extra=entropy_line)
-
-
-def decorate(ax, xlabel: str, ylabel: str, title: str | None, detail: str = "", legend_offset: float = 8.0):
-    """Axis labels, a two-line title (`title`, then `detail` in smaller words), a light grid, the legend
-    outside at the right."""
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title("\n".join(part for part in (title, detail) if part), fontsize=10)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        legend_outside(ax, legend_offset)
-    return ax
 
 
 def aubc_plot(table: pd.DataFrame, metric: str, ax=None, grid: stats.Grid | None = None, title: str | None = None):
@@ -393,7 +270,7 @@ def aubc_plot(table: pd.DataFrame, metric: str, ax=None, grid: stats.Grid | None
     ax.set_xlabel(f"AUBC: {metric_label(metric)}")
     ax.set_title("\n".join([title or "Area under the budget curve", f"{runs}; best first"]), fontsize=10)
     ax.grid(alpha=0.3, axis="x")
-    _set_caption(ax, f"Dots: mean AUBC over seeds (hollow: incomplete method), best at the top; {runs}, cut to"
+    set_caption(ax, f"Dots: mean AUBC over seeds (hollow: incomplete method), best at the top; {runs}, cut to"
                      " the metric's range. AUBC: the area under the learning curve with the labeled-set size"
                      " scaled to [0, 1], so the curve's mean height in the metric's units.")
     return ax
@@ -416,7 +293,7 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
         ax.text(0.5, 0.5, f"no penalty matrix: {reason}", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         ax.set_title(heading, fontsize=10)
-        _set_caption(ax, f"No penalty matrix: {reason}.")
+        set_caption(ax, f"No penalty matrix: {reason}.")
         return ax
     matrix = matrix.loc[methods, methods]
     labels = [method_label(m) for m in methods]
@@ -467,18 +344,10 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
     sentence = ("cell = share of cycles the row beats the column (paired t-test over seeds, p < 0.05); "
                 + "; ".join(detail))
     ax.set_title(heading + "\n" + textwrap.fill(sentence, 75), fontsize=9)
-    _set_caption(ax, f"Cell (row, column): the share of cycles in which the row's method is significantly better"
+    set_caption(ax, f"Cell (row, column): the share of cycles in which the row's method is significantly better"
                      f" than the column's (two-sided paired t-test over seeds, p < 0.05); grey: no comparison."
                      f" Under it, each column's mean: how often the method is beaten (lower is better)."
                      f" {'; '.join(detail).capitalize()}.")
     return ax
 
-
-def save_figure(ax_or_fig, out_dir: str | Path, name: str) -> Path:
-    """Save under out_dir/figures/name.png and return the path."""
-    fig = getattr(ax_or_fig, "figure", ax_or_fig)
-    path = Path(out_dir) / "figures" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
 

@@ -6,17 +6,22 @@ figures (saved under <out>/figures/); a section that does not apply to the study
 all. The notebooks keep what is their own (the experiment's introduction) and call these."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from IPython import get_ipython
 from IPython.display import Markdown, display
 
+from ..config import parse_params
+from ..data import load_dataset
 from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
-from . import counting, figures, picks, stats, tables
+from . import counting, figure_style, figures, gallery, overlap, stats, tables
+from . import picks as rp
 from .claims import study_findings
 from .labels import method_label
+from .study import StudyResults
 
 NOTES = {
     "final": """### Final cycle and area under the budget curve (AUBC)
@@ -65,9 +70,9 @@ def note(key: str) -> None:
 
 def show(ax, out: str | Path, name: str) -> None:
     """Save a figure under <out>/figures/<name>.png, show it here once, and say under it what it draws."""
-    figures.save_figure(ax, out, name)
+    figure_style.save_figure(ax, out, name)
     plt.show()
-    text = figures.caption(ax)
+    text = figure_style.caption(ax)
     if text:
         display(Markdown(f"*{text}*"))
 
@@ -130,12 +135,92 @@ def sorters_section(table: pd.DataFrame, metric: str, quality: pd.DataFrame) -> 
 
 
 def picks_section(out: str | Path, params) -> None:
-    """What each method picked (report.picks), its figures saved beside the others; for counting also the
+    """What each method picked (`show_picks`), its figures saved beside the others; for counting also the
     head counts of the picks and the final counters' errors (report.counting)."""
     note("picks")
-    result = picks.picks_section(out, params)
+    result = show_picks(StudyResults(out), params)
     if params.dataset.startswith("shanghaitech"):
         counting_section(out, result["picks"], result["data"].train_counts)
+
+
+def _display(thing) -> None:
+    """Display a table or figure under a notebook cell (printed outside one); a figure is then closed,
+    so that the inline backend does not draw it twice."""
+    shell = get_ipython()
+    if isinstance(thing, str):
+        print(thing)
+    elif shell is not None and isinstance(thing, pd.DataFrame):
+        tables.show(thing)  # whole: a picks table has a row per method and cycle, past pandas' row limit
+    elif shell is not None:
+        display(thing)
+    elif isinstance(thing, pd.DataFrame):
+        print(thing.to_string())
+    if isinstance(thing, plt.Figure):
+        plt.close(thing)
+
+
+def show_picks(study: StudyResults, params, data=None, seed: int | None = None, cycle: int | None = None,
+               n_images: int = 8, save: bool = True, show: bool = True, missing: str = "") -> dict:
+    """What each method picked, in a notebook cell (`picks_section`'s, or the explore notebook's): classes and
+    balance (report.picks), overlap and the oracle (report.overlap), pictures (report.gallery), from the
+    study's stored picks and its dataset (`data`, else loaded on the CPU from `params`: a `Params` or the
+    dict of params.json). `missing`: why the dataset is not there (explore.dataset); then what needs it
+    (classes, balance, pictures) is left out and the section says why, the overlap of the picks still shown.
+    Figures are saved in the study's figures folder (picks_classes, picks_balance, picks_jaccard,
+    picks_gallery) unless `save` is False. The gallery shows `seed` (default: the first) at `cycle` (default:
+    its last queried cycle). Returns the frames and the saved paths."""
+    if isinstance(params, dict):
+        params = parse_params(params)
+    if data is None and not missing:
+        data = load_dataset(params, "cpu")
+    say = _display if show else (lambda thing: plt.close(thing) if isinstance(thing, plt.Figure) else None)
+    picks = study.picks
+    out = {"picks": picks, "figures": {}, "data": data}
+
+    def figure(ax, name):
+        if save:
+            out["figures"][name] = figure_style.save_figure(ax, study.path, name)
+        say(ax.figure)
+
+    if data is None:
+        say("The pictures of the picks (and for classification their classes and balance) need the dataset, which is"
+            f" not here: {missing}")
+    else:
+        rp.check_indices(picks, data.n_pool)
+    if data is not None and data.task == "classification":
+        labels = rp.pool_labels(data)
+        k = int(data.num_classes or labels.max() + 1)
+        names = rp.class_names(data, k)
+        hist = rp.class_histogram(picks, labels, k)
+        bal = rp.balance(hist)
+        pool = rp.pool_entropy(labels, k)
+        pool_share = np.bincount(labels, minlength=k) / len(labels)
+        out.update(histogram=hist, histogram_table=rp.histogram_table(hist, names), balance=bal, pool_entropy=pool,
+                   balance_table=rp.balance_table(bal, pool), class_names=names, pool_share=pool_share)
+        say(out["histogram_table"])
+        figure(rp.class_histogram_plot(hist, pool_share=pool_share, names=names), "picks_classes")
+        say(out["balance_table"])
+        figure(rp.balance_plot(bal, pool, num_classes=k), "picks_balance")
+    elif data is not None:
+        say(f"Class histograms and balance are drawn for classification; this study is {data.task.replace('_', ' ')}.")
+    table = overlap.jaccard_table(picks)
+    out["jaccard"] = table
+    if len(table):
+        chance = (overlap.chance_jaccard(params.query_size, params.subset_size)
+                  if params.subset_size and params.query_size < params.subset_size else None)
+        out["jaccard_table"] = overlap.jaccard_text_table(table)
+        say(out["jaccard_table"])
+        figure(overlap.jaccard_heatmap(table, chance=chance), "picks_jaccard")
+    if data is not None:
+        seed = int(picks.seed.min()) if seed is None else seed
+        cycle = int(picks[picks.seed == seed].cycle.max()) if cycle is None else cycle
+        figure(gallery.picks_gallery(picks, data, seed, cycle, n=n_images), "picks_gallery")
+    out["true_loss_note"] = overlap.true_loss_hook(picks, study.name)
+    say(out["true_loss_note"])
+    out["oracle_agreement"] = overlap.oracle_agreement(table)
+    if len(out["oracle_agreement"]):
+        say(out["oracle_agreement"])
+    return out
 
 
 def counting_section(out: str | Path, chosen: pd.DataFrame, pool_counts) -> None:
@@ -170,6 +255,6 @@ def appendix(params, out: str | Path) -> None:
     """Every param, the commits and the numerics fingerprints the study's rows come from."""
     note("appendix")
     tables.show(params_table(params))
-    record = json.loads((Path(out) / "provenance.json").read_text())
+    record = StudyResults(out).provenance
     print(f"commits: {', '.join(record['commits'])}" + (" (mixed)" if record.get("mixed_commits") else ""))
     tables.show(pd.DataFrame(record.get("fingerprints", [])))

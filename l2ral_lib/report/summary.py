@@ -2,86 +2,21 @@
 compact methods x studies table of AUBC (and one of the final cycle), each study's figures in a row,
 and one penalty matrix over all of them.
 
-A study is a folder holding results.csv and params.json (as `python -m l2ral_lib run` writes them);
-its params give the grid (seeds x cycles) a finished method must fill, so a stopped study shows its
+The studies are those report.study finds (results and params recorded, one task metric); a study's
+params give the grid (seeds x cycles) a finished method must fill, so a stopped study shows its
 methods as incomplete instead of averaging what happens to be there.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..config import Params, renamed
-from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
-from ..paths import enter_project_root
-from ..tasks import primary_metrics
 from . import figures, stats, tables
 from .labels import METRIC_LABELS, method_label, metric_label, ordered
-
-
-@dataclass
-class StudyResults:
-    name: str  # the folder's name, e.g. cifar10-smoke
-    table: pd.DataFrame
-    params: dict  # params.json
-    metric: str  # the task's metric: the learning curve's y axis
-
-    @property
-    def grid(self) -> stats.Grid:
-        return stats.Grid.of(self.table, self.metric, self.params)
-
-    @property
-    def paper_key(self) -> str | None:
-        """Which of the paper's experiments this is (cifar10-ablations -> cifar10); None if none."""
-        experiment = self.params.get("study", self.params.get("experiment", self.name))
-        return next((key for key in PAPER_FINAL if experiment == key or experiment.startswith(key + "-")),
-                    None)
-
-    @property
-    def paper(self) -> dict | None:
-        return PAPER_FINAL.get(self.paper_key, {}).get(self.metric)
-
-    @property
-    def paper_at(self) -> int | None:
-        return PAPER_FINAL_LABELED.get(self.paper_key)
-
-    def status(self) -> pd.DataFrame:
-        """Completeness of every method the params list (a method not started has no row in the table)."""
-        done = stats.completeness(self.table, self.metric, self.grid).set_index("method")
-        methods = list(dict.fromkeys(list(self.params.get("strategies", [])) + list(done.index)))
-        out = done.reindex(methods)
-        out["complete"] = out.complete.fillna(False).astype(bool)
-        out["note"] = out.note.fillna("not started")
-        return out
-
-
-def load_study(folder: str | Path) -> StudyResults | None:
-    """The study in `folder`, or None when it holds no results.csv + params.json with a task metric."""
-    folder = Path(folder)
-    if not ((folder / "results.csv").is_file() and (folder / "params.json").is_file()):
-        return None
-    table = pd.read_csv(folder / "results.csv")
-    metrics = sorted(primary_metrics() & set(table.metric))
-    if len(metrics) != 1:
-        return None
-    return StudyResults(folder.name, table, json.loads((folder / "params.json").read_text()), metrics[0])
-
-
-def find_studies(outputs_dir: str | Path) -> list[StudyResults]:
-    """Every study directly under `outputs_dir`, by folder name."""
-    found = (load_study(folder) for folder in sorted(Path(outputs_dir).glob("*")) if folder.is_dir())
-    return [study for study in found if study is not None]
-
-
-def open_outputs(outputs_dir: str, out_dir: str = "") -> tuple[list[StudyResults], Path]:
-    """From the project root (papermill passes --cwd; Jupyter starts in notebooks/), the studies under
-    `outputs_dir` and the folder for the summary's figures (default <outputs_dir>/summary)."""
-    enter_project_root()
-    return find_studies(outputs_dir), Path(out_dir or Path(outputs_dir) / "summary")
+# __main__'s readme-results and readme.py import these from here; the studies are opened by report.study
+from .study import StudyResults, find_studies  # noqa: F401
 
 
 def studies_table(studies: list[StudyResults]) -> pd.DataFrame:
@@ -89,7 +24,7 @@ def studies_table(studies: list[StudyResults]) -> pd.DataFrame:
     rows = []
     for s in studies:
         status = s.status()
-        rows.append({"study": s.name, "dataset": s.params.get("dataset"), "metric": metric_label(s.metric),
+        rows.append({"study": s.name, "dataset": s.recorded.get("dataset"), "metric": metric_label(s.metric),
                      "methods": len(status), "seeds": len(s.grid.seeds), "cycles": len(s.grid.cycles),
                      "finished": "yes" if status.complete.all() else
                      "no: " + "; ".join(f"{method_label(m)} {n}" for m, n in status.note.items() if n)})
@@ -175,8 +110,7 @@ NOT_SETTING = frozenset({"study", "experiment", "strategies", "seeds", "reuse_fr
 def setting(study: StudyResults) -> str:
     """What the study measures, as text: its params without NOT_SETTING (equal for the studies of one
     setting); a key an older params.json lacks counts at its default (what the code did before the key)."""
-    recorded = {**Params().to_dict(), **renamed(study.params)}
-    kept = {key: value for key, value in recorded.items() if key not in NOT_SETTING}
+    kept = {key: value for key, value in study.with_defaults().items() if key not in NOT_SETTING}
     return json.dumps(kept, sort_keys=True, default=str)
 
 

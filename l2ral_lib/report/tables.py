@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,10 +97,6 @@ def show(table: pd.DataFrame) -> None:
     from IPython.display import HTML, display  # noqa: PLC0415 (the package runs without IPython)
 
     display(HTML(html(table)))
-
-
-def load_results(out_dir: str | Path) -> pd.DataFrame:
-    return pd.read_csv(Path(out_dir) / "results.csv")
 
 
 def mean_and_interval(row) -> str:

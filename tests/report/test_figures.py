@@ -11,7 +11,7 @@ import scipy.stats  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from helpers import table  # noqa: E402
-from l2ral_lib.report import figures, stats, tables  # noqa: E402
+from l2ral_lib.report import figure_style, figures, stats, tables  # noqa: E402
 from l2ral_lib.report.labels import METHOD_ORDER, method_label  # noqa: E402
 
 
@@ -43,16 +43,16 @@ def test_a_method_keeps_its_colour_and_marker_in_every_figure():
     aubc = figures.aubc_plot(curves({"vaal": 0, "l2r": 1, "random": 2}), "accuracy")
     for method in ("random", "l2r"):
         a, b = line(small, method_label(method)), line(large, method_label(method))
-        assert to_hex(a.get_color()) == to_hex(b.get_color()) == figures.style(method).colour
-        assert a.get_marker() == b.get_marker() == figures.style(method).marker
+        assert to_hex(a.get_color()) == to_hex(b.get_color()) == figure_style.style(method).colour
+        assert a.get_marker() == b.get_marker() == figure_style.style(method).marker
     dots = {to_hex(l.get_color()) for l in aubc.get_lines() if l.get_marker() not in ("None", "|")}
-    assert dots == {figures.style(m).colour for m in ("vaal", "l2r", "random")}
-    assert figures.palette(["l2r", "unknown-method"]) == figures.palette(["unknown-method", "l2r"])
+    assert dots == {figure_style.style(m).colour for m in ("vaal", "l2r", "random")}
+    assert figure_style.palette(["l2r", "unknown-method"]) == figure_style.palette(["unknown-method", "l2r"])
 
 
 def test_no_two_methods_look_alike():
-    looks = [figures.style(m) for m in METHOD_ORDER]
-    assert set(METHOD_ORDER) <= set(figures.STYLES)
+    looks = [figure_style.style(m) for m in METHOD_ORDER]
+    assert set(METHOD_ORDER) <= set(figure_style.STYLES)
     assert len({(s.colour, s.marker) for s in looks}) == len(METHOD_ORDER)
     assert len({s.colour.lower() for s in looks}) == len(METHOD_ORDER)  # each colour used once
 
@@ -88,7 +88,7 @@ def test_bands_never_leave_the_metrics_range(metric, base, spread, floor, ceilin
     ax = figures.learning_curve(data, metric)
     vertices = np.concatenate([p.vertices for c in ax.collections for p in c.get_paths()])
     assert vertices[:, 1].max() <= ceiling and vertices[:, 1].min() >= floor
-    assert "cut to the metric's range" in figures.caption(ax)
+    assert "cut to the metric's range" in figure_style.caption(ax)
 
 
 def test_aubc_whiskers_never_leave_the_metrics_range():
@@ -100,11 +100,11 @@ def test_aubc_whiskers_never_leave_the_metrics_range():
 def test_with_many_methods_only_l2r_and_the_best_baseline_are_shaded():
     gains = {"random": 0, "entropy": 3, "coreset": 1, "vaal": 0.5, "ll4al": -1, "l2r": 2, "l2r-mse": 5}
     ax = figures.learning_curve(curves(gains), "accuracy")  # 7 methods; l2r-mse is best but no baseline
-    assert sorted(band_colours(ax)) == sorted([figures.style("l2r").colour, figures.style("entropy").colour])
+    assert sorted(band_colours(ax)) == sorted([figure_style.style("l2r").colour, figure_style.style("entropy").colour])
     assert "(shaded: Entropy, L2R-AL)" in ax.get_title()
     mae = curves({m: -g for m, g in gains.items()}, metric="mae", base=100, step=-10)
     ax = figures.learning_curve(mae, "mae")  # lower is better: Entropy again
-    assert figures.style("entropy").colour in band_colours(ax)
+    assert figure_style.style("entropy").colour in band_colours(ax)
     few = figures.learning_curve(curves({m: gains[m] for m in list(gains)[:6]}), "accuracy")
     assert len(few.collections) == 6  # up to 6 methods: every band
     assert figures.best_baseline(curves(gains), "accuracy") == "entropy"
@@ -131,7 +131,7 @@ def test_paper_marks_at_the_right_margin_when_beyond_the_axis():
     assert len({display_x(ax, mark) for mark in marks}) == 2  # two close values: two columns
     assert sorted(float(mark.get_ydata()[0]) for mark in marks) == [73.9, 74.0]  # at their own height
     assert any("paper\n@1,000" == t.get_text() for t in ax.texts)
-    assert "Right margin: the paper's final values at 1,000 labeled" in figures.caption(ax)
+    assert "Right margin: the paper's final values at 1,000 labeled" in figure_style.caption(ax)
     legend = ax.get_legend().get_window_extent()
     assert legend.x0 > max(mark.get_window_extent(ax.figure.canvas.get_renderer()).x1 for mark in marks)
 
@@ -149,7 +149,7 @@ def test_paper_marks_in_the_axes_when_the_curves_go_past_them():
     ax = figures.learning_curve(curves({"random": 0, "l2r": 2}), "accuracy", paper={"l2r": 72.0}, paper_at=300)
     (mark,) = paper_lines(ax)  # the paper's budget is this run's last: in the margin, beside the curves' ends
     assert display_x(ax, mark) > ax.get_window_extent().x1
-    assert "this run's last cycle" in figures.caption(ax)
+    assert "this run's last cycle" in figure_style.caption(ax)
     final = tables.metric_table(table(), "accuracy", paper={"l2r": 90.95}, paper_at=1000)
     assert final.loc["L2R-AL", "paper final, 1,000 labeled (%)"] == "90.95 (rank 1)"
 
@@ -164,12 +164,12 @@ def test_the_legend_sits_outside_the_axes():
 
 def test_captions_say_what_the_band_is():
     ax = figures.learning_curve(curves({"random": 0, "l2r": 1}, seeds=range(5)), "accuracy")
-    assert "band: 95 % t-interval, 5 seeds" in figures.caption(ax)
+    assert "band: 95 % t-interval, 5 seeds" in figure_style.caption(ax)
     one = figures.learning_curve(curves({"random": 0, "l2r": 1}, seeds=(0,)), "accuracy")
-    assert "one seed, no band" in figures.caption(one) and not one.collections
-    assert "whiskers: 95 % t-interval over 3 seeds" in figures.caption(figures.aubc_plot(curves({"l2r": 0}), "accuracy"))
+    assert "one seed, no band" in figure_style.caption(one) and not one.collections
+    assert "whiskers: 95 % t-interval over 3 seeds" in figure_style.caption(figures.aubc_plot(curves({"l2r": 0}), "accuracy"))
     matrix = stats.penalty_matrix(curves({"random": 0, "l2r": 1}), "accuracy")
-    assert "paired t-test over seeds" in figures.caption(figures.penalty_heatmap(matrix))
+    assert "paired t-test over seeds" in figure_style.caption(figures.penalty_heatmap(matrix))
 
 
 def test_spearman_plot_draws_the_free_ranker_when_measured():
@@ -179,9 +179,9 @@ def test_spearman_plot_draws_the_free_ranker_when_measured():
     free = curves({"l2r": 0.3, "ll4al": 0.0}, metric="spearman_entropy", base=0.2, step=0.1, spread=0.01)
     ax = figures.spearman_plot(pd.concat([data, free]), paper={"l2r": 0.977}, paper_at=10000)
     entropy = line(ax, figures.ENTROPY_LINE)
-    assert entropy.get_linestyle() == "--" and to_hex(entropy.get_color()) == figures.style("l2r").colour
+    assert entropy.get_linestyle() == "--" and to_hex(entropy.get_color()) == figure_style.style("l2r").colour
     assert list(entropy.get_ydata()) == pytest.approx([0.51, 0.61, 0.71])  # L2R-AL's rows only, mean of 3 seeds
-    assert "Dashed: entropy of the L2R-AL target (free ranker)" in figures.caption(ax)
+    assert "Dashed: entropy of the L2R-AL target (free ranker)" in figure_style.caption(ax)
     assert figures.ENTROPY_LINE in [t.get_text() for t in ax.get_legend().get_texts()]
     assert "Spearman" in ax.get_ylabel()
 
@@ -228,5 +228,5 @@ def test_lines_that_coincide_are_named():
     ax = figures.learning_curve(data, "accuracy")
     labels = [l.get_label() for l in ax.get_lines()]
     assert "Margin (= Entropy)" in labels and "Least confidence (= Entropy)" in labels and "Entropy" in labels
-    assert "Entropy, Margin and Least confidence measure the same" in figures.caption(ax)
+    assert "Entropy, Margin and Least confidence measure the same" in figure_style.caption(ax)
     assert figures.coinciding(curves({"random": 0, "l2r": 1}), "accuracy") == {}

@@ -1,5 +1,6 @@
-"""The loss-ranking experiment's report (l2ral_lib.report.loss_ranking) on a hand-made tiny measurements table,
-summarised by the experiment's own `summarise`: every number it shows is computed again here, independently."""
+"""The loss-ranking experiment's report (l2ral_lib.report.loss_ranking, its figures report.ranking_figures: one
+file, as they share the tables) on a hand-made tiny measurements table, summarised by the experiment's own
+`summarise`: every number it shows is computed again here, independently."""
 import json
 import sys
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import scipy.stats  # noqa: E402
 from helpers import ROOT  # noqa: E402
 from l2ral_lib.losses import RANK_LOSSES  # noqa: E402
 from l2ral_lib.report import loss_ranking as lr  # noqa: E402
+from l2ral_lib.report import ranking_figures as rf  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "experiments"))
 import loss_ranking as experiment  # noqa: E402
@@ -178,7 +180,7 @@ def test_the_sorters_share_reads_the_sweep_at_the_sorters_error(ranking):
 
 
 def test_the_quality_panel_marks_each_mean_and_interval(ranking):
-    ax = lr.quality_plot(ranking, "topk_recall")
+    ax = rf.quality_plot(ranking, "topk_recall")
     assert [t.get_text() for t in ax.get_yticklabels()] == [ranking.label(m) for m in ranking.methods] + [
         lr.FREE_RANKER_LABEL]
     values = seeds_of(measurements(), "l2r|margin", "joint", "pool", "topk_recall")
@@ -190,8 +192,8 @@ def test_the_quality_panel_marks_each_mean_and_interval(ranking):
 
 
 def test_the_figures_lay_out_a_panel_per_metric_or_setting(ranking):
-    assert len(lr.quality_figure(ranking).axes) == 3 and len(lr.difference_figure(ranking).axes) == 3
-    share = lr.sorter_share_figure(ranking)
+    assert len(rf.quality_figure(ranking).axes) == 3 and len(rf.difference_figure(ranking).axes) == 3
+    share = rf.sorter_share_figure(ranking)
     assert [ax.get_title() for ax in share.axes] == ["frozen, L2R head", "joint, L2R head"]
     line = share.axes[0].lines[0]  # the softrank sweep, by rank error
     assert list(line.get_xdata()) == pytest.approx([2.1, 4.1])

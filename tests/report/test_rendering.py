@@ -8,14 +8,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import ROOT  # noqa: E402
-from l2ral_lib.report import figures, summary, tables  # noqa: E402
+from l2ral_lib.report import figure_style, figures, summary, tables  # noqa: E402
+from l2ral_lib.report.study import find_studies  # noqa: E402
 
 OUTPUTS = ROOT / "outputs"
 
 
 @pytest.fixture(scope="module")
 def studies():
-    found = summary.find_studies(OUTPUTS)
+    found = find_studies(OUTPUTS)
     if not found:
         pytest.skip("no shipped studies under outputs/")
     return {s.name: s for s in found}
@@ -57,14 +58,14 @@ def test_a_studys_learning_curve_reads_cleanly(studies, name, tmp_path):
     ax = figures.learning_curve(study.table, study.metric, paper=study.paper, paper_at=study.paper_at, title=name,
                                 grid=study.grid)
     assert_clear(ax)
-    floor, ceiling = figures.metric_range(study.metric)
+    floor, ceiling = figure_style.metric_range(study.metric)
     for band in ax.collections:
         y = band.get_paths()[0].vertices[:, 1]
         assert y.min() >= floor and y.max() <= ceiling
     if len(set(study.table[study.table.metric == study.metric].method)) > figures.MANY_METHODS:
         assert len(ax.collections) == 2  # L2R-AL's band and the best baseline's
-    assert study.paper and "paper's final values" in figures.caption(ax)  # every one of these has the paper's numbers
-    assert figures.save_figure(ax, tmp_path, name).stat().st_size > 20_000
+    assert study.paper and "paper's final values" in figure_style.caption(ax)  # every one of these has the paper's numbers
+    assert figure_style.save_figure(ax, tmp_path, name).stat().st_size > 20_000
 
 
 def test_the_budget_studys_paper_marks_sit_in_the_right_margin(studies):
@@ -102,4 +103,4 @@ def test_summary_panels_read_cleanly(studies, name, tmp_path):
     assert not aubc.get_tightbbox(renderer).overlaps(penalty.get_window_extent(renderer))
     width, height = fig.get_size_inches()
     assert width <= 14 and height >= 10  # about a notebook's output width: shown near 1:1, so 8 pt stays 8 pt
-    assert figures.save_figure(fig, tmp_path, name).stat().st_size > 50_000
+    assert figure_style.save_figure(fig, tmp_path, name).stat().st_size > 50_000

@@ -1,4 +1,7 @@
 """The one-page summary over an outputs folder with 0, 1 or several studies (hand-made results tables)."""
+import json
+import shutil
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,16 +11,17 @@ import pytest  # noqa: E402
 
 from helpers import ROOT, write_study  # noqa: E402
 from l2ral_lib.report import figures, stats, summary, tables  # noqa: E402
+from l2ral_lib.report.study import StudyResults, find_studies  # noqa: E402
 
 
 def test_no_study(tmp_path):
-    assert summary.find_studies(tmp_path) == []
+    assert find_studies(tmp_path) == []
     assert summary.overview([]).empty and summary.studies_table([]).empty
     assert summary.aggregate_penalty([]).empty
 
 
 def test_studies_found_with_their_metric_grid_and_status(several):
-    studies = summary.find_studies(several)
+    studies = find_studies(several)
     assert [s.name for s in studies] == ["cifar10-ablations", "cifar10-smoke", "shanghaitech-smoke"]
     assert [s.metric for s in studies] == ["accuracy", "accuracy", "mae"]
     assert [s.paper_key for s in studies] == ["cifar10", "cifar10", "shanghaitech"]
@@ -28,7 +32,7 @@ def test_studies_found_with_their_metric_grid_and_status(several):
 
 
 def test_overview_matches_the_statistics_and_the_paper(several):
-    studies = {s.name: s for s in summary.find_studies(several)}
+    studies = {s.name: s for s in find_studies(several)}
     table = summary.overview(list(studies.values()))
     smoke = studies["cifar10-smoke"]
     head = "cifar10-smoke: Accuracy (%) (higher is better), 3 seeds"
@@ -44,7 +48,7 @@ def test_overview_matches_the_statistics_and_the_paper(several):
 
 
 def test_study_table_has_one_column_per_study_and_every_study(tmp_path, several):
-    studies = summary.find_studies(several)
+    studies = find_studies(several)
     aubc = summary.study_table(studies)
     assert list(aubc.columns.get_level_values("study")) == [s.name for s in studies]
     assert list(aubc.columns.get_level_values("metric")) == [
@@ -62,7 +66,7 @@ def test_study_table_has_one_column_per_study_and_every_study(tmp_path, several)
     many = tmp_path / "many"
     for k in range(12):
         write_study(many, f"cifar10-run{k:02d}", "accuracy", {"random": 0.0, "l2r": 1.0, "entropy": 0.5})
-    table = summary.study_table(summary.find_studies(many))
+    table = summary.study_table(find_studies(many))
     html = tables.html(table)
     assert table.shape[1] == 12 and "..." not in html
     assert all(f"cifar10-run{k:02d}" in html for k in range(12))
@@ -71,7 +75,7 @@ def test_study_table_has_one_column_per_study_and_every_study(tmp_path, several)
 def test_aggregate_counts_every_study_each_setting_once(several):
     # a budget study of the same dataset: another setting, so it counts (one study per dataset would drop it)
     write_study(several, "cifar10-budget", "accuracy", {"random": 0.0, "entropy": 1.5, "l2r": 1.0}, cycles=4)
-    studies = {s.name: s for s in summary.find_studies(several)}
+    studies = {s.name: s for s in find_studies(several)}
     groups = [[s.name for s in group] for group in summary.by_setting(list(studies.values()))]
     assert groups == [["cifar10-ablations", "cifar10-smoke"], ["cifar10-budget"], ["shanghaitech-smoke"]]
     matrix = summary.aggregate_penalty(list(studies.values()))
@@ -91,17 +95,21 @@ def test_aggregate_counts_every_study_each_setting_once(several):
     assert "no complete pair to compare in shanghaitech-smoke" in title
 
 
-def test_a_setting_ignores_how_a_study_was_computed(several):
-    smoke = summary.load_study(several / "cifar10-smoke")
-    fp32 = summary.StudyResults("cifar10-smoke-fp32", smoke.table, {**smoke.params, "amp": False, "rank_loss": None,
-                                                                   "study": "cifar10-smoke-fp32"}, "accuracy")
+def test_a_setting_ignores_how_a_study_was_computed(several, tmp_path):
+    smoke = StudyResults(several / "cifar10-smoke")
+
+    def variant(name, **changed):  # the study copied, its recorded params changed
+        shutil.copytree(smoke.path, tmp_path / name)
+        (tmp_path / name / "params.json").write_text(json.dumps({**smoke.recorded, **changed}))
+        return StudyResults(tmp_path / name)
+
+    fp32 = variant("cifar10-smoke-fp32", amp=False, rank_loss=None, study="cifar10-smoke-fp32")
     assert summary.setting(fp32) == summary.setting(smoke)
-    wider = summary.StudyResults("x", smoke.table, {**smoke.params, "model_width": 16}, "accuracy")
-    assert summary.setting(wider) != summary.setting(smoke)
+    assert summary.setting(variant("x", model_width=16)) != summary.setting(smoke)
 
 
 def test_study_figures_draws_curve_aubc_and_penalty_without_overlap(several):
-    study = summary.load_study(several / "cifar10-ablations")
+    study = StudyResults(several / "cifar10-ablations")
     curve, aubc, penalty = summary.study_figures(study)
     assert "95 % t-interval" in curve.get_title() and [t.get_text() for t in aubc.get_yticklabels()][0] == "L2R-AL"
     assert penalty.child_axes  # the column-mean row under the matrix
