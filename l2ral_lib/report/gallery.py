@@ -15,6 +15,7 @@ from .figure_style import palette
 from .labels import method_label, ordered
 from .picks import batch, check_indices, class_names, pool_labels
 
+
 def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     """Every s-th pixel so that the longer side is at most max_side (s >= 1), and s."""
     step = max(1, int(np.ceil(max(image.shape[:2]) / max_side)))

@@ -20,6 +20,7 @@ from .picks import seed_summary
 
 ORACLE_METHOD = "oracle-loss"  # the loss oracle: queries the subset's items of highest true loss (reads the labels)
 
+
 def jaccard(a, b) -> float:
     """|A & B| / |A | B| of two collections of pool indices (as sets); NaN when both are empty."""
     a, b = set(a), set(b)
@@ -148,9 +149,9 @@ def oracle_agreement(table: pd.DataFrame, oracle: str = ORACLE_METHOD) -> pd.Dat
 
 
 def true_loss_hook(picks: pd.DataFrame, study: str) -> str:
-    """Where the comparison of the picks' true losses with the subset's goes. No study stores per-item
-    true losses today; a study with an `oracle-loss` method gives `oracle_agreement` instead. Returns
-    the line a report prints about it (nothing is made up in its place)."""
+    """Where the comparison of the picks' true losses with the subset's goes, in the study named `study`. No
+    study stores per-item true losses today; a study with an `oracle-loss` method gives `oracle_agreement`
+    instead. Returns the line a report prints about it (nothing is made up in its place)."""
     if ORACLE_METHOD in set(picks.method):
         return (f"{ORACLE_METHOD} is in this study: the table below gives each method's Jaccard with its picks;"
                 " the picks' true losses themselves are not stored by the study")

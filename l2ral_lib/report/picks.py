@@ -27,6 +27,7 @@ ENTROPY_UNIT = "nats"
 
 # --- a batch of the picks
 
+
 def batch(picks: pd.DataFrame, method: str, seed: int, cycle: int) -> list[int]:
     """The pool indices `method` queried at (seed, cycle), in stored order."""
     rows = picks[(picks.method == method) & (picks.seed == seed) & (picks.cycle == cycle)]
@@ -41,6 +42,7 @@ def check_indices(picks: pd.DataFrame, n_pool: int) -> None:
         raise ValueError(f"{first.method} seed {first.seed} cycle {first.cycle} picked pool index {first.pool_index},"
                          f" outside this dataset's pool of {n_pool}: the study ran on other data (data_root,"
                          " pool_size)?")
+
 
 # --- classification: what classes were queried
 

@@ -11,6 +11,7 @@ import seaborn as sns
 
 from .loss_ranking import FREE_RANKER, METRICS, REFERENCE, SETTINGS, LossRanking, pool_rows, rank_errors
 
+
 def _colours(ranking: LossRanking) -> dict:
     """A colour per objective of both heads (the same whatever the head), grey for the free ranker."""
     both = [m.split("|")[1] for m in ranking.methods if m.startswith("l2r|")]
