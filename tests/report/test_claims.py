@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from helpers import ROOT
 from l2ral_lib.paper import CLAIMS, Claim, Comparison
 from l2ral_lib.report import claims, readme, stats
+from l2ral_lib.report.study import StudyResults
 
 FIVE = (0, 1, 2, 3, 4)
 
@@ -137,6 +138,23 @@ def test_seeds_needed_is_the_largest_of_the_open_comparisons_as_a_number(tmp_pat
               for d in (a, b)]
     assert needed[0] < 10 <= needed[1] and list(table["seeds needed"]) == needed
     assert table["what would settle it"].iloc[0].startswith(f"about {max(needed)} seeds")
+
+
+def test_the_seed_plan_detects_the_asked_effect_at_the_familys_level_from_the_paired_spread(tmp_path):
+    """The plan's figure is for the effect asked (not the one observed), from the sd of the paired AUBC
+    differences (ddof 1: here the per-seed gains, as every cycle gains the same), at 0.05 / m."""
+    a, b = [1.0, 0.1, 1.4, 0.2, 0.9], [3.0, 2.0, 1.0, 2.6, 2.2]
+    write_study(tmp_path, "study", {"a": a, "b": b})
+    study = StudyResults(tmp_path / "study")
+    alone = claims.seed_plan(study, "a", ["random"], effect=0.5).iloc[0]
+    assert alone.n_seeds == 5 and alone.mean_diff == pytest.approx(np.mean(a))
+    assert alone.sd == pytest.approx(np.std(a, ddof=1))
+    assert alone.seeds_needed == claims.seeds_for_power(0.5, np.std(a, ddof=1), 0.05) == 12
+    family = claims.seed_plan(study, "a", ["random", "b"], effect=0.5).set_index("reference")
+    assert family.loc["random", "seeds_needed"] == claims.seeds_for_power(0.5, np.std(a, ddof=1), 0.025) == 15
+    diff = np.subtract(a, b)
+    assert family.loc["b", "sd"] == pytest.approx(np.std(diff, ddof=1))
+    assert family.loc["b", "seeds_needed"] == claims.seeds_for_power(0.5, np.std(diff, ddof=1), 0.025)
 
 
 def test_seeds_beyond_a_hundred_are_said_to_be_too_small_a_difference(outputs):
