@@ -60,6 +60,35 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_parser(commands)
+    check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
+                                description="Validate the params, then load the data on the CPU and check sizes,"
+                                            " pretrained and sorter weights and each strategy's input needs.")
+    check.add_argument("params")
+    check.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                       help="override a params key, as for run")
+    check.add_argument("--device", default="auto", help="the device whose gpu-check figures project each method's"
+                                                         " time: cpu | cuda | auto (default)")
+    merge = commands.add_parser("merge", help="rebuild results.csv and provenance.json from the slices of DIR")
+    merge.add_argument("out", metavar="DIR")
+    _verify_parser(commands)
+    _compare_parser(commands)
+    _readme_parser(commands)
+    status = commands.add_parser("status", help="cycles finished and state (done, queued, running, failed) of every"
+                                                " slice of the study in DIR")
+    status.add_argument("out", metavar="DIR")
+    commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
+    commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
+    templates = commands.add_parser("templates", help="copy the params profiles and notebooks into DIR",
+                                    description="Copy every params profile (DIR/params) and notebook (DIR/notebooks)"
+                                                " of the package into DIR, to edit and run from there.")
+    templates.add_argument("dir", metavar="DIR")
+    templates.add_argument("--force", action="store_true", help="overwrite files in DIR that differ")
+    _query_parser(commands)
+    return parser
+
+
+def _run_parser(commands) -> None:
     run = commands.add_parser("run", help="run or resume a study (every check of `check` first)",
                               description="Run or resume every (method, seed) slice of a study; results.csv,"
                                           " params.json, provenance.json and slices/ land in --out. Where --out holds"
@@ -84,18 +113,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="no per-epoch progress bars (the line per finished cycle on stderr stays)")
     run.add_argument("--no-verdict", action="store_true",
                      help="where --out holds a study committed to git: no line at the start saying what will be computed,"
-                          " no choice of its thread count and no verdict against the committed study at the end (a"
-                          " caller that does them: the notebook, the --jobs workers)")
-    check = commands.add_parser("check", help="find every failure a params file can cause, writing nothing",
-                                description="Validate the params, then load the data on the CPU and check sizes,"
-                                            " pretrained and sorter weights and each strategy's input needs.")
-    check.add_argument("params")
-    check.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
-                       help="override a params key, as for run")
-    check.add_argument("--device", default="auto", help="the device whose gpu-check figures project each method's"
-                                                         " time: cpu | cuda | auto (default)")
-    merge = commands.add_parser("merge", help="rebuild results.csv and provenance.json from the slices of DIR")
-    merge.add_argument("out", metavar="DIR")
+                          " no choice of its thread count and no verdict against the committed study at the end (the"
+                          " --jobs workers: the run that starts them does those)")
+
+
+def _verify_parser(commands) -> None:
     verify = commands.add_parser("verify", help="rerun one finished slice from the study's params.json and compare",
                                  description="Rerun METHOD:SEED of the study in DIR in a temporary folder and compare"
                                              " every stored row (timings aside) and selection with the rerun's, to"
@@ -108,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("out", metavar="DIR")
     verify.add_argument("slice", type=_slice, metavar="METHOD:SEED")
     verify.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto: the device the slice ran on")
+
+
+def _compare_parser(commands) -> None:
     compare = commands.add_parser("compare", help="the study in DIR against its copy committed to git, the verdict last",
                                   description="Compare the rows of the study in DIR (timings aside) with the ones committed"
                                               " to git (HEAD), per method and metric (final cycle and AUBC), and end"
@@ -115,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
                                               " numerics fingerprints). What `run` prints at the end of a reproduction;"
                                               " `make <experiment>` prints it after the notebook. Computes nothing.")
     compare.add_argument("out", metavar="DIR")
+
+
+def _readme_parser(commands) -> None:
     readme = commands.add_parser("readme-results", help="rewrite README.md's claims and loss-ranking tables,"
                                                         " docs/claims.md and docs/results.md from the studies under outputs/",
                                  description="Regenerate the blocks between the claims and ranking markers of README.md,"
@@ -122,18 +150,6 @@ def _parser() -> argparse.ArgumentParser:
                                              " --check only reports a difference.")
     readme.add_argument("--outputs", default="outputs")
     readme.add_argument("--check", action="store_true", help="exit 1 if the README differs, writing nothing")
-    status = commands.add_parser("status", help="cycles finished and state (done, queued, running, failed) of every"
-                                                " slice of the study in DIR")
-    status.add_argument("out", metavar="DIR")
-    commands.add_parser("list", help="strategies, datasets, models and every params key with default and meaning")
-    commands.add_parser("sorter", help="pretrain a differentiable sorter (see `sorter --help`)", add_help=False)
-    templates = commands.add_parser("templates", help="copy the params profiles and notebooks into DIR",
-                                    description="Copy every params profile (DIR/params) and notebook (DIR/notebooks)"
-                                                " of the package into DIR, to edit and run from there.")
-    templates.add_argument("dir", metavar="DIR")
-    templates.add_argument("--force", action="store_true", help="overwrite files in DIR that differ")
-    _query_parser(commands)
-    return parser
 
 
 def _query_parser(commands) -> None:
@@ -158,6 +174,99 @@ def _query_parser(commands) -> None:
     query.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
 
 
+def _run(args) -> int:
+    from .executors import require  # noqa: PLC0415
+
+    require(args.executor)  # before the params are read: Slurm missing is said at once
+    from .checks import load_params  # noqa: PLC0415
+    from .running import run, study_out  # noqa: PLC0415
+
+    params = load_params(args.params, dict(args.set))
+    status, _ = run(params, args.params, study_out(params, args.out), args.device, args.jobs, args.only, args.set,
+                    args.executor, args.wait, progress=not args.no_progress, verdict=not args.no_verdict)
+    return status
+
+
+def _check(args) -> int:
+    from .checks import check_study, load_params  # noqa: PLC0415
+    from .devices import device_name  # noqa: PLC0415
+    from .projection import describe_projection, newest_figures  # noqa: PLC0415
+
+    params = load_params(args.params, dict(args.set))
+    data = check_study(params)
+    print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
+          f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
+    name = device_name(args.device)
+    found = newest_figures(project_root() / "outputs" / "gpu-check", name) or (None, None)
+    print("\n".join(describe_projection(params, *found, name, data.n_pool)))
+    return 0
+
+
+def _merge(args) -> int:
+    from .outputs import merge_results  # noqa: PLC0415
+
+    print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
+    return 0
+
+
+def _verify(args) -> int:
+    from .devices import reproducibility_note  # noqa: PLC0415
+    from .outputs import StudyFolder  # noqa: PLC0415
+    from .verify import verify_slice  # noqa: PLC0415
+
+    folder = StudyFolder(args.out)
+    deterministic = folder.has_study() and folder.params().get("deterministic", False)
+    (method, seed) = args.slice
+    notes = [reproducibility_note(folder.slice(method, seed).provenance_file, deterministic, args.device)]
+
+    def say(line: str) -> None:  # the fingerprint's line first, then which reproducibility applies
+        print(f"{args.out} {method}:{seed}: {line}", *notes, sep="\n", flush=True)
+        notes.clear()
+
+    verdict = verify_slice(args.out, method, seed, device=args.device, say=say)
+    print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
+    return verdict.status
+
+
+def _compare(args) -> int:
+    from .reproduction import verdict_lines  # noqa: PLC0415
+
+    print("\n".join(verdict_lines(args.out)))
+    return 0
+
+
+def _readme_results(args) -> int:
+    if not is_checkout():
+        raise ParamsError("readme-results", "rewrites the project's README.md and docs/*.md: run it in a"
+                                            " checkout of the project, not an installed copy")
+    from .report.readme import renew_pages  # noqa: PLC0415
+
+    status, line = renew_pages(PROJECT_ROOT, args.outputs, args.check)
+    print(line)
+    return status
+
+
+def _status(args) -> int:
+    from .checks import from_dict  # noqa: PLC0415
+    from .executors.slurm import reachable_live_tasks, slice_states  # noqa: PLC0415
+    from .study_folder import StudyLayout  # noqa: PLC0415
+
+    layout = StudyLayout(args.out)
+    if not layout.has_study():
+        raise ParamsError("status", f"no study in {args.out} (no {layout.params_file.name})")
+    print(slice_states(from_dict(layout.params()), layout.path, reachable_live_tasks()).to_string(index=False))
+    return 0
+
+
+def _templates(args) -> int:
+    from .templates import copy_templates  # noqa: PLC0415
+
+    copied = copy_templates(args.dir, args.force)
+    print(f"{args.dir}: {copied['params']} params profiles in params/, {copied['notebooks']} notebooks in"
+          f" notebooks/; next: cd {args.dir} && {_prog()} check params/cifar10-smoke.yaml")
+    return 0
+
+
 def _query(args) -> int:
     from .labeling import query  # noqa: PLC0415
 
@@ -167,9 +276,8 @@ def _query(args) -> int:
     return 0
 
 
-def listing() -> str:
-    """What `list` prints: the registries (and which names installed plugins added), then the params keys by
-    section."""
+def _list(args) -> int:
+    """The registries (and which names installed plugins added), then the params keys by section."""
     from .config import describe_keys  # noqa: PLC0415
     from .data import list_datasets  # noqa: PLC0415
     from .models import list_models  # noqa: PLC0415
@@ -187,7 +295,14 @@ def listing() -> str:
             section = key["section"]
             lines.append(f"  # {section}")
         lines.append(f"  {key['key']}: {key['type']} = {json.dumps(key['default'])}  {key['meaning']}")
-    return "\n".join(lines)
+    print("\n".join(lines))
+    return 0
+
+
+# every command but `sorter`, which parses its own arguments (`sorter --help` is the sorter's)
+COMMANDS = {"run": _run, "check": _check, "merge": _merge, "verify": _verify, "compare": _compare,
+            "readme-results": _readme_results, "status": _status, "list": _list, "templates": _templates,
+            "query": _query}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,137 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         return sorter_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            from .executors import require  # noqa: PLC0415
-
-            require(args.executor)
-        if args.command == "merge":
-            from .outputs import merge_results  # noqa: PLC0415
-
-            print(merge_results(Path(args.out)).groupby(["method", "metric"]).size().to_string())
-            return 0
-        if args.command == "verify":
-            from .devices import reproducibility_note  # noqa: PLC0415
-            from .outputs import StudyFolder  # noqa: PLC0415
-            from .verify import verify_slice  # noqa: PLC0415
-
-            recorded = Path(args.out) / "params.json"
-            deterministic = recorded.is_file() and json.loads(recorded.read_text()).get("deterministic", False)
-            (method, seed) = args.slice
-            notes = [reproducibility_note(StudyFolder(args.out).slice(method, seed).provenance_file, deterministic,
-                                          args.device)]
-
-            def say(line: str) -> None:  # the fingerprint's line first, then which reproducibility applies
-                print(f"{args.out} {method}:{seed}: {line}", *notes, sep="\n", flush=True)
-                notes.clear()
-
-            verdict = verify_slice(args.out, method, seed, device=args.device, say=say)
-            print("\n".join([*verdict.differences, f"{args.out} {method}:{seed}: {verdict.conclusion()}"]))
-            return verdict.status
-        if args.command == "compare":
-            from .reproduction import verdict_lines  # noqa: PLC0415
-
-            print("\n".join(verdict_lines(args.out)))
-            return 0
-        if args.command == "readme-results":
-            if not is_checkout():
-                raise ParamsError("readme-results", "rewrites the project's README.md and docs/*.md: run it in a"
-                                                    " checkout of the project, not an installed copy")
-            from .report.readme import generated_pages  # noqa: PLC0415
-            from .report.summary import find_studies  # noqa: PLC0415
-
-            studies = find_studies(args.outputs)
-            pages = {PROJECT_ROOT / name: render for name, render in generated_pages(args.outputs, studies).items()}
-            stale = [path for path, render in pages.items()
-                     if render(path.read_text() if path.is_file() else "") != (path.read_text() if path.is_file() else None)]
-            if args.check:
-                print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md and results.md'}"
-                      f" {'differ from' if stale else 'match'} {len(studies)} studies under {args.outputs}")
-                return 1 if stale else 0
-            for path in stale:
-                path.write_text(pages[path](path.read_text() if path.is_file() else ""))
-            print(f"{', '.join(p.name for p in stale) or 'README.md, claims.md, results.md'}: {'updated' if stale else 'unchanged'}"
-                  f" ({len(studies)} studies)")
-            return 0
-        if args.command == "status":
-            from .checks import from_dict  # noqa: PLC0415
-            from .executors.slurm import reachable_live_tasks, slice_states  # noqa: PLC0415
-
-            params_file = Path(args.out) / "params.json"
-            if not params_file.is_file():
-                raise ParamsError("status", f"no study in {args.out} (no params.json)")
-            states = slice_states(from_dict(json.loads(params_file.read_text())), Path(args.out), reachable_live_tasks())
-            print(states.to_string(index=False))
-            return 0
-        if args.command == "list":
-            print(listing())
-            return 0
-        if args.command == "templates":
-            from .templates import copy_templates  # noqa: PLC0415
-
-            copied = copy_templates(args.dir, args.force)
-            print(f"{args.dir}: {copied['params']} params profiles in params/, {copied['notebooks']} notebooks in"
-                  f" notebooks/; next: cd {args.dir} && {_prog()} check params/cifar10-smoke.yaml")
-            return 0
-        if args.command == "query":
-            return _query(args)
-        from .checks import check_study, load_params  # noqa: PLC0415
-
-        params = load_params(args.params, dict(args.set))
-        if args.command == "check":
-
-            from .devices import device_name  # noqa: PLC0415
-            from .projection import describe_projection, newest_figures  # noqa: PLC0415
-
-            data = check_study(params)
-            print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
-                  f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
-            name = device_name(args.device)
-            found = newest_figures(project_root() / "outputs" / "gpu-check", name) or (None, None)
-            print("\n".join(describe_projection(params, *found, name, data.n_pool)))
-            return 0
-        out = Path(args.out or Path("outputs") / params.study)
-        unknown = sorted({m for m, _ in args.only or []} - set(params.strategies))
-        if unknown:
-            raise ParamsError("--only", f"methods {unknown} are not in the params' strategies")
-        if args.jobs < 1:
-            raise ParamsError("--jobs", "must be >= 1")
-        if args.executor == "slurm":
-            from .executors.slurm import run_on_slurm  # noqa: PLC0415
-
-            if args.jobs != 1:
-                raise ParamsError("--jobs", "is for --executor local; with slurm every slice is a task and"
-                                            " cluster.array_parallelism bounds how many run at once")
-            return run_on_slurm(args.params, params, out, args.device, args.only, args.wait)
-        if args.wait:
-            raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
-        import pandas as pd  # noqa: PLC0415
-
-        from .executors.local import run_jobs  # noqa: PLC0415
-        from .loop import open_study, run_study  # noqa: PLC0415
-        from .progress import log_to_stderr  # noqa: PLC0415
-        from .reproduction import run_and_compare  # noqa: PLC0415
-
-        log_to_stderr()
-        failed = []  # the exit status of a --jobs worker that failed
-
-        def compute():
-            if args.jobs == 1:
-                table = run_study(params, args.device, out, only=args.only, progress=not args.no_progress)
-                print(f"wrote {out / 'results.csv'} ({len(table)} rows)")
-                return table
-            open_study(params, args.device, out, progress=False)  # fail fast, once, before spawning
-            code = run_jobs(args.params, params, out, args.jobs, args.device, args.only, args.set)
-            if code:
-                failed.append(code)
-                return None
-            return pd.read_csv(out / "results.csv")
-
-        if args.no_verdict:
-            compute()
-        else:
-            run_and_compare(params, args.device, out, compute, args.only)
-        return failed[0] if failed else 0
+        return COMMANDS[args.command](args)
     except (ParamsError, DataError, PluginError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

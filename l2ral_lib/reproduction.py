@@ -3,8 +3,8 @@
 committed study back, runs on a CPU with the thread count the committed rows were computed with (their
 numbers depend on it) unless OMP_NUM_THREADS names one, and ends with how its rows compare with the
 committed ones, per method, its last line the verdict and why they differ where they do (the numerics
-fingerprints, provenance.fingerprint). `run_and_compare` does all of it around a run, for the CLI and the
-notebooks alike; `verdict_lines` says the verdict again afterwards (`python -m l2ral_lib compare`).
+fingerprints, provenance.fingerprint). `run_and_compare` does all of it around a run (running.run, the CLI's
+and the notebooks' one run path); `verdict_lines` says the verdict again afterwards (`python -m l2ral_lib compare`).
 
 The committed study is read from git (`git show HEAD:<out>/results.csv`), captured before the run
 rewrites the folder, so a reproduction interrupted and resumed compares against the same study.
@@ -25,11 +25,10 @@ import torch
 from .config import Params
 from .devices import cpu_threads, resolve_device
 from .outputs import StudyFolder
-from .study_folder import slice_name, study_slices
 from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences,
                          recorded_cpu_threads, run_fingerprint, unrecorded)
 from .report.stats import Grid, per_seed
-from .study_folder import MACHINE_METRICS
+from .study_folder import MACHINE_METRICS, StudyLayout, slice_name, study_slices
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -60,11 +59,12 @@ def committed_study(out_dir: str | Path) -> Committed | None:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return None
-    results = _git(out_dir, "show", "HEAD:./results.csv")
+    here = StudyLayout(".")  # the study's files relative to its folder, where git runs
+    results = _git(out_dir, "show", f"HEAD:./{here.results_file.as_posix()}")
     top = _git(out_dir, "rev-parse", "--show-toplevel")
     if results is None or top is None:
         return None
-    provenance = json.loads(_git(out_dir, "show", "HEAD:./provenance.json") or '{"slices": {}}')
+    provenance = json.loads(_git(out_dir, "show", f"HEAD:./{here.provenance_file.as_posix()}") or '{"slices": {}}')
     runs = [run for entries in provenance.get("slices", {}).values() for run in entries]
     return Committed(out_dir, os.path.relpath(out_dir.resolve(), Path(top.strip()).resolve()),
                      pd.read_csv(io.StringIO(results)), runs)
@@ -154,7 +154,7 @@ class Comparison:
 
 def compare(committed: Committed, table: pd.DataFrame | None = None) -> Comparison:
     """Compare the study now in the folder (or `table`) with the committed one, over the slices both have."""
-    table = pd.read_csv(committed.out_dir / "results.csv") if table is None else table
+    table = StudyFolder(committed.out_dir).results() if table is None else table
     keys = ["method", "seed", "cycle", "metric"]
     old, new = _comparable(committed.results), _comparable(table)
     both = old.merge(new, on=keys, suffixes=("_committed", "_now"))

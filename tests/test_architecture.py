@@ -18,7 +18,7 @@ FLOORS = {
     "data": 2, "models": 2, "tasks": 2,
     "heads": 3, "ranks": 3, "losses": 3, "sorter": 3, "strategies": 3, "training": 3,
     "seeds": 4, "checks": 4, "outputs": 4, "projection": 4, "loop": 5, "verify": 6, "reproduction": 6, "labeling": 6,
-    "executors": 6, "notebook": 7, "__main__": 8, "__init__": 8,
+    "executors": 6, "running": 7, "notebook": 7, "__main__": 8, "__init__": 8,
     "report": 4,
 }
 # what reporting may read: the study folder (its layout and results table), params, what the paper states, and

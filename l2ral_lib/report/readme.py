@@ -10,7 +10,7 @@ import pandas as pd
 from ..paper import REPLICATION
 from .claims import claims_markdown, claims_summary_markdown, replication_markdown
 from .labels import metric_label
-from .summary import StudyResults, overview, studies_table
+from .summary import StudyResults, find_studies, overview, studies_table
 
 CLAIMS_START = "<!-- claims:start: generated from outputs/ by `make readme-results`; do not edit -->"
 CLAIMS_END = "<!-- claims:end -->"
@@ -91,3 +91,21 @@ def claims_page(outputs: str | Path) -> str:
             f" shows one row per claim.\n\n{claims_markdown(outputs)}\n\n## Replication: {' and '.join(REPLICATION)}\n\n"
             f"The same six methods, seeds and settings, run twice on different code versions (the claims read"
             f" {REPLICATION[0]}):\n\n{replication_markdown(outputs, *REPLICATION)}\n")
+
+
+def renew_pages(root: Path, outputs: str | Path, check: bool = False) -> tuple[int, str]:
+    """`readme-results`: every generated page of the checkout at `root` rendered from the studies under
+    `outputs`, and those that differ written; with `check`, nothing written. Returns the exit status (with
+    `check`, 1 where a page differs) and the line that says what was found or done."""
+    studies = find_studies(outputs)
+    pages = {root / name: render for name, render in generated_pages(outputs, studies).items()}
+    current = {path: path.read_text() if path.is_file() else None for path in pages}
+    fresh = {path: render(current[path] or "") for path, render in pages.items()}
+    stale = [path for path in pages if fresh[path] != current[path]]
+    if check:
+        return (1 if stale else 0), (f"{', '.join(p.name for p in stale) or 'README.md, claims.md and results.md'}"
+                                     f" {'differ from' if stale else 'match'} {len(studies)} studies under {outputs}")
+    for path in stale:
+        path.write_text(fresh[path])
+    return 0, (f"{', '.join(p.name for p in stale) or 'README.md, claims.md, results.md'}:"
+               f" {'updated' if stale else 'unchanged'} ({len(studies)} studies)")

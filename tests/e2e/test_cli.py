@@ -119,6 +119,16 @@ def test_help_describes_every_command_with_examples():
     assert "exit status 2" in result.stdout
 
 
+def test_every_command_is_a_function_of_the_table():
+    """main looks the command up in COMMANDS; `sorter` alone parses its own arguments."""
+    import argparse
+
+    from l2ral_lib.__main__ import COMMANDS, _parser
+
+    (commands,) = [action for action in _parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    assert set(commands.choices) == {*COMMANDS, "sorter"}
+
+
 def test_readme_results_refuses_to_write_into_an_installed_copy(monkeypatch):
     """Installed, the project root would be site-packages: README.md is the checkout's only."""
     import l2ral_lib.__main__ as cli_module

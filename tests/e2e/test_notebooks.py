@@ -7,6 +7,8 @@ import papermill
 import pytest
 
 from helpers import ROOT
+from l2ral_lib import notebook
+from l2ral_lib.executors import local
 from l2ral_lib.sorter import KINDS
 from l2ral_lib.sorter.synthetic import FAMILIES, SODEEP_FAMILIES
 from helpers import make_celeba
@@ -94,6 +96,28 @@ def test_cifar10_notebook_compares_the_two_sorters_when_both_run(tmp_path, tiny_
     assert len(shown) == 3  # the quality table, then the Spearman and accuracy differences
     record = json.loads((ROOT / "l2ral_lib" / "sorter_weights" / "gru-4.json").read_text())["validation"]
     assert f"{record['loss_like']['spearman']:.3f}" in shown[0] and "L2R-AL (GRU sorter)" in shown[1]
+
+
+@pytest.mark.slow
+def test_notebook_starts_the_jobs_workers_and_passes_their_lines_on(tmp_path, tiny_data_root, monkeypatch, capsys):
+    """With jobs > 1 the notebook starts the --jobs workers itself (executors.local, no CLI process between),
+    and their progress lines reach sys.stderr, what a cell shows (their file descriptor 2 does not)."""
+    started, popen = [], local.subprocess.Popen
+
+    def recorded(command, **kwargs):
+        started.append(command)
+        return popen(command, **kwargs)
+
+    monkeypatch.setattr(local.subprocess, "Popen", recorded)
+    monkeypatch.chdir(ROOT)  # open_params enters the project root: back where the test was after it
+    params_file = tmp_path / "jobs.yaml"
+    params_file.write_text(f"base: {ROOT / 'params' / 'cifar10-ci.yaml'}\nstudy: jobs\nstrategies: [random, entropy]\n")
+    params, out = notebook.open_params(str(params_file), str(tiny_data_root), str(tmp_path / "out"))
+    table = notebook.run(str(params_file), params, "cpu", out, jobs=2, progress=False)
+    assert len(started) == 2 and all("--jobs" not in command and "--no-verdict" in command for command in started)
+    stderr = capsys.readouterr().err.splitlines()
+    assert sum(" cycles done, elapsed " in line for line in stderr) == 2 * params.n_cycles
+    assert sorted(table.method.unique()) == ["entropy", "random"]
 
 
 @pytest.mark.slow

@@ -39,3 +39,18 @@ def test_generated_pages_are_the_committed_results():
     for name, render in readme.generated_pages(ROOT / "outputs", summary.find_studies(ROOT / "outputs")).items():
         committed = (ROOT / name).read_text()
         assert render(committed) == committed, name
+
+
+def test_renew_pages_writes_only_the_stale_pages_and_check_writes_nothing(tmp_path):
+    """`readme-results` (report.readme.renew_pages): --check reports a stale page and its exit status 1, the
+    run rewrites that page alone."""
+    for name in ("README.md", "docs/claims.md", "docs/results.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "docs" / "results.md").write_text("edited by hand")
+    outputs = ROOT / "outputs"
+    n = len(summary.find_studies(outputs))
+    assert readme.renew_pages(tmp_path, outputs, check=True) == (1, f"results.md differ from {n} studies under {outputs}")
+    assert (tmp_path / "docs" / "results.md").read_text() == "edited by hand"
+    assert readme.renew_pages(tmp_path, outputs) == (0, f"results.md: updated ({n} studies)")
+    assert (tmp_path / "docs" / "results.md").read_text() == (ROOT / "docs" / "results.md").read_text()
