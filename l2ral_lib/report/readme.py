@@ -10,7 +10,8 @@ import pandas as pd
 from ..paper import REPLICATION
 from .claims import claims_markdown, claims_summary_markdown, replication_markdown
 from .labels import metric_label
-from .summary import StudyResults, find_studies, overview, studies_table
+from .study import StudyResults, find_studies
+from .summary import overview, studies_table
 
 CLAIMS_START = "<!-- claims:start: generated from outputs/ by `make readme-results`; do not edit -->"
 CLAIMS_END = "<!-- claims:end -->"

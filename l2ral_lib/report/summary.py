@@ -15,8 +15,7 @@ import pandas as pd
 
 from . import figures, stats, tables
 from .labels import METRIC_LABELS, method_label, metric_label, ordered
-# __main__'s readme-results and readme.py import these from here; the studies are opened by report.study
-from .study import StudyResults, find_studies  # noqa: F401
+from .study import StudyResults
 
 
 def studies_table(studies: list[StudyResults]) -> pd.DataFrame:
