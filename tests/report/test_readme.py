@@ -6,12 +6,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from helpers import ROOT  # noqa: E402
-from l2ral_lib.report import readme, summary  # noqa: E402
+from l2ral_lib.report import readme  # noqa: E402
+from l2ral_lib.report.study import find_studies  # noqa: E402
 
 
 def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
     """Final-cycle mean and AUBC mean against numpy on the raw rows; the stopped study says so."""
-    text = readme.results_markdown(summary.find_studies(several))
+    text = readme.results_markdown(find_studies(several))
     table = pd.read_csv(several / "cifar10-smoke" / "results.csv")
     l2r = table[(table.method == "l2r") & (table.metric == "accuracy")].pivot(index="seed", columns="cycle",
                                                                              values="value")
@@ -21,7 +22,7 @@ def test_readme_tables_give_the_final_and_aubc_of_each_method(several):
     line = next(line for line in block.splitlines() if line.startswith("| L2R-AL |"))
     assert f"| {final:.4g}  [" in line and f"| {aubc:.4g}  [" in line
     assert "**shanghaitech-smoke** (MAE (lower is better); 3 seeds; finished: no" in text
-    assert readme.results_page(summary.find_studies(several)).endswith(f"\n\n{text}\n")
+    assert readme.results_page(find_studies(several)).endswith(f"\n\n{text}\n")
 
 
 def test_readme_ranking_table_is_the_experiments_pool_table(tmp_path):
@@ -36,7 +37,7 @@ def test_readme_ranking_table_is_the_experiments_pool_table(tmp_path):
 def test_generated_pages_are_the_committed_results():
     """README's generated blocks, docs/claims.md and docs/results.md are regenerated from outputs/ as
     committed: a number edited by hand, or a study rerun without `make readme-results`, fails here."""
-    for name, render in readme.generated_pages(ROOT / "outputs", summary.find_studies(ROOT / "outputs")).items():
+    for name, render in readme.generated_pages(ROOT / "outputs", find_studies(ROOT / "outputs")).items():
         committed = (ROOT / name).read_text()
         assert render(committed) == committed, name
 
@@ -49,7 +50,7 @@ def test_renew_pages_writes_only_the_stale_pages_and_check_writes_nothing(tmp_pa
         (tmp_path / name).write_text((ROOT / name).read_text())
     (tmp_path / "docs" / "results.md").write_text("edited by hand")
     outputs = ROOT / "outputs"
-    n = len(summary.find_studies(outputs))
+    n = len(find_studies(outputs))
     assert readme.renew_pages(tmp_path, outputs, check=True) == (1, f"results.md differ from {n} studies under {outputs}")
     assert (tmp_path / "docs" / "results.md").read_text() == "edited by hand"
     assert readme.renew_pages(tmp_path, outputs) == (0, f"results.md: updated ({n} studies)")
