@@ -91,9 +91,10 @@ def check_against_data(params: Params, data: StudyData) -> None:
         get_strategy(name).check_data(params, data)
 
 
-def check_study(params: Params) -> StudyData:
-    """Every check a run makes before training, on the CPU, writing nothing (`python -m l2ral_lib check`)."""
+def check_study(params: Params, device: torch.device = torch.device("cpu")) -> StudyData:
+    """Every check a run makes before training, writing nothing: the data loaded on `device` (the CPU for
+    `python -m l2ral_lib check`), which a run then trains on."""
     check_files(params)
-    data = load_dataset(params, torch.device("cpu"))
+    data = load_dataset(params, device)
     check_against_data(params, data)
     return data

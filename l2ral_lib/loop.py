@@ -4,7 +4,7 @@ The randomness that makes the slices comparable is seeds.py's rule; the checks b
 checks.py's; the folder a study writes is outputs.py's `StudyFolder`; what ran where is provenance.py's.
 
 Several runs may share a study (a second terminal, `--jobs` workers, Slurm tasks): each takes the slices in
-one order (outputs.longest_first), computes a slice only while it holds its lock, skips those another run
+one order (`longest_first`), computes a slice only while it holds its lock, skips those another run
 holds, and at the end waits for them, so that every run ends with the whole study merged.
 """
 from __future__ import annotations
@@ -17,25 +17,38 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .checks import check_against_data, check_files
+from .checks import check_study
 from .config import Params
-from .data import StudyData, load_dataset
+from .data import StudyData
 from .devices import resolve_device
 from .files import file_sha256
 from .models import build_model
-from .outputs import StudyFolder, longest_first
-from .study_folder import slice_name, study_slices
+from .outputs import StudyFolder
 from .paths import pretrained_file
 from .precision import configure_backends, describe as describe_precision, uses_channels_last
 from .progress import StudyProgress
 from .provenance import SliceProvenance, describe_differences, fingerprint, fingerprint_differences
 from .seeds import derive_seed, initial_labeled_set, query_subset
+from .study_folder import slice_name, study_slices
 from .strategies import QueryContext, get_strategy
 from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
 from .training import evaluate, test_items, train_cycle
 
 log = logging.getLogger(__name__)
+
+# the slices that take longest run first, so that n processes sharing a study end close together (measured
+# on the smoke profiles: L2R-AL's variants train a head through the sorter, VAAL a VAE, LL4AL a head)
+LONGEST_FIRST = ("l2r", "vaal", "ll4al")
+
+
+def longest_first(slices: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`slices` in the order every run of a study takes them: l2r-family, vaal, ll4al, then the rest, each
+    group in its given order."""
+    def rank(method: str) -> int:
+        return next((i for i, family in enumerate(LONGEST_FIRST) if method == family or method.startswith(f"{family}-")),
+                    len(LONGEST_FIRST))
+    return sorted(slices, key=lambda s: rank(s[0]))
 
 
 @dataclass
@@ -115,10 +128,13 @@ class Study:
                 self.tracker.cycle_done(method, seed, cycle, n_labeled, metrics)
         return rows
 
-    def run_slices(self, slices: list[tuple[str, int]]) -> None:
-        """Compute each slice not finished, in the order given, while holding its lock: a slice another run
-        holds is skipped for the next free one; when only held ones are left, wait for them (module docstring)."""
-        pending, said = list(slices), None
+    def run_slices(self, only: list[tuple[str, int]] | None = None) -> pd.DataFrame:
+        """Compute each slice (or just `only`) not finished, longest first, while holding its lock: a slice
+        another run holds is skipped for the next free one; when only held ones are left, wait for them
+        (module docstring). Then merge every slice's rows."""
+        pending, said = longest_first(study_slices(self.params, only)), None
+        self.tracker = StudyProgress(self.params.study, {s: self.folder.slice(*s).cycles_saved() for s in pending},
+                                     self.params.n_cycles, (self.task.metric, "spearman"))
         started = time.monotonic()
         while pending:
             for method, seed in pending:
@@ -126,8 +142,8 @@ class Study:
                 with folder.lock() as held:
                     if held:
                         pending.remove((method, seed))
-                        if self.tracker:  # another run may have computed some of it since this one started
-                            self.tracker.taken(method, seed, folder.cycles_saved())
+                        # another run may have computed some of it since this one started
+                        self.tracker.taken(method, seed, folder.cycles_saved())
                         self.run_slice(method, seed)
                         break
             else:  # every pending slice is held by another run
@@ -139,6 +155,7 @@ class Study:
                     said = holders
                 # a look every second at first, every 10 s at most: a cycle takes seconds (ci) to minutes
                 time.sleep(min(10.0, 1.0 + (time.monotonic() - started) / 30))
+        return self.folder.merge()
 
     def weights_used(self, strategy) -> dict:
         """Files of weights a slice's results depend on, with their hashes (recorded in provenance)."""
@@ -188,29 +205,18 @@ def reset_peak_memory(device: torch.device) -> None:
 
 
 def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
-    """Validate the output folder, load the data: everything that can fail fast, before training. With
-    `reuse_from` (a sibling study run with the same params), its finished slices are copied, not recomputed."""
+    """Everything that can fail fast, before training: the output folder refuses other params (and a
+    `reuse_from` study run with other params) before the long data load, the checks run with it, and only
+    then is anything written (the params; the reused study's finished slices, copied, not recomputed)."""
     device = resolve_device(str(device))
-    configure_backends(params, device)  # TF32 off on CUDA; cudnn.benchmark, or the deterministic kernels
-    out_dir = Path(out_dir)
     folder = StudyFolder(out_dir)
-    folder.guard(params)
-    reuse = StudyFolder(out_dir.parent / params.reuse_from) if params.reuse_from else None
-    if reuse and not reuse.path.exists():
-        log.info("%s: reuse_from %s not found; every slice is computed here", params.study, reuse.path)
-    elif reuse:
-        reuse.check_reusable(params)
-    check_files(params)
-    data = load_dataset(params, device)
-    check_against_data(params, data)
-    folder.write_params(params)
-    if reuse and reuse.path.exists():
-        names = [slice_name(m, s) for s in params.seeds for m in params.strategies]
-        copied = folder.copy_finished(reuse, names, params.n_cycles)
-        log.info("%s: %d finished slices copied from %s", params.study, len(copied), reuse.path)
+    folder.refuse(params)
+    configure_backends(params, device)  # TF32 off on CUDA; cudnn.benchmark, or the deterministic kernels
+    data = check_study(params, device)
     log.info("%s on %s: %s", params.study, device, describe_precision(params, device))
     announce_sorter_training(params)  # a paper profile's sorters trained short of the paper's 400 epochs
-    return Study(params, data, device, out_dir, progress)
+    folder.open(params)
+    return Study(params, data, device, Path(out_dir), progress)
 
 
 def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.device) -> None:
@@ -234,10 +240,4 @@ def run_study(params: Params, device: str | torch.device = "auto", out_dir: str 
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
     study = open_study(params, device, out_dir, progress)
-    slices = longest_first(study_slices(params, only))
-    study.tracker = StudyProgress(params.study, {s: study.folder.slice(*s).cycles_saved() for s in slices},
-                                  params.n_cycles, (study.task.metric, "spearman"))
-    study.run_slices(slices)
-    return study.folder.merge()
-
-
+    return study.run_slices(only)

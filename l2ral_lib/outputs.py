@@ -4,13 +4,16 @@ records the params, copies finished slices from another study and merges the sli
 
 Every write is atomic (files.py). A run computes a slice only while it holds the slice's lock, so two runs
 of one study (a second terminal, `--jobs` workers, Slurm tasks) never compute a slice twice; the OS releases
-the lock of a killed run, which never blocks the next one. Opening a folder refuses params that differ from those recorded
-(results of two settings must never mix), before the data is loaded and before anything is written.
+the lock of a killed run, which never blocks the next one. A run opens its folder in two calls: `refuse`, before
+the data is loaded and writing nothing, refuses params that differ from those recorded (results of two settings
+must never mix) and a reuse source run with other params; `open`, once every check has passed, records the
+params and copies the reused slices.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import socket
@@ -24,7 +27,7 @@ from .config import Params, renamed
 from .errors import ParamsError
 from .files import atomic_torch_save, atomic_write_json, atomic_write_text
 from .provenance import computing_runs, run_fingerprint, study_provenance
-from .study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout
+from .study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout, slice_name, study_slices
 
 # where the data lies, where the slices run, or which study finished slices were copied from, changes no
 # result: a study may resume with the data moved or on a cluster
@@ -33,19 +36,7 @@ IGNORED_PARAMS = {"data_root", "download", "reuse_from", "cluster"}
 # (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
 GROWING_PARAMS = ("seeds", "strategies")
 
-
-# the slices that take longest run first, so that n processes sharing a study end close together (measured
-# on the smoke profiles: L2R-AL's variants train a head through the sorter, VAAL a VAE, LL4AL a head)
-LONGEST_FIRST = ("l2r", "vaal", "ll4al")
-
-
-def longest_first(slices: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """`slices` in the order every run of a study takes them: l2r-family, vaal, ll4al, then the rest, each
-    group in its given order."""
-    def rank(method: str) -> int:
-        return next((i for i, family in enumerate(LONGEST_FIRST) if method == family or method.startswith(f"{family}-")),
-                    len(LONGEST_FIRST))
-    return sorted(slices, key=lambda s: rank(s[0]))
+log = logging.getLogger(__name__)
 
 
 def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
@@ -124,6 +115,31 @@ class StudyFolder(StudyLayout):
     def fingerprints_used(self) -> list[dict]:
         """The numerics fingerprint of every run that computed cycles of this study's slices."""
         return [run_fingerprint(run) for run in computing_runs(self.slice_dirs())]
+
+    def refuse(self, params: Params) -> None:
+        """Every refusal before the data is loaded, writing nothing: the guard, and where `params.reuse_from`
+        names a study beside this one, that its slices would be this study's."""
+        self.guard(params)
+        source = self.reuse_source(params)
+        if source is not None:
+            source.check_reusable(params)
+        elif params.reuse_from:
+            log.info("%s: reuse_from %s not found; every slice is computed here", params.study,
+                     self.path.parent / params.reuse_from)
+
+    def open(self, params: Params) -> None:
+        """Once every check has passed: record the params, then copy the finished slices of the study
+        `params.reuse_from` names (not recomputed)."""
+        self.write_params(params)
+        source = self.reuse_source(params)
+        if source is not None:
+            copied = self.copy_finished(source, [slice_name(*s) for s in study_slices(params)], params.n_cycles)
+            log.info("%s: %d finished slices copied from %s", params.study, len(copied), source.path)
+
+    def reuse_source(self, params: Params) -> StudyFolder | None:
+        """The study beside this one that `params.reuse_from` names, where it exists."""
+        source = StudyFolder(self.path.parent / params.reuse_from) if params.reuse_from else None
+        return source if source is not None and source.path.exists() else None
 
     def guard(self, params: Params) -> None:
         """Refuse a folder that holds a study run with other params (results of two settings must

@@ -10,7 +10,6 @@ it does not, a difference is expected and the verdict says so rather than that t
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,10 @@ from .checks import from_dict
 from .devices import cpu_threads, resolve_device
 from .errors import ParamsError
 from .loop import run_study
-from .outputs import StudyFolder
 from .precision import describe as describe_precision
 from .provenance import (computing_runs, describe_differences, fingerprint, fingerprint_differences,
                          recorded_cpu_threads, run_fingerprint, unrecorded)
-from .study_folder import MACHINE_METRICS
+from .study_folder import MACHINE_METRICS, SliceLayout, StudyLayout
 
 # exit statuses of `verify` (its --help says them): reproduced to the last digit; differs on the slice's
 # own fingerprint (the code or its inputs changed); differs where the fingerprint does too (expected)
@@ -38,15 +36,14 @@ def comparable_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep].sort_values(["cycle", "metric"], ignore_index=True)[["cycle", "n_labeled", "metric", "value"]]
 
 
-def differences(stored_dir: Path, rerun_dir: Path) -> list[str]:
+def differences(stored: SliceLayout, rerun: SliceLayout) -> list[str]:
     """One line per stored row or selection that the rerun does not reproduce to the last digit."""
-    stored, rerun = (comparable_rows(pd.read_csv(d / "rows.csv")) for d in (stored_dir, rerun_dir))
-    merged = stored.merge(rerun, on=["cycle", "n_labeled", "metric"], how="outer", suffixes=("_stored", "_rerun"),
-                          indicator="found")
+    merged = comparable_rows(stored.rows()).merge(comparable_rows(rerun.rows()), on=["cycle", "n_labeled", "metric"],
+                                                 how="outer", suffixes=("_stored", "_rerun"), indicator="found")
     lines = [f"cycle {r.cycle} ({r.n_labeled} labeled) {r.metric}: stored {r.value_stored!r}, rerun {r.value_rerun!r}"
              for r in merged.itertuples() if r.found != "both" or r.value_stored != r.value_rerun]
-    picks = [json.loads((d / "selected.json").read_text()) for d in (stored_dir, rerun_dir)]
-    lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]), key=int)
+    picks = [stored.selected(), rerun.selected()]
+    lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]))
               if picks[0].get(cycle) != picks[1].get(cycle)]
     return lines
 
@@ -86,11 +83,11 @@ def fingerprint_line(differ: dict[str, list], described: str, unknown: list[str]
     return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
 
 
-def recorded_threads(stored: Path, device: str):
+def recorded_threads(runs: list[dict], stored: SliceLayout, device: str):
     """Run on the torch thread count that computed the slice (CPU), restoring the caller's after."""
-    threads = recorded_cpu_threads(computing_runs([stored]))
+    threads = recorded_cpu_threads(runs)
     if device == "cpu" and len(threads) > 1:
-        raise ParamsError("verify", f"{stored} was computed on {sorted(threads)} torch threads (a resumed slice):"
+        raise ParamsError("verify", f"{stored.path} was computed on {sorted(threads)} torch threads (a resumed slice):"
                                     " no single rerun reproduces it")
     return cpu_threads(threads.pop() if device == "cpu" and threads else None)
 
@@ -99,20 +96,20 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
                  scratch: str | Path | None = None, say=lambda line: None) -> Verdict:
     """Rerun slice (method, seed) of the study in `out_dir` from its params.json, in `scratch` (a
     temporary folder by default), and compare. `say` hears first whether the fingerprint matches."""
-    out_dir = Path(out_dir)
-    stored = StudyFolder(out_dir).slice(method, seed).path
-    for needed in (out_dir / "params.json", stored / "rows.csv", stored / "selected.json"):
+    study = StudyLayout(out_dir)
+    stored = study.slice(method, seed)
+    for needed in (study.params_file, stored.rows_file, stored.selected_file):
         if not needed.is_file():
             raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
-    recorded = json.loads((out_dir / "params.json").read_text())
-    params = from_dict({**recorded, "strategies": [method], "seeds": [seed]})
-    with recorded_threads(stored, device):
+    params = from_dict({**study.params(), "strategies": [method], "seeds": [seed]})
+    runs = computing_runs([stored.path])
+    with recorded_threads(runs, stored, device):
         resolved = resolve_device(device)
         now = fingerprint(resolved, describe_precision(params, resolved))
-        recorded = [run_fingerprint(run) for run in computing_runs([stored])]
+        recorded = [run_fingerprint(run) for run in runs]
         differ, unknown = fingerprint_differences(recorded, now), unrecorded(recorded, now)
         described = describe_differences(differ, now, "the slice's")
         say(fingerprint_line(differ, described, unknown))
         with tempfile.TemporaryDirectory(dir=scratch) as folder:
-            run_study(params, device, folder, only=[(method, seed)], progress=False)
-            return Verdict(differences(stored, StudyFolder(folder).slice(method, seed).path), differ, described, unknown)
+            run_study(params, device, folder, progress=False)  # params of this one slice
+            return Verdict(differences(stored, StudyLayout(folder).slice(method, seed)), differ, described, unknown)

@@ -128,7 +128,8 @@ class SliceTask(submitit.helpers.Checkpointable):
 
 
 def jobs_dir(out_dir: Path) -> Path:
-    return Path(out_dir).resolve() / "jobs"
+    """The study's jobs folder, absolute: tasks and their logs are found from any working directory."""
+    return StudyFolder(Path(out_dir).resolve()).jobs_dir
 
 
 def cycles_done(out_dir: Path, method: str, seed: int) -> int:
@@ -239,7 +240,7 @@ def run_on_slurm(params_path: str, params: Params, out_dir: Path, device: str = 
         waiting.update(tasks)
         print(f"submitted job {job_id}: {len(todo)} task(s), one per slice, at most"
               f" {min(len(todo), params.cluster.array_parallelism or len(todo))} at once, on {device}\n"
-              f"  logs:   {Path(out_dir) / 'jobs'}/{job_id}_<task>_0_log.err (progress, errors) and .out\n"
+              f"  logs:   {folder.jobs_dir}/{job_id}_<task>_0_log.err (progress, errors) and .out\n"
               f"  watch:  squeue -j {job_id}   or   {sys.executable} -m l2ral_lib status {out_dir}\n"
               f"  render: {hint}", flush=True)
     if not waiting:
@@ -282,7 +283,7 @@ def wait(params: Params, out_dir: Path, tasks: dict[str, tuple[str, int]], rende
     for task, (method, seed) in unfinished.items():
         reason, log = task_outcome(out_dir, task)
         print(f"failed: {slice_name(method, seed)} (task {task}): {reason}\n  log: {log}", file=sys.stderr)
-    print(f"wrote {Path(out_dir) / 'results.csv'} ({len(table)} rows) after {duration(time.monotonic() - started)}")
+    print(f"wrote {StudyFolder(out_dir).results_file} ({len(table)} rows) after {duration(time.monotonic() - started)}")
     if unfinished:
         print(f"{len(unfinished)} slice(s) failed, the others finished: fix the cause, then run the same command to"
               f" resubmit the unfinished ones; render what is there: {render}", file=sys.stderr)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from l2ral_lib import loop
-from l2ral_lib.loop import run_study
-from l2ral_lib.outputs import SliceFolder, longest_first
+from l2ral_lib.loop import longest_first, run_study
+from l2ral_lib.outputs import SliceFolder
 from l2ral_lib.study_folder import MACHINE_METRICS
 from helpers import ROOT
 
