@@ -1,9 +1,13 @@
 """The study folder's layout (study_folder.py): slice names parse back, the listing holds the slices and
-nothing else, the rows read back as written, the slice order is seed by seed."""
+nothing else, the rows read back as written, the slice order is seed by seed; and no other module of the
+package spells a name of the layout."""
+import ast
+import re
 from types import SimpleNamespace
 
 import pandas as pd
 
+from helpers import ROOT
 from l2ral_lib.study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout, slice_name, study_slices
 
 
@@ -52,3 +56,45 @@ def test_slices_run_seed_by_seed_and_only_is_taken_as_given():
     params = SimpleNamespace(seeds=[0, 1], strategies=["random", "l2r"])
     assert study_slices(params) == [("random", 0), ("l2r", 0), ("random", 1), ("l2r", 1)]
     assert study_slices(params, [("l2r", 1), ("random", 0)]) == [("l2r", 1), ("random", 0)]
+
+
+# --- no other module spells a name of the layout
+
+FILES = ("params.json", "results.csv", "provenance.json", "rows.csv", "selected.json", "state.pt", "test_items.csv")
+FOLDERS = ("slices", "figures", "jobs")
+
+
+def spelled_names(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each string of `source` that spells a name of the study folder's layout as a path: a
+    file name anywhere in it, a folder name in a path ('slices/...') or joined with `/`. Docstrings and
+    prose (text with spaces: a page telling its reader which file to open) are not paths."""
+    tree = ast.parse(source)
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    joined = {id(side) for node in ast.walk(tree) if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+              for side in (node.left, node.right)}
+    folder_path = re.compile(r"(^|/)(" + "|".join(FOLDERS) + r")/")
+    return sorted((node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+            and not re.search(r"\s", node.value)
+            and (any(name in node.value for name in FILES) or folder_path.search(node.value)
+                 or (id(node) in joined and node.value in FOLDERS)))
+
+
+def test_the_finder_sees_every_way_of_spelling_a_name():
+    source = '''"""Reads params.json: a docstring."""
+a = out / "params.json"
+b = out / "slices" / name
+c = out.glob("slices/*/rows.csv")
+d = {"slices": 1}
+e = "open results.csv to see the rows"
+'''
+    assert spelled_names(source) == [(2, "params.json"), (3, "slices"), (4, "slices/*/rows.csv")]
+
+
+def test_no_module_but_the_layout_spells_a_name_of_the_study_folder():
+    package = ROOT / "l2ral_lib"
+    spelled = [f"{path.relative_to(ROOT)}:{line}: {text!r}" for path in sorted(package.rglob("*.py"))
+               if path != package / "study_folder.py" for line, text in spelled_names(path.read_text())]
+    assert spelled == []
