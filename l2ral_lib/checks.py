@@ -1,6 +1,7 @@
 """Everything a study checks before it trains, in the order it runs: the params' keys and arithmetic
 (config.py), their names against the registries (dataset, model, strategies, objective) and each
-strategy's needs, the files the params name, then what needs the loaded data (pool size, input shapes).
+strategy's needs, the output folder's refusals, the files the params name, then what needs the loaded
+data (pool size, input shapes).
 A failure is one `ParamsError` naming the key and the remedy, before anything is written.
 
 `load_params` and `from_dict` are how every entry point reads params: config's schema plus these checks.
@@ -17,6 +18,7 @@ from .data import StudyData, get_dataset, list_datasets, load_dataset
 from .errors import ParamsError
 from .losses import RANK_LOSSES
 from .models import check_model, check_model_on_data
+from .outputs import StudyFolder
 from .paths import pretrained_file
 from .registry import did_you_mean
 from .strategies import get_strategy, list_strategies
@@ -74,27 +76,24 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     return params
 
 
-def check_files(params: Params) -> None:
-    """Files the params name, checked before the (long) data loading."""
+def check_study(params: Params, device: torch.device = torch.device("cpu"), folder: StudyFolder | None = None,
+                data: StudyData | None = None) -> StudyData:
+    """Every check a run makes before training, writing nothing, in this order: the names against the
+    registries (again, for params built in code without `load_params`); the output folder's refusals, where
+    `folder` is given; the files the params name, before the (long) data loading;
+    then what needs the loaded data (the pool's size, a torchvision or your own model's outputs on the
+    inputs, each strategy's needs of them, such as VAAL's image shape). The data is loaded on `device` (the
+    CPU for `python -m l2ral_lib check`), or is `data` as given (labeling's pool); a run then trains on it."""
+    validate_names(params)
+    if folder is not None:
+        folder.refuse(params)
     if params.pretrained:
         pretrained_file(params.pretrained)
-
-
-def check_against_data(params: Params, data: StudyData) -> None:
-    """Checks that need the loaded data: the pool's size (a small ImageFolder tree, say), a torchvision or
-    your own model's outputs on the inputs, and each strategy's needs of the inputs (VAAL's image shape)."""
+    data = load_dataset(params, device) if data is None else data
     if params.max_labeled > data.n_pool:
         raise ParamsError("max_labeled", f"({params.max_labeled}) is larger than the pool ({data.n_pool} samples"
                                          f" of {data.name}); lower max_labeled")
     check_model_on_data(params, data)
     for name in params.strategies:
         get_strategy(name).check_data(params, data)
-
-
-def check_study(params: Params, device: torch.device = torch.device("cpu")) -> StudyData:
-    """Every check a run makes before training, writing nothing: the data loaded on `device` (the CPU for
-    `python -m l2ral_lib check`), which a run then trains on."""
-    check_files(params)
-    data = load_dataset(params, device)
-    check_against_data(params, data)
     return data

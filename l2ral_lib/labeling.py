@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .checks import check_against_data, from_dict
+from .checks import check_study, from_dict
 from .config import Params, resolve_yaml
 from .data.image_folder import list_images, read_labels_csv
 from .data.own_images import image_data
@@ -131,7 +131,7 @@ def query(images: str | Path, labels: str | Path, budget: int, strategy: str, ou
     relative = [path.relative_to(images).as_posix() for path in pool]
     targets = [class_of[labeled_names[r]] if r in labeled_names else UNLABELED for r in relative]
     data = image_data("labeling", (pool, targets), ([], []), classes, params, run_on)
-    check_against_data(params, data)
+    check_study(params, run_on, data=data)
     # in pool order, whatever the order of labels.csv
     labeled = torch.tensor([i for i, r in enumerate(relative) if r in labeled_names], device=run_on)
 

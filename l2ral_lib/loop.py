@@ -29,7 +29,7 @@ from .precision import configure_backends, describe as describe_precision, uses_
 from .progress import StudyProgress
 from .provenance import SliceProvenance, describe_differences, fingerprint, fingerprint_differences
 from .seeds import derive_seed, initial_labeled_set, query_subset
-from .study_folder import slice_name, study_slices
+from .study_folder import slice_name
 from .strategies import QueryContext, get_strategy
 from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
@@ -59,6 +59,7 @@ class Study:
     data: StudyData
     device: torch.device
     out_dir: Path
+    slices: list[tuple[str, int]]  # (method, seed) of the slices this run computes, where not finished
     progress: bool = True  # per-epoch progress bars
     tracker: StudyProgress | None = None  # one log line per finished cycle
     fingerprint_checked: bool = False  # warn_fingerprint_mismatch ran (once per run, before its first computed cycle)
@@ -128,11 +129,12 @@ class Study:
                 self.tracker.cycle_done(method, seed, cycle, n_labeled, metrics)
         return rows
 
-    def run_slices(self, only: list[tuple[str, int]] | None = None) -> pd.DataFrame:
-        """Compute each slice (or just `only`) not finished, longest first, while holding its lock: a slice
+    def run_slices(self) -> pd.DataFrame:
+        """Compute each of the study's slices not finished, longest first, while holding its lock: a slice
         another run holds is skipped for the next free one; when only held ones are left, wait for them
         (module docstring). Then merge every slice's rows."""
-        pending, said = longest_first(study_slices(self.params, only)), None
+        pending, said = longest_first(self.slices), None
+        configure_backends(self.params, self.device)  # before any slice is built; --jobs workers are processes of their own
         self.tracker = StudyProgress(self.params.study, {s: self.folder.slice(*s).cycles_saved() for s in pending},
                                      self.params.n_cycles, (self.task.metric, "spearman"))
         started = time.monotonic()
@@ -204,19 +206,19 @@ def reset_peak_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True) -> Study:
-    """Everything that can fail fast, before training: the output folder refuses other params (and a
-    `reuse_from` study run with other params) before the long data load, the checks run with it, and only
-    then is anything written (the params; the reused study's finished slices, copied, not recomputed)."""
+def open_study(params: Params, device: str | torch.device, out_dir: str | Path, progress: bool = True,
+               only: list[tuple[str, int]] | None = None) -> Study:
+    """Everything that can fail fast, before training (checks.check_study: the output folder refuses other
+    params, and a `reuse_from` study run with other params, before the long data load), and only then is
+    anything written (outputs.StudyFolder.open: the params; the reused study's finished slices, copied, not
+    recomputed). The study computes `only` of its slices, where given."""
     device = resolve_device(str(device))
     folder = StudyFolder(out_dir)
-    folder.refuse(params)
-    configure_backends(params, device)  # TF32 off on CUDA; cudnn.benchmark, or the deterministic kernels
-    data = check_study(params, device)
+    data = check_study(params, device, folder)
     log.info("%s on %s: %s", params.study, device, describe_precision(params, device))
     announce_sorter_training(params)  # a paper profile's sorters trained short of the paper's 400 epochs
-    folder.open(params)
-    return Study(params, data, device, Path(out_dir), progress)
+    slices = folder.open(params, only)
+    return Study(params, data, device, Path(out_dir), slices, progress)
 
 
 def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.device) -> None:
@@ -239,5 +241,5 @@ def warn_fingerprint_mismatch(params: Params, out_dir: Path, device: torch.devic
 def run_study(params: Params, device: str | torch.device = "auto", out_dir: str | Path = "outputs/study",
               only: list[tuple[str, int]] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run (or resume) every (method, seed) slice -- or just `only` -- and return the merged results."""
-    study = open_study(params, device, out_dir, progress)
-    return study.run_slices(only)
+    study = open_study(params, device, out_dir, progress, only)
+    return study.run_slices()

@@ -6,8 +6,8 @@ Every write is atomic (files.py). A run computes a slice only while it holds the
 of one study (a second terminal, `--jobs` workers, Slurm tasks) never compute a slice twice; the OS releases
 the lock of a killed run, which never blocks the next one. A run opens its folder in two calls: `refuse`, before
 the data is loaded and writing nothing, refuses params that differ from those recorded (results of two settings
-must never mix) and a reuse source run with other params; `open`, once every check has passed, records the
-params and copies the reused slices.
+must never mix) and a reuse source run with other params; `open`, once every check has passed, copies the
+reused slices and records the params.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class StudyFolder(StudyLayout):
 
     def fingerprints_used(self) -> list[dict]:
         """The numerics fingerprint of every run that computed cycles of this study's slices."""
-        return [run_fingerprint(run) for run in computing_runs(self.slice_dirs())]
+        return [run_fingerprint(run) for run in computing_runs(self.slices())]
 
     def refuse(self, params: Params) -> None:
         """Every refusal before the data is loaded, writing nothing: the guard, and where `params.reuse_from`
@@ -127,14 +127,18 @@ class StudyFolder(StudyLayout):
             log.info("%s: reuse_from %s not found; every slice is computed here", params.study,
                      self.path.parent / params.reuse_from)
 
-    def open(self, params: Params) -> None:
-        """Once every check has passed: record the params, then copy the finished slices of the study
-        `params.reuse_from` names (not recomputed)."""
-        self.write_params(params)
+    def open(self, params: Params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
+        """Once every check has passed: copy the finished slices of the study `params.reuse_from` names (not
+        recomputed), then record the params. -> the slices this run computes (`only`, or all of them)."""
+        record = self.params_record(params)
         source = self.reuse_source(params)
         if source is not None:
-            copied = self.copy_finished(source, [slice_name(*s) for s in study_slices(params)], params.n_cycles)
+            copied = self.copy_finished(source, params)
             log.info("%s: %d finished slices copied from %s", params.study, len(copied), source.path)
+        if record is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.params_file, record)
+        return study_slices(params, only)
 
     def reuse_source(self, params: Params) -> StudyFolder | None:
         """The study beside this one that `params.reuse_from` names, where it exists."""
@@ -164,13 +168,13 @@ class StudyFolder(StudyLayout):
             raise ParamsError("reuse_from", f"{self.path} ran with other params (changed: {', '.join(changed)}); its"
                                             " slices would not be this study's")
 
-    def copy_finished(self, source: StudyFolder, names: list[str], n_cycles: int) -> list[str]:
-        """Copy every finished slice of `source` among `names` that this study has not started (after
-        `source.check_reusable`); the copy's provenance.json says where it came from. Returns the names copied."""
+    def copy_finished(self, source: StudyFolder, params: Params) -> list[str]:
+        """Copy every finished slice of `source` that this study (`params`) has and has not started (after
+        `source.check_reusable`); the copy's provenance.json says where it came from. -> the names copied."""
         copied = []
-        for name in names:
+        for name in [slice_name(*s) for s in study_slices(params)]:
             origin, target = source.slice_class(source.slices_dir / name), self.slice_class(self.slices_dir / name)
-            if target.path.exists() or origin.cycles_in_view() < n_cycles:
+            if target.path.exists() or origin.cycles_in_view() < params.n_cycles:
                 continue
             partial = SliceLayout(target.path.with_name(f".{name}.partial"))
             shutil.rmtree(partial.path, ignore_errors=True)
@@ -181,25 +185,25 @@ class StudyFolder(StudyLayout):
             copied.append(name)
         return copied
 
-    def write_params(self, params: Params) -> None:
-        """Create the folder and record the resolved params, once every check has passed; seeds and
-        strategies accumulate over the runs that shared the folder (in the order first seen)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+    def params_record(self, params: Params) -> dict | None:
+        """The params.json to write for a run with `params`: the resolved params, seeds and strategies
+        accumulated over the runs that shared the folder (in the order first seen); None where the record
+        holds them already."""
         record = params.to_dict()
         if self.has_study():
             previous = self.params()
             record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]
                                      for key in GROWING_PARAMS}}
             if record == previous:
-                return
-        atomic_write_json(self.params_file, record)
+                return None
+        return record
 
     def merge(self) -> pd.DataFrame:
         """results.csv = the rows of every slice (any process may have written them); provenance.json =
         the runs that computed them."""
         table = self.slice_rows().sort_values(["method", "seed", "cycle", "metric"], kind="stable", ignore_index=True)
         atomic_write_text(self.results_file, table.to_csv(index=False))
-        atomic_write_json(self.provenance_file, study_provenance(self.slice_dirs()))
+        atomic_write_json(self.provenance_file, study_provenance(self.slices()))
         return table
 
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
@@ -24,6 +25,7 @@ import torch
 import torchvision
 
 from . import __version__
+from .errors import ParamsError
 from .files import atomic_write_json
 from .paths import PROJECT_ROOT, is_checkout
 from .precision import cpu_flags
@@ -73,8 +75,9 @@ def processor_name(text: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def fingerprint(device: torch.device, precision: str) -> dict:
-    """What a run's last digits depend on beside the code and params (module docstring)."""
+def fingerprint(device: torch.device, precision: str, threads: int | None = None) -> dict:
+    """What a run's last digits depend on beside the code and params (module docstring); `threads`: the
+    torch CPU threads the run will compute on, where not this process's count now."""
     text = cpuinfo()
     return {"processor": processor_name(text), "isa": " ".join(f for f in KERNEL_FLAGS if f in cpu_flags(text)),
             "torch": torch.__version__,
@@ -83,7 +86,7 @@ def fingerprint(device: torch.device, precision: str) -> dict:
             "device": device.type, "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "precision": precision,
             # on a GPU the model's numbers come from the GPU, not from the CPU's thread pool
-            "threads": torch.get_num_threads() if device.type == "cpu" else None}
+            "threads": (threads or torch.get_num_threads()) if device.type == "cpu" else None}
 
 
 def run_fingerprint(run: dict) -> dict:
@@ -98,15 +101,14 @@ def run_fingerprint(run: dict) -> dict:
             "threads": hardware_["torch_threads"] if device == "cpu" else None}
 
 
-def slice_runs(slice_dir) -> list[dict]:
+def slice_runs(folder: SliceLayout) -> list[dict]:
     """Every recorded run of a slice (none where it has no record yet)."""
-    folder = SliceLayout(slice_dir)
     return folder.provenance()["runs"] if folder.provenance_file.is_file() else []
 
 
-def computing_runs(slice_dirs) -> list[dict]:
+def computing_runs(folders: list[SliceLayout]) -> list[dict]:
     """Every recorded run of these slices that computed at least one cycle."""
-    return [run for folder in slice_dirs for run in slice_runs(folder) if run["cycles_done"] > run["first_cycle"]]
+    return [run for folder in folders for run in slice_runs(folder) if run["cycles_done"] > run["first_cycle"]]
 
 
 def distinct(fingerprints) -> list[dict]:
@@ -198,11 +200,47 @@ def recorded_cpu_threads(runs) -> set[int]:
             if run["cycles_done"] > run["first_cycle"] and run["hardware"]["device"] == "cpu"}
 
 
-def study_provenance(slice_dirs) -> dict:
+@dataclass
+class FingerprintCheck:
+    """A rerun's numerics fingerprint against the recorded runs of the slice it reruns (`verify` says it
+    first): the CPU threads the rerun takes, the keys in which it differs (each with the slice's recorded
+    values) and in words, and the keys the slice's record lacks (recorded before fingerprints)."""
+
+    threads: int | None
+    differ: dict[str, list]
+    described: str
+    unknown: list[str]
+
+    @property
+    def line(self) -> str:
+        if self.differ:
+            return f"fingerprint differs from the slice's in {self.described}: a difference in the rows is expected"
+        if self.unknown:
+            return f"fingerprint matches the slice's where it records one; it does not record its {', '.join(self.unknown)}"
+        return "fingerprint matches the slice's (processor, instruction sets, torch build, device, precision, threads)"
+
+
+def check_fingerprint(stored: SliceLayout, device: torch.device, precision: str) -> FingerprintCheck:
+    """How a rerun of slice `stored` on `device` with `precision` compares with the runs that computed it. On a
+    CPU the rerun takes the recorded thread count; a slice computed on several counts (a resumed slice)
+    is refused: no single rerun reproduces it."""
+    runs = computing_runs([stored])
+    threads = recorded_cpu_threads(runs) if device.type == "cpu" else set()
+    if len(threads) > 1:
+        raise ParamsError("verify", f"{stored.path} was computed on {sorted(threads)} torch threads (a resumed slice):"
+                                    " no single rerun reproduces it")
+    run_on = threads.pop() if threads else None
+    now = fingerprint(device, precision, run_on)
+    recorded = [run_fingerprint(run) for run in runs]
+    differ = fingerprint_differences(recorded, now)
+    return FingerprintCheck(run_on, differ, describe_differences(differ, now, "the slice's"), unrecorded(recorded, now))
+
+
+def study_provenance(slices: list[SliceLayout]) -> dict:
     """provenance.json of a study: every slice's runs, and the commits, fingerprints and weights they used
     (`mixed_commits` is true when the rows of one results.csv come from more than one commit)."""
-    slices = {SliceLayout(d).name: slice_runs(d) for d in slice_dirs if SliceLayout(d).provenance_file.is_file()}
-    runs = [run for entries in slices.values() for run in entries]
+    recorded = {folder.name: slice_runs(folder) for folder in slices if folder.provenance_file.is_file()}
+    runs = [run for entries in recorded.values() for run in entries]
     commits = sorted({str(run["git"]["commit"]) for run in runs})
     weights = {json.dumps(run["weights"], sort_keys=True) for run in runs}
     computed = [run for run in runs if run["cycles_done"] > run["first_cycle"]]
@@ -210,4 +248,4 @@ def study_provenance(slice_dirs) -> dict:
             "dirty": any(run["git"]["dirty"] for run in runs),
             # the numerics the rows come from: more than one, and the methods may not share their cycle 0
             "fingerprints": distinct(run_fingerprint(run) for run in computed),
-            "weights": [json.loads(w) for w in sorted(weights)], "slices": slices}
+            "weights": [json.loads(w) for w in sorted(weights)], "slices": recorded}

@@ -178,7 +178,7 @@ def explain(committed: Committed) -> str:
     (the runs recorded in the folder now that the committed provenance does not hold)."""
     shipped = {json.dumps(run, sort_keys=True) for run in committed.runs}
     folder = StudyFolder(committed.out_dir)
-    mine = [run for run in computing_runs(folder.slice_dirs()) if json.dumps(run, sort_keys=True) not in shipped]
+    mine = [run for run in computing_runs(folder.slices()) if json.dumps(run, sort_keys=True) not in shipped]
     old = distinct(run_fingerprint(run) for run in committed.runs if run["cycles_done"] > run["first_cycle"])
     differ, described, unknown = {}, [], set()
     for now in distinct(run_fingerprint(run) for run in mine):

@@ -11,7 +11,7 @@ import pandas as pd
 from .config import Params
 from .errors import ParamsError
 from .executors.local import run_jobs
-from .executors.slurm import run_on_slurm
+from .executors.slurm import run_on_slurm, wait_for_tasks
 from .loop import open_study, run_study
 from .outputs import StudyFolder
 from .progress import log_to_stderr
@@ -41,7 +41,8 @@ def run(params: Params, params_path: str, out: str | Path, device: str = "auto",
         if jobs != 1:
             raise ParamsError("--jobs", "is for --executor local; with slurm every slice is a task and"
                                         " cluster.array_parallelism bounds how many run at once")
-        return run_on_slurm(params_path, params, out, device, only, wait), None
+        tasks, render = run_on_slurm(params_path, params, out, device, only)
+        return (wait_for_tasks(params, out, tasks, render) if wait else 0), None
     if wait:
         raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
     log_to_stderr()

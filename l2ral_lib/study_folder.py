@@ -101,6 +101,22 @@ class SliceLayout:
     def provenance(self) -> dict:
         return json.loads(self.provenance_file.read_text())
 
+    def differences(self, rerun: SliceLayout) -> list[str]:
+        """One line per row or selection of this slice that `rerun` (the same slice computed again) does not
+        reproduce to the last digit; the machine's measurements aside."""
+        def reproducible(rows: pd.DataFrame) -> pd.DataFrame:
+            rows = rows[~rows.metric.str.startswith(MACHINE_METRICS)]
+            return rows.sort_values(["cycle", "metric"], ignore_index=True)[["cycle", "n_labeled", "metric", "value"]]
+
+        merged = reproducible(self.rows()).merge(reproducible(rerun.rows()), on=["cycle", "n_labeled", "metric"],
+                                                 how="outer", suffixes=("_stored", "_rerun"), indicator="found")
+        lines = [f"cycle {r.cycle} ({r.n_labeled} labeled) {r.metric}: stored {r.value_stored!r}, rerun {r.value_rerun!r}"
+                 for r in merged.itertuples() if r.found != "both" or r.value_stored != r.value_rerun]
+        picks = [self.selected(), rerun.selected()]
+        lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]))
+                  if picks[0].get(cycle) != picks[1].get(cycle)]
+        return lines
+
 
 class StudyLayout:
     """The output folder of one study and what it holds."""
@@ -145,9 +161,6 @@ class StudyLayout:
         """Every slice folder there is, by name."""
         return [self.slice_class(path) for path in sorted(self.slices_dir.glob("*-seed*"))
                 if path.is_dir() and path.name.rpartition("-seed")[2].isdigit()]  # not .<name>.partial: a copy under way
-
-    def slice_dirs(self) -> list[Path]:
-        return [folder.path for folder in self.slices()]
 
     def has_study(self) -> bool:
         """A study ran here: its params are recorded."""

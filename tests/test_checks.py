@@ -1,11 +1,14 @@
 """The checks before training (checks.py): names against the registries and each strategy's
 check_params, the files the params name; one line naming the key, exit status 2."""
+import dataclasses
+
 import pytest
 
 from helpers import MODERN, ROOT
 from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
 from l2ral_lib.errors import ParamsError
+from l2ral_lib.loop import run_study
 
 
 def test_unknown_rank_loss_is_one_line_naming_the_key(ci_params):
@@ -62,3 +65,12 @@ def test_dropout_refused_for_the_regression_models():
     with pytest.raises(ParamsError) as info:
         load_params(ROOT / "params" / "mpii-ci.yaml", {"dropout": 0.5})
     assert info.value.key == "dropout"
+
+
+def test_params_built_in_code_are_checked_by_the_run(ci_params, tmp_path):
+    """Params made without load_params (dataclasses.replace in a notebook) get the name checks from the run
+    itself, before anything is written."""
+    params = dataclasses.replace(ci_params(), strategies=["random", "entrpy"])
+    with pytest.raises(ParamsError, match=r"strategies\[1\]: unknown strategy 'entrpy' \(did you mean 'entropy'\?\)"):
+        run_study(params, "cpu", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

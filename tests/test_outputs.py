@@ -62,7 +62,7 @@ def test_a_study_grows_by_seeds_and_strategies_without_recomputing(tmp_path, tin
 def test_a_study_may_change_its_cluster_settings(tmp_path):
     """The cluster section changes no result: an output folder written with other settings is not refused."""
     params = load_params(ROOT / "params" / "cifar10-ci.yaml")
-    StudyFolder(tmp_path).write_params(params)
+    StudyFolder(tmp_path).open(params)
     StudyFolder(tmp_path).guard(load_params(ROOT / "params" / "cifar10-ci.yaml", {"cluster.partition": "gpu",
                                                                                   "cluster.time_min": 60}))
     with pytest.raises(ParamsError, match="changed: epochs"):
@@ -98,7 +98,7 @@ def test_a_study_recorded_under_the_old_key_experiment_is_the_same_study(tmp_pat
     (tmp_path / "params.json").write_text(json.dumps(record))
     StudyFolder(tmp_path).guard(params)
     StudyFolder(tmp_path).check_reusable(dataclasses.replace(params, study="sibling"))
-    StudyFolder(tmp_path).write_params(params)
+    StudyFolder(tmp_path).open(params)
     assert json.loads((tmp_path / "params.json").read_text()) == record
     with pytest.raises(ParamsError, match="changed: epochs"):
         StudyFolder(tmp_path).guard(dataclasses.replace(params, epochs=3))

@@ -12,7 +12,7 @@ from l2ral_lib.__main__ import main
 from l2ral_lib.checks import load_params
 from l2ral_lib.loop import run_study
 from l2ral_lib.provenance import cpuinfo, processor_name
-from l2ral_lib.verify import fingerprint_line, verify_slice
+from l2ral_lib.verify import verify_slice
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_a_rerun_reproduces_the_stored_slice(study, capsys):
     said = []
     verdict = verify_slice(study[1], "l2r", 0, say=said.append)
     assert verdict.differences == [] and verdict.fingerprint == {} and verdict.status == 0
-    assert said == [fingerprint_line({}, "")] and said[0].startswith("fingerprint matches the slice's")
+    assert said == ["fingerprint matches the slice's (processor, instruction sets, torch build, device, precision,"
+                    " threads)"]
     assert main(["verify", str(study[1]), "l2r:0"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("fingerprint matches the slice's (processor, instruction sets, torch build, device,"
@@ -91,7 +92,7 @@ def test_the_rerun_takes_the_recorded_thread_count(study, monkeypatch):
     set_recorded_threads(slice_dir, 3)
     seen = []
     monkeypatch.setattr("l2ral_lib.verify.run_study", lambda *args, **kwargs: seen.append(torch.get_num_threads()))
-    monkeypatch.setattr("l2ral_lib.verify.differences", lambda stored, rerun: [])
+    monkeypatch.setattr("l2ral_lib.study_folder.SliceLayout.differences", lambda stored, rerun: [])
     before = torch.get_num_threads()
     verdict = verify_slice(out, "l2r", 0)
     assert verdict.differences == [] and verdict.fingerprint == {} and seen == [3]  # threads match: taken

@@ -96,7 +96,7 @@ class OwnImages:
 
     @classmethod
     def pool_size(cls, params) -> None:
-        return None  # known once the folder is listed: checks.check_against_data compares it
+        return None  # known once the folder is listed: checks.check_study compares it
 
     @classmethod
     def check_params(cls, params) -> None:

@@ -92,11 +92,11 @@ def sbatch_script(parameters: dict, folder: Path, **extra) -> str:
     return _make_sbatch_string(command="true", folder=folder, **parameters, **extra)
 
 
-def check_settings(parameters: dict, jobs_dir: Path) -> None:
-    """`sbatch --test-only` on the batch script of a task: a partition, account, QOS, time limit or
-    resource request that the cluster refuses stops the study here, before anything is written."""
+def check_settings(params: Params, jobs_dir: Path) -> None:
+    """`sbatch --test-only` on the batch script of one task of `params.cluster`: a partition, account, QOS,
+    time limit or resource request that the cluster refuses stops the study here, before anything is written."""
     with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="l2ral-test-only-") as script:
-        script.write(sbatch_script(parameters, jobs_dir))
+        script.write(sbatch_script(sbatch_parameters(params, 1), jobs_dir))
         script.flush()
         try:
             _slurm("sbatch", "--test-only", script.name)
@@ -212,21 +212,21 @@ def render_hint(params_path: str, out_dir: Path) -> str:
 
 
 def run_on_slurm(params_path: str, params: Params, out_dir: Path, device: str = "auto",
-                 only: list[tuple[str, int]] | None = None, wait_for_tasks: bool = False) -> int:
-    """`run --executor slurm`: every check first (nothing written on a failure), then one array job for
-    the unfinished slices no live task holds; with --wait, a line whenever the count of finished slices
-    changes, and at the end the merged results and a report of every failed task."""
-    device = task_device(device, params.cluster)
+                 only: list[tuple[str, int]] | None = None) -> tuple[dict[str, tuple[str, int]], str]:
+    """`run --executor slurm`: every check first (nothing written on a failure), then the params recorded and
+    a `reuse_from` study's finished slices copied, then one array job for the unfinished slices no live task
+    holds. -> the tasks still queued or running (task id -> slice), which `wait_for_tasks` waits for with --wait, and
+    how to render the study."""
     try:
         live = live_tasks()
     except SlurmError as error:
         raise ParamsError("--executor", f"Slurm does not answer ({error}); is this a login node of the cluster?") from None
+    check_settings(params, jobs_dir(out_dir))
+    device = task_device(device, params.cluster)
     folder = StudyFolder(out_dir)
-    folder.guard(params)
-    check_study(params)
-    slices = study_slices(params, only)
-    check_settings(sbatch_parameters(params, len(slices)), jobs_dir(out_dir))
-    folder.write_params(params)
+    check_study(params, folder=folder)
+    # the reused study's finished slices are copied here, once, not by tasks running at once
+    slices = folder.open(params, only)
 
     held = {task: slice_ for slice_, task in submitted_tasks(out_dir).items() if task in live and slice_ in slices}
     # cycles saved in a state: a slice whose rows are committed without their state is computed again
@@ -245,15 +245,16 @@ def run_on_slurm(params_path: str, params: Params, out_dir: Path, device: str = 
               f"  render: {hint}", flush=True)
     if not waiting:
         print(f"every slice of {out_dir} is finished: nothing to submit")
-        if wait_for_tasks:
-            merge_results(out_dir)
-        return 0
-    return wait(params, out_dir, waiting, hint) if wait_for_tasks else 0
+    return waiting, hint
 
 
-def wait(params: Params, out_dir: Path, tasks: dict[str, tuple[str, int]], render: str) -> int:
+def wait_for_tasks(params: Params, out_dir: Path, tasks: dict[str, tuple[str, int]], render: str) -> int:
     """Until no task of `tasks` is queued or running: a line whenever the count of finished slices or the
-    queue changes. Then merge the results and report the slices left unfinished (exit status 1)."""
+    queue changes. Then merge the results and report the slices left unfinished (exit status 1). Without
+    tasks, merge the finished study."""
+    if not tasks:
+        merge_results(out_dir)
+        return 0
     started, last = time.monotonic(), None
     try:
         while True:

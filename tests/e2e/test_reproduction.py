@@ -170,7 +170,7 @@ def test_a_reproduction_runs_on_the_committed_thread_count_and_ends_with_the_ver
     assert printed[1] == (f"threads: {committed}, as the committed rows were computed (OMP_NUM_THREADS=<n> sets"
                           f" another; this machine's default is {default})")
     assert printed[-1].startswith("reproduction: identical to the last digit: all ")
-    mine = [r for r in computing_runs(StudyFolder(out).slice_dirs()) if r["pid"] == os.getpid()]
+    mine = [r for r in computing_runs(StudyFolder(out).slices()) if r["pid"] == os.getpid()]
     assert len(mine) == 2 and recorded_cpu_threads(mine) == {committed}  # this run's slices, on the committed count
     assert verdict_lines(out)[-1] == printed[-1]  # `compare DIR` says the same afterwards
     assert main(["compare", str(out)]) == 0 and capsys.readouterr().out.splitlines()[-1] == printed[-1]

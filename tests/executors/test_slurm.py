@@ -127,7 +127,7 @@ def test_a_submitit_without_its_batch_script_function_is_one_line_naming_the_ver
 
     monkeypatch.delattr(submitit_slurm, "_make_sbatch_string")
     with pytest.raises(ParamsError) as error:
-        slurm.check_settings(sbatch_parameters(load_params(ROOT / "params" / "cifar10-ci.yaml"), 1), tmp_path)
+        slurm.check_settings(load_params(ROOT / "params" / "cifar10-ci.yaml"), tmp_path)
     assert str(error.value) == (f"params: --executor: submitit {slurm.submitit.__version__} has no _make_sbatch_string,"
                                 " which checks the cluster settings before submitting: install the version"
                                 " environment.yml names (pip install submitit==1.5.4)")
@@ -196,6 +196,22 @@ def test_make_experiment_with_executor_slurm_equals_the_local_study(slurm_cluste
     assert again.returncode == 0 and f"every slice of {out} is finished: nothing to submit" in again.stdout
     assert len(list((out / "jobs").glob("*_slices.json"))) == 1
 
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_reused_slices_are_copied_at_submission_and_not_submitted(slurm_cluster, tmp_path, tiny_data_root, ci_params):
+    """`reuse_from` on Slurm: the submission copies the sibling study's finished slices, once, before any
+    task starts (tasks starting at once never race on the copy), and submits only the slices left."""
+    local_study(ci_params(study="base", strategies=["random"]), tmp_path / "base")
+    done = cli("run", "params/cifar10-ci.yaml", "--executor", "slurm", "--wait", "--out", str(tmp_path / "grown"),
+               "--set", f"data_root={tiny_data_root}", "--set", "study=grown", "--set", "reuse_from=base",
+               "--set", "strategies=[random,entropy]", "--set", "cluster.time_min=5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 task(s), one per slice" in done.stdout and "grown: 1/1 slices done" in done.stdout
+    copied = SliceLayout(tmp_path / "grown" / "slices" / "random-seed0")
+    assert copied.provenance()["copied_from"] == str(tmp_path / "base" / "slices" / "random-seed0")
+    assert set(pd.read_csv(tmp_path / "grown" / "results.csv").method) == {"random", "entropy"}
 
 def local_study(params, out):
     """The study run here, as the reference of a Slurm run: on the thread count of its tasks

@@ -57,7 +57,7 @@ def fake_selected():
 def fake_study(tmp_path, ci_params):
     params = ci_params(strategies=["random", "entropy", "l2r"], seeds=[0, 1], study="fake-picks")
     out = tmp_path / "fake-picks"
-    StudyFolder(out).write_params(params)
+    StudyFolder(out).open(params)
     rows = []
     for (method, seed), selected in fake_selected().items():
         write_slice(out, method, seed, selected)
