@@ -155,6 +155,13 @@ def renamed(raw: dict, where: str = "") -> dict:
     return out
 
 
+def as_recorded(record: dict) -> dict:
+    """A params.json record read today: renamed keys under their new names, a key the record lacks at its
+    default (a key added to Params after the study ran has the default that keeps what the code did
+    before it existed), a key since removed kept as recorded."""
+    return {**Params().to_dict(), **renamed(record)}
+
+
 def _check_type(key: str, value, hint):
     """Coerce YAML scalars that are unambiguous (int for float), refuse anything else."""
     if dataclasses.is_dataclass(hint):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .config import Params, renamed
+from .config import Params, as_recorded
 from .errors import ParamsError
 from .files import atomic_torch_save, atomic_write_json, atomic_write_text
 from .provenance import computing_runs, run_fingerprint, study_provenance
@@ -40,13 +40,11 @@ log = logging.getLogger(__name__)
 
 
 def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[str]:
-    """Keys in which `params` differ from a recorded params.json, beside those that change no slice. A record
-    written before a key was renamed is compared under the new name. A key the record lacks was added to
-    Params after the study ran, with a default that keeps what the code did before it existed: the record
-    holds that default."""
-    recorded, current, defaults = renamed(recorded), params.to_dict(), Params().to_dict()
+    """Keys in which `params` differ from a recorded params.json (read as config.as_recorded reads a record),
+    beside those that change no slice."""
+    recorded, current = as_recorded(recorded), params.to_dict()
     skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
-    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k, defaults.get(k)) != current.get(k))
+    return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
 
 
 class SliceFolder(SliceLayout):

@@ -103,12 +103,13 @@ def threads_line(committed: Committed, device: str, environ=os.environ) -> tuple
 
 
 def run_and_compare(params: Params, device: str, out_dir: str | Path,
-                    compute: Callable[[], pd.DataFrame | None], only: list[tuple[str, int]] | None = None,
-                    say: Callable[[str], None] = lambda line: print(line, flush=True)) -> pd.DataFrame | None:
-    """`compute()` runs the study (here, or through the --jobs workers) and returns its results table, or None
-    where it failed. Where `out_dir` holds a study committed to git, the run is a reproduction: first what it
-    will compute, then (on a CPU) the thread count it runs on, and when `compute` succeeded the per-method
-    comparison and, last, the verdict. Elsewhere `compute()` alone. Returns what `compute` returned."""
+                    compute: Callable[[], tuple[int, pd.DataFrame | None]], only: list[tuple[str, int]] | None = None,
+                    say: Callable[[str], None] = lambda line: print(line, flush=True)) -> tuple[int, pd.DataFrame | None]:
+    """`compute()` runs the study (here, or through the --jobs workers) and returns its exit status and
+    results table (None where it failed). Where `out_dir` holds a study committed to git, the run is a
+    reproduction: first what it will compute, then (on a CPU) the thread count it runs on, and when
+    `compute` succeeded the per-method comparison and, last, the verdict. Elsewhere `compute()` alone.
+    Returns what `compute` returned."""
     committed = committed_study(out_dir)  # captured before the run rewrites the folder
     if committed is None:
         return compute()
@@ -117,10 +118,10 @@ def run_and_compare(params: Params, device: str, out_dir: str | Path,
     if line:
         say(line)
     with cpu_threads(count):
-        table = compute()
+        status, table = compute()
     if table is not None:
         say("\n".join(compare(committed, table).lines()))
-    return table
+    return status, table
 
 
 def verdict_lines(out_dir: str | Path) -> list[str]:

@@ -46,20 +46,15 @@ def run(params: Params, params_path: str, out: str | Path, device: str = "auto",
     if wait:
         raise ParamsError("--wait", "waits for Slurm tasks: use it with --executor slurm")
     log_to_stderr()
-    failed = []  # the exit status of a worker that failed: no table to compare then
 
-    def compute() -> pd.DataFrame | None:
+    def compute() -> tuple[int, pd.DataFrame | None]:
         folder = StudyFolder(out)
         if jobs == 1:
             table = run_study(params, device, out, only=only, progress=progress)
             print(f"wrote {folder.results_file} ({len(table)} rows)")
-            return table
+            return 0, table
         open_study(params, device, out, progress=False)  # fail fast, once, before the workers start
         code = run_jobs(params_path, params, out, jobs, device, only, overrides)
-        if code:
-            failed.append(code)
-            return None
-        return folder.results()
+        return code, None if code else folder.results()  # a failed worker's status: no table to compare then
 
-    table = run_and_compare(params, device, out, compute, only) if verdict else compute()
-    return (failed[0] if failed else 0), table
+    return run_and_compare(params, device, out, compute, only) if verdict else compute()

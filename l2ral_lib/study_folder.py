@@ -37,8 +37,21 @@ def study_slices(params, only: list[tuple[str, int]] | None = None) -> list[tupl
     return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
 
 
-class SliceLayout:
-    """slices/<method>-seed<k>/ and what it holds."""
+class Entry:
+    """A file or folder of a layout, by name: on a layout object, its path (`folder.rows_file` is
+    folder.path / "rows.csv")."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, folder, owner=None):
+        return self if folder is None else folder.path / self.name
+
+
+class Folder:
+    """A folder of the layout (a study's or a slice's), at `path`, with the runs that wrote it."""
+
+    provenance_file = Entry("provenance.json")
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -47,6 +60,19 @@ class SliceLayout:
     def name(self) -> str:
         return self.path.name
 
+    def provenance(self) -> dict:
+        return json.loads(self.provenance_file.read_text())
+
+
+class SliceLayout(Folder):
+    """slices/<method>-seed<k>/ and what it holds."""
+
+    state_file = Entry("state.pt")
+    rows_file = Entry("rows.csv")
+    selected_file = Entry("selected.json")
+    test_items_file = Entry("test_items.csv")
+    lock_file = Entry(".lock")
+
     @property
     def method(self) -> str:
         return self.name.rpartition("-seed")[0]
@@ -54,30 +80,6 @@ class SliceLayout:
     @property
     def seed(self) -> int:
         return int(self.name.rpartition("-seed")[2])
-
-    @property
-    def state_file(self) -> Path:
-        return self.path / "state.pt"
-
-    @property
-    def rows_file(self) -> Path:
-        return self.path / "rows.csv"
-
-    @property
-    def selected_file(self) -> Path:
-        return self.path / "selected.json"
-
-    @property
-    def test_items_file(self) -> Path:
-        return self.path / "test_items.csv"
-
-    @property
-    def provenance_file(self) -> Path:
-        return self.path / "provenance.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.path / ".lock"
 
     def rows(self) -> pd.DataFrame:
         """The slice's result rows (empty where none is written yet)."""
@@ -98,9 +100,6 @@ class SliceLayout:
     def test_items(self) -> pd.DataFrame | None:
         return pd.read_csv(self.test_items_file) if self.test_items_file.is_file() else None
 
-    def provenance(self) -> dict:
-        return json.loads(self.provenance_file.read_text())
-
     def differences(self, rerun: SliceLayout) -> list[str]:
         """One line per row or selection of this slice that `rerun` (the same slice computed again) does not
         reproduce to the last digit; the machine's measurements aside."""
@@ -118,41 +117,15 @@ class SliceLayout:
         return lines
 
 
-class StudyLayout:
+class StudyLayout(Folder):
     """The output folder of one study and what it holds."""
 
     slice_class = SliceLayout
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def params_file(self) -> Path:
-        return self.path / "params.json"
-
-    @property
-    def results_file(self) -> Path:
-        return self.path / "results.csv"
-
-    @property
-    def provenance_file(self) -> Path:
-        return self.path / "provenance.json"
-
-    @property
-    def slices_dir(self) -> Path:
-        return self.path / "slices"
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.path / "figures"
-
-    @property
-    def jobs_dir(self) -> Path:
-        return self.path / "jobs"
+    params_file = Entry("params.json")
+    results_file = Entry("results.csv")
+    slices_dir = Entry("slices")
+    figures_dir = Entry("figures")
+    jobs_dir = Entry("jobs")
 
     def slice(self, method: str, seed: int):
         return self.slice_class(self.slices_dir / slice_name(method, seed))
@@ -173,9 +146,6 @@ class StudyLayout:
 
     def results(self) -> pd.DataFrame:
         return pd.read_csv(self.results_file)
-
-    def provenance(self) -> dict:
-        return json.loads(self.provenance_file.read_text())
 
     def slice_rows(self) -> pd.DataFrame:
         """The rows of every slice, in slice-name order (what a merge writes to results.csv, unsorted)."""

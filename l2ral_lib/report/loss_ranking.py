@@ -187,7 +187,7 @@ def write_pool_table(ranking: LossRanking) -> Path:
     return path
 
 
-def paired_table(ranking: LossRanking, split: str = "pool") -> pd.DataFrame:
+def paired_spearman_table(ranking: LossRanking, split: str = "pool") -> pd.DataFrame:
     """Each combination minus the paper's method, seed by seed: mean difference [95 % interval], the paired
     t-test's p and its verdict at p < 0.05 (every metric here is better higher)."""
     part = ranking.paired[(ranking.paired.split == split) & (ranking.paired.reference == REFERENCE)]

@@ -68,7 +68,7 @@ def note(key: str) -> None:
     display(Markdown(NOTES[key]))
 
 
-def show(ax, out: str | Path, name: str) -> None:
+def show_figure(ax, out: str | Path, name: str) -> None:
     """Save a figure under <out>/figures/<name>.png, show it here once, and say under it what it draws."""
     figure_style.save_figure(ax, out, name)
     plt.show()
@@ -90,13 +90,13 @@ def _paper(experiment: str, metric: str) -> tuple[dict | None, int | None]:
     return PAPER_FINAL.get(experiment, {}).get(metric), PAPER_FINAL_LABELED.get(experiment)
 
 
-def findings(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str, title: str) -> None:
+def findings_section(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str, title: str) -> None:
     """What this study found: its verdicts on the paper's claims in the claims table's words, then the
     main figure (the learning curve of `metric`, saved as `figure`)."""
     out = Path(out)
     display(Markdown(f"## What this study found\n{study_findings(out.parent, out.name)}"))
     paper, paper_at = _paper(experiment, metric)
-    show(figures.learning_curve(table, metric, paper_at=paper_at, paper=paper, title=title), out, figure)
+    show_figure(figures.learning_curve(table, metric, paper_at=paper_at, paper=paper, title=title), out, figure)
 
 
 def metric_sections(table: pd.DataFrame, metric: str, out: str | Path, experiment: str) -> None:
@@ -104,11 +104,11 @@ def metric_sections(table: pd.DataFrame, metric: str, out: str | Path, experimen
     paper, paper_at = _paper(experiment, metric)
     note("final")
     tables.show(tables.metric_table(table, metric, paper_at=paper_at, paper=paper))
-    show(figures.aubc_plot(table, metric), out, f"aubc_{metric}")
+    show_figure(figures.aubc_plot(table, metric), out, f"aubc_{metric}")
     note("paired")
     tables.show(tables.paired_table(table, metric))
     note("penalty")
-    show(figures.penalty_heatmap(stats.penalty_matrix(table, metric)), out, f"penalty_{metric}")
+    show_figure(figures.penalty_heatmap(stats.penalty_matrix(table, metric)), out, f"penalty_{metric}")
 
 
 def spearman_section(table: pd.DataFrame, out: str | Path, experiment: str, title: str) -> None:
@@ -117,7 +117,7 @@ def spearman_section(table: pd.DataFrame, out: str | Path, experiment: str, titl
         return
     note("spearman")
     paper, paper_at = _paper(experiment, "spearman")
-    show(figures.spearman_plot(table, paper=paper, paper_at=paper_at, title=title), out, "fig5_spearman")
+    show_figure(figures.spearman_plot(table, paper=paper, paper_at=paper_at, title=title), out, "fig5_spearman")
     tables.show(tables.metric_table(table, "spearman"))
 
 
@@ -226,14 +226,14 @@ def show_picks(study: StudyResults, params, data=None, seed: int | None = None, 
 def counting_section(out: str | Path, chosen: pd.DataFrame, pool_counts) -> None:
     note("counting")
     table = counting.pick_count_table(counting.pick_counts(chosen, pool_counts))
-    show(counting.pick_count_plot(table), out, "picks_counts")
+    show_figure(counting.pick_count_plot(table), out, "picks_counts")
     errors = counting.final_errors(out)
     if errors.empty:
         display(Markdown("*No slice of this study kept its final model's counts (`test_items.csv`): it was"
                          " computed before they were kept.*"))
         return
     tables.show(counting.error_by_count(errors))
-    show(counting.error_by_count_plot(errors), out, "final_errors_by_count")
+    show_figure(counting.error_by_count_plot(errors), out, "final_errors_by_count")
 
 
 def cost_section(table: pd.DataFrame) -> None:

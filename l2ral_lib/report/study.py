@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Params, parse_params, renamed
+from ..config import Params, as_recorded, parse_params, renamed
 from ..paper import PAPER_FINAL, PAPER_FINAL_LABELED
 from ..paths import enter_project_root
 from ..study_folder import StudyLayout
@@ -57,9 +57,9 @@ class StudyResults:
         return parse_params({**self.recorded, **({"data_root": self.data_root} if self.data_root else {})})
 
     def with_defaults(self) -> dict:
-        """The recorded params, a key an older record lacks at its default (what the code did before the key),
-        a key since removed kept as recorded."""
-        return {**Params().to_dict(), **self.recorded}
+        """The recorded params as config.as_recorded reads a record (a key an older record lacks at its
+        default)."""
+        return as_recorded(self.layout.params())
 
     def has_results(self) -> bool:
         return self.layout.results_file.is_file()

@@ -119,7 +119,7 @@ def test_pool_table_md_is_the_pool_table_as_markdown(ranking):
 
 
 def test_a_paired_cell_is_the_paired_t_test_against_the_papers_method(ranking):
-    table, frame = lr.paired_table(ranking, "pool"), measurements()
+    table, frame = lr.paired_spearman_table(ranking, "pool"), measurements()
     for method, setting, metric in (("l2r|mse", "frozen", "spearman"), ("lossnet|sodeep", "joint", "kendall")):
         diff = seeds_of(frame, method, setting, "pool", metric) - seeds_of(frame, lr.REFERENCE, setting, "pool", metric)
         p = scipy.stats.ttest_1samp(diff, 0).pvalue
