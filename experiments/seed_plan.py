@@ -2,7 +2,8 @@
 each reference, the seeds at which the paired t-test on AUBC detects a true difference of --effect (in the
 metric's units) with 80 % power at level 0.05 / m (report.claims.seed_plan).
 
-    python experiments/seed_plan.py outputs/shanghaitech-cpu --claimed l2r --references random entropy coreset ll4al --effect 2
+    python experiments/seed_plan.py outputs/shanghaitech-cpu --claimed l2r --references random entropy coreset ll4al --effect 2 \
+        --seeds 0 1 2 3 4 5 6 7 8 9
 """
 import argparse
 
@@ -17,9 +18,10 @@ def main() -> None:
     parser.add_argument("--claimed", default="l2r")
     parser.add_argument("--references", nargs="+", required=True)
     parser.add_argument("--effect", type=float, required=True, help="the AUBC difference to detect, metric units")
+    parser.add_argument("--seeds", type=int, nargs="+", help="plan from these seeds only (a pilot's; default: all finished)")
     args = parser.parse_args()
     study = StudyResults(args.study)
-    plan = seed_plan(study, args.claimed, args.references, args.effect)
+    plan = seed_plan(study, args.claimed, args.references, args.effect, args.seeds)
     # fewer than two seeds: no spread to plan from
     plan["seeds_needed"] = [("-" if n_seeds < 2 else f"> {MOST_SEEDS}") if n is None or n != n else int(n)
                             for n, n_seeds in zip(plan.seeds_needed, plan.n_seeds)]

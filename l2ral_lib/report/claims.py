@@ -68,14 +68,18 @@ def seeds_for_power(mean_diff: float, sd: float, alpha: float = stats.ALPHA, pow
     return next((n for n in range(2, most + 1) if paired_power(n, mean_diff / sd, alpha) >= power), None)
 
 
-def seed_plan(study: StudyResults, claimed: str, references: list[str], effect: float) -> pd.DataFrame:
+def seed_plan(study: StudyResults, claimed: str, references: list[str], effect: float,
+              seeds: list[int] | None = None) -> pd.DataFrame:
     """How many seeds a study needs to detect a true AUBC difference of `effect` (in the metric's units)
-    between `claimed` and each reference with 80 % power, from the paired spread its finished seeds show:
+    between `claimed` and each reference with 80 % power, from the paired spread its finished seeds (or
+    those of `seeds`: a pilot's, read again once the study has grown) show:
     the two-sided paired t-test at level 0.05 / m (m = len(references): Holm's strictest step, as the
     claim's family is judged). One row per reference: seeds, the observed mean difference and the sd of
     the paired differences, the seeds needed (None: more than MOST_SEEDS)."""
     values = stats.per_seed(study.table, study.metric, study.grid)
     by_seed = values[values.quantity == "aubc"].pivot(index="seed", columns="method", values="value")
+    if seeds is not None:
+        by_seed = by_seed[by_seed.index.isin(seeds)]
     rows = []
     for reference in references:
         pair = by_seed.reindex(columns=[claimed, reference]).dropna()

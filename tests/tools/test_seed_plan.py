@@ -37,3 +37,15 @@ def test_the_script_prints_the_plan_of_each_reference(tmp_path):
     needed = claims.seeds_for_power(0.5, np.std(a, ddof=1), 0.025)
     assert lines[3] == f"| random | 5 | {np.mean(a):.2f} | {np.std(a, ddof=1):.2f} | {needed} |"
     assert lines[4].startswith("| b | 5 | ")
+
+
+def test_the_plan_reads_the_pilots_seeds_only_when_asked(tmp_path):
+    """--seeds: the plan as the pilot read it, once the study has grown past the pilot."""
+    a = [1.0, 0.1, 1.4, 0.2, 0.9]
+    write_study(tmp_path / "study", {"a": a})
+    done = subprocess.run([sys.executable, str(ROOT / "experiments" / "seed_plan.py"), str(tmp_path / "study"),
+                           "--claimed", "a", "--references", "random", "--effect", "0.5", "--seeds", "0", "1", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    needed = claims.seeds_for_power(0.5, np.std(a[:3], ddof=1), 0.05)
+    assert done.stdout.splitlines()[3] == f"| random | 3 | {np.mean(a[:3]):.2f} | {np.std(a[:3], ddof=1):.2f} | {needed} |"
