@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checks import load_params
-from .executors.slurm import STATE_DONE, reachable_live_tasks, slice_states
+from .executors.slurm import STATE_DONE, STATE_NOT_SUBMITTED, reachable_live_tasks, slice_states
 from .outputs import StudyFolder, merge_results
 from .paths import enter_project_root
 from .reproduction import verdict_lines
@@ -100,5 +100,18 @@ def collected(params, out_dir: Path) -> pd.DataFrame:
     if len(missing):
         print(f"INCOMPLETE: {len(missing)} of {len(states)} slices unfinished; the tables and figures below hold the"
               " finished cycles, methods short of a seed or cycle marked incomplete:")
-        print(missing.to_string(index=False))
+        print(unfinished(missing, params.strategies))
     return table
+
+
+def unfinished(missing: pd.DataFrame, methods: list[str]) -> str:
+    """The unfinished slices (`slice_states` rows) as a reader takes them in: the seeds that no method has
+    started on one line (a study growing by seeds has many), every other slice on a row of its own, with
+    its cycles, state and log."""
+    untouched = missing[(missing.state == STATE_NOT_SUBMITTED) & missing.cycles.str.startswith("0/")]
+    seeds = [seed for seed, rows in untouched.groupby("seed") if set(rows.method) >= set(methods)]
+    rows = missing[~missing.seed.isin(seeds) | ~missing.index.isin(untouched.index)]
+    lines = [rows.to_string(index=False)] if len(rows) else []
+    if seeds:
+        lines.append(f"seeds {', '.join(map(str, seeds))}: not started by any method")
+    return "\n".join(lines)

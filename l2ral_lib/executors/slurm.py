@@ -41,7 +41,7 @@ from ..study_folder import slice_name, study_slices
 from ..progress import duration, log_to_stderr
 from ..provenance import timestamp
 
-STATE_DONE = "done"
+STATE_DONE, STATE_NOT_SUBMITTED = "done", "not submitted"
 
 
 class SlurmError(RuntimeError):
@@ -179,7 +179,7 @@ def slice_states(params: Params, out_dir: Path, live: dict[str, str] | None) -> 
         if cycles >= params.n_cycles:
             state = STATE_DONE
         elif task is None:
-            state = "not submitted"
+            state = STATE_NOT_SUBMITTED
         elif live is None:
             state = f"task {task}: state unknown (Slurm not reachable here)"
         elif task in live:
