@@ -28,7 +28,7 @@ from .outputs import StudyFolder
 from .provenance import (FINGERPRINT_KEYS, computing_runs, describe_differences, distinct, fingerprint_differences,
                          recorded_cpu_threads, run_fingerprint, unrecorded)
 from .report.stats import Grid, per_seed
-from .study_folder import MACHINE_METRICS, StudyLayout, slice_name, study_slices
+from .study_folder import MACHINE_METRICS, StudyLayout, same_values, slice_name, study_slices
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -159,17 +159,17 @@ def compare(committed: Committed, table: pd.DataFrame | None = None) -> Comparis
     keys = ["method", "seed", "cycle", "metric"]
     old, new = _comparable(committed.results), _comparable(table)
     both = old.merge(new, on=keys, suffixes=("_committed", "_now"))
-    differ = both[both.value_committed != both.value_now]
+    differ = both[~same_values(both.value_committed, both.value_now)]
     if not len(both):
         return Comparison("nothing to compare: this run and the committed study share no slice", "", pd.DataFrame())
     if differ.empty:
         headline = f"identical to the last digit: all {len(both)} comparable rows (timings aside) equal the committed ones"
     else:
-        gap = (differ.value_now - differ.value_committed).abs()
+        gap = (differ.value_now - differ.value_committed).abs().fillna(float("inf"))  # a value against a NaN
         worst = differ.loc[gap.idxmax()]
         headline = (f"differs: {len(differ)} of {len(both)} comparable rows, the largest by {gap.max():.4g}"
                     f" ({worst.metric} of {worst.method} seed {worst.seed} cycle {worst.cycle}:"
-                    f" committed {worst.value_committed!r}, now {worst.value_now!r})")
+                    f" committed {float(worst.value_committed)!r}, now {float(worst.value_now)!r})")
     why = "" if differ.empty else explain(committed)
     return Comparison(headline, why, per_method(old, new, both))
 
@@ -205,13 +205,14 @@ def per_method(old: pd.DataFrame, new: pd.DataFrame, both: pd.DataFrame) -> pd.D
         grid = Grid.of(old, metric)
         quantities = [per_seed(t.merge(shared, on=["method", "seed"]), metric, grid).assign(source=source)
                       for t, source in ((old, "committed"), (new, "now"))]
-        wide = pd.concat(quantities).pivot_table(index=["method", "quantity"], columns="source", values="value")
+        # groupby, not pivot_table: a quantity that is NaN (a Spearman against constant scores) stays a row
+        wide = pd.concat(quantities).groupby(["method", "quantity", "source"]).value.mean().unstack("source")
         if {"committed", "now"} <= set(wide.columns):
             frames.append(wide.assign(metric=metric).reset_index())
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
-    table = table.pivot_table(index=["method", "metric"], columns="quantity", values=["committed", "now"]).reset_index()
+    table = table.set_index(["method", "metric", "quantity"])[["committed", "now"]].unstack("quantity").reset_index()
     table.columns = [f"{quantity}_{source}" if quantity else source for source, quantity in table.columns]
     for quantity in ("final", "aubc"):
         if f"{quantity}_now" in table:

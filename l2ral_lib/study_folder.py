@@ -27,6 +27,12 @@ RESULT_COLUMNS = ["dataset", "method", "seed", "cycle", "n_labeled", "metric", "
 MACHINE_METRICS = ("time_", "gpu_peak_memory_gib")
 
 
+def same_values(stored: pd.Series, rerun: pd.Series) -> pd.Series:
+    """Row by row, whether a rerun reproduced a stored value to the last digit; a value both hold as NaN (a
+    Spearman correlation against constant scores) is reproduced, though NaN != NaN."""
+    return (stored == rerun) | (stored.isna() & rerun.isna())
+
+
 def slice_name(method: str, seed: int) -> str:
     return f"{method}-seed{seed}"
 
@@ -109,8 +115,9 @@ class SliceLayout(Folder):
 
         merged = reproducible(self.rows()).merge(reproducible(rerun.rows()), on=["cycle", "n_labeled", "metric"],
                                                  how="outer", suffixes=("_stored", "_rerun"), indicator="found")
+        merged = merged[(merged.found != "both") | ~same_values(merged.value_stored, merged.value_rerun)]
         lines = [f"cycle {r.cycle} ({r.n_labeled} labeled) {r.metric}: stored {r.value_stored!r}, rerun {r.value_rerun!r}"
-                 for r in merged.itertuples() if r.found != "both" or r.value_stored != r.value_rerun]
+                 for r in merged.itertuples()]
         picks = [self.selected(), rerun.selected()]
         lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]))
                   if picks[0].get(cycle) != picks[1].get(cycle)]

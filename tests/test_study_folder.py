@@ -98,3 +98,19 @@ def test_no_module_but_the_layout_spells_a_name_of_the_study_folder():
     spelled = [f"{path.relative_to(ROOT)}:{line}: {text!r}" for path in sorted(package.rglob("*.py"))
                if path != package / "study_folder.py" for line, text in spelled_names(path.read_text())]
     assert spelled == []
+
+
+def test_a_nan_both_runs_hold_is_reproduced_and_a_nan_against_a_value_is_not(tmp_path):
+    """A Spearman correlation against constant scores is NaN in the stored slice and in its rerun: reproduced
+    (NaN != NaN must not make verify report a difference); a NaN where the other run has a value is one."""
+    def write(folder: SliceLayout, value: float) -> SliceLayout:
+        folder.path.mkdir(parents=True)
+        pd.DataFrame([{"dataset": "d", "method": "random", "seed": 4, "cycle": 0, "n_labeled": 20,
+                       "metric": "spearman_entropy", "value": value}], columns=RESULT_COLUMNS).to_csv(folder.rows_file, index=False)
+        folder.selected_file.write_text('{"0": [1, 2]}')
+        return folder
+
+    stored = write(SliceLayout(tmp_path / "stored"), float("nan"))
+    assert stored.differences(write(SliceLayout(tmp_path / "rerun"), float("nan"))) == []
+    assert stored.differences(write(SliceLayout(tmp_path / "other"), 0.25)) == [
+        "cycle 0 (20 labeled) spearman_entropy: stored nan, rerun 0.25"]

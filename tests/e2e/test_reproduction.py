@@ -17,6 +17,7 @@ from l2ral_lib import loop
 from l2ral_lib.__main__ import main
 from l2ral_lib.outputs import StudyFolder
 from l2ral_lib.provenance import computing_runs, recorded_cpu_threads
+from l2ral_lib.study_folder import RESULT_COLUMNS
 from l2ral_lib.reproduction import Committed, committed_study, compare, threads_line, verdict_lines
 from helpers import ROOT
 
@@ -222,3 +223,20 @@ def test_make_ends_a_reproduction_with_the_verdict(tmp_path, tiny_data_root):
     assert f"threads: {committed}, as the committed rows were computed" in made.stdout + made.stderr
     last = made.stdout.splitlines()[-1]
     assert last.startswith("reproduction: identical to the last digit: all "), made.stdout[-3000:]
+
+
+def rows(first: float) -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": "d", "method": "random", "seed": 4, "cycle": cycle, "n_labeled": 20 * (cycle + 1),
+                          "metric": "spearman_entropy", "value": value} for cycle, value in enumerate([first, 0.5])],
+                        columns=RESULT_COLUMNS)
+
+
+def test_a_nan_both_hold_is_identical_and_a_nan_against_a_value_differs(tmp_path):
+    """shanghaitech-cpu's seed 4 has a NaN Spearman at cycle 0 in every method: its render compared it with
+    itself as a difference, and the comparison then failed on a gap that was NaN."""
+    committed = Committed(tmp_path, "outputs/study", rows(float("nan")))
+    assert compare(committed, rows(float("nan"))).headline == (
+        "identical to the last digit: all 2 comparable rows (timings aside) equal the committed ones")
+    assert compare(committed, rows(0.25)).headline == (
+        "differs: 1 of 2 comparable rows, the largest by inf (spearman_entropy of random seed 4 cycle 0:"
+        " committed nan, now 0.25)")
