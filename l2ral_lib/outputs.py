@@ -128,7 +128,7 @@ class StudyFolder(StudyLayout):
     def open(self, params: Params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
         """Once every check has passed: copy the finished slices of the study `params.reuse_from` names (not
         recomputed), then record the params. -> the slices this run computes (`only`, or all of them)."""
-        record = self.params_record(params)
+        record = self.params_record(params, only)
         source = self.reuse_source(params)
         if source is not None:
             copied = self.copy_finished(source, params)
@@ -183,11 +183,13 @@ class StudyFolder(StudyLayout):
             copied.append(name)
         return copied
 
-    def params_record(self, params: Params) -> dict | None:
-        """The params.json to write for a run with `params`: the resolved params, seeds and strategies
-        accumulated over the runs that shared the folder (in the order first seen); None where the record
-        holds them already."""
+    def params_record(self, params: Params, only: list[tuple[str, int]] | None = None) -> dict | None:
+        """The params.json to write for a run with `params` (computing `only`, where given): the resolved
+        params, seeds and strategies accumulated over the runs that shared the folder (in the order first
+        seen), a seed that only `only` names among them (`run --only random:10` grows the study by seed 10);
+        None where the record holds them already."""
         record = params.to_dict()
+        record["seeds"] = list(dict.fromkeys([*record["seeds"], *(seed for _, seed in only or [])]))
         if self.has_study():
             previous = self.params()
             record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]

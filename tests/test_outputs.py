@@ -121,3 +121,13 @@ def test_a_key_added_after_a_study_ran_reads_as_its_default():
     assert changed_params(recorded, Params()) == []
     assert changed_params(recorded, Params(image_size=64)) == ["image_size"]
     assert changed_params({**recorded, "image_size": 64}, Params()) == ["image_size"]
+
+
+def test_a_run_of_a_seed_only_only_names_records_it(tmp_path):
+    """`run --only random:10 entropy:10` on params whose seeds stop at 9 grows the study by seed 10: the record
+    lists it (once), so that the reports read it."""
+    params = load_params(ROOT / "params" / "cifar10-ci.yaml")
+    StudyFolder(tmp_path).open(params, only=[("random", 10), ("entropy", 10), ("random", params.seeds[0])])
+    assert json.loads((tmp_path / "params.json").read_text())["seeds"] == [*params.seeds, 10]
+    StudyFolder(tmp_path).open(params)  # a later run of the params' own seeds keeps it
+    assert json.loads((tmp_path / "params.json").read_text())["seeds"] == [*params.seeds, 10]
