@@ -1,6 +1,7 @@
 """The seeds a study needs, from the paired spread of its finished seeds: for the claimed method against
 each reference, the seeds at which the paired t-test on AUBC detects a true difference of --effect (in the
-metric's units) with 80 % power at level 0.05 / m (report.claims.seed_plan).
+metric's units) with 80 % power at level 0.05 / m (report.claims.seed_plan). Then the plan as params: the
+claimed method on the most seeds any comparison needs, each reference on its own (`strategy_seeds`).
 
     python experiments/seed_plan.py outputs/shanghaitech-cpu --claimed l2r --references random entropy coreset ll4al --effect 2 \
         --seeds 0 1 2 3 4 5 6 7 8 9
@@ -28,6 +29,14 @@ def main() -> None:
     print(f"{study.name}: {args.claimed} against each reference, AUBC of {study.metric}, a true difference of"
           f" {args.effect:g} detected with 80 % power at 0.05 / {len(args.references)}")
     print(markdown(plan.set_index("reference").round({"mean_diff": 2, "sd": 2}).astype(str)))
+    needed = dict(zip(plan.reference, plan.seeds_needed))
+    if all(isinstance(n, int) for n in needed.values()):
+        most = max(needed.values())
+        caps = ", ".join(f"{reference}: {n}" for reference, n in needed.items() if n < most)
+        print(f"as params: seeds, {most} of them (the claimed method and every reference needing {most} run on all);"
+              f" strategy_seeds: {{{caps}}}")
+    else:
+        print("as params: no plan (a comparison has no spread to plan from, or needs more seeds than it can have)")
 
 
 if __name__ == "__main__":

@@ -191,11 +191,14 @@ def _check(args) -> int:
     from .checks import check_study, load_params  # noqa: PLC0415
     from .devices import device_name  # noqa: PLC0415
     from .projection import describe_projection, newest_figures  # noqa: PLC0415
+    from .study_folder import study_slices  # noqa: PLC0415
 
     params = load_params(args.params, dict(args.set))
     data = check_study(params)
+    slices, product = len(study_slices(params)), len(params.strategies) * len(params.seeds)
+    plan = f", {slices} of the {product} slices as strategy_seeds plans them" if slices < product else ""
     print(f"{args.params}: ok ({len(params.strategies)} strategies x {len(params.seeds)} seeds x"
-          f" {params.n_cycles} cycles; {data.name}: pool {data.n_pool}, test {data.n_test})")
+          f" {params.n_cycles} cycles{plan}; {data.name}: pool {data.n_pool}, test {data.n_test})")
     name = device_name(args.device)
     found = newest_figures(project_root() / "outputs" / "gpu-check", name) or (None, None)
     print("\n".join(describe_projection(params, *found, name, data.n_pool)))

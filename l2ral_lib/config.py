@@ -53,6 +53,7 @@ class Params:
     pretrained: typing.Optional[str] = None  # path to backbone weights (regression models) or a torchvision/<name> state dict; None: random init
     strategies: typing.List[str] = field(default_factory=lambda: ["random", "entropy", "coreset", "vaal", "ll4al", "l2r"])  # query strategies compared (`python -m l2ral_lib list`)
     seeds: typing.List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # paper: mean of 5 runs
+    strategy_seeds: typing.Dict[str, int] = field(default_factory=dict)  # a strategy named here runs on at most the first N of `seeds` (a seed plan: each comparison gets the seeds its power analysis asks, experiments/seed_plan.py); the others run on all
     # --- the active-learning budget
     initial_labeled: int = 1000  # random labeled set of cycle 0, shared by every method of a seed
     query_size: int = 1000  # samples labeled per cycle
@@ -121,6 +122,15 @@ class Params:
 
     def labeled_at(self, cycle: int) -> int:
         return self.initial_labeled + cycle * self.query_size
+
+    def seeds_of(self, strategy: str) -> list[int]:
+        return planned_seeds(self.seeds, self.strategy_seeds, strategy)
+
+
+def planned_seeds(seeds: list[int], strategy_seeds: dict[str, int], strategy: str) -> list[int]:
+    """The seeds `strategy` runs on: the first `strategy_seeds[strategy]` of `seeds`, else all of them (what
+    `Params.seeds_of` and a report reading params.json plan)."""
+    return list(seeds[:strategy_seeds.get(strategy, len(seeds))])
 
 
 def cycle_count(initial_labeled: int, max_labeled: int, query_size: int) -> int:
@@ -324,6 +334,12 @@ def validate(params: Params) -> None:
         raise ParamsError("strategies", "a strategy is listed twice")
     if not params.seeds or len(set(params.seeds)) != len(params.seeds):
         raise ParamsError("seeds", "give at least one seed, each once")
+    for strategy, n in params.strategy_seeds.items():
+        if strategy not in params.strategies:
+            raise ParamsError(f"strategy_seeds.{strategy}", f"'{strategy}' is not among the strategies"
+                                                            f" {params.strategies}; remove it or add the strategy")
+        if n < 1:
+            raise ParamsError(f"strategy_seeds.{strategy}", f"must be at least 1 (the first N seeds), got {n}")
     for key, allowed in (("optimizer", ("sgd", "adam")), ("head_optimizer", ("sgd", "adam")),
                          ("data_loading", ("auto", "device", "stream"))):
         if getattr(params, key) not in allowed:

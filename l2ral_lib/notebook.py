@@ -100,18 +100,19 @@ def collected(params, out_dir: Path) -> pd.DataFrame:
     if len(missing):
         print(f"INCOMPLETE: {len(missing)} of {len(states)} slices unfinished; the tables and figures below hold the"
               " finished cycles, methods short of a seed or cycle marked incomplete:")
-        print(unfinished(missing, params.strategies))
+        print(unfinished(states))
     return table
 
 
-def unfinished(missing: pd.DataFrame, methods: list[str]) -> str:
-    """The unfinished slices (`slice_states` rows) as a reader takes them in: the seeds that no method has
-    started on one line (a study growing by seeds has many), every other slice on a row of its own, with
-    its cycles, state and log."""
-    untouched = missing[(missing.state == STATE_NOT_SUBMITTED) & missing.cycles.str.startswith("0/")]
-    seeds = [seed for seed, rows in untouched.groupby("seed") if set(rows.method) >= set(methods)]
-    rows = missing[~missing.seed.isin(seeds) | ~missing.index.isin(untouched.index)]
+def unfinished(states: pd.DataFrame) -> str:
+    """The unfinished slices of a study (its `slice_states` rows, one per planned slice) as a reader takes them
+    in: the seeds that none of their methods has started on one line (a study growing by seeds has many),
+    every other unfinished slice on a row of its own, with its cycles, state and log."""
+    missing = states[states.state != STATE_DONE]
+    untouched = (states.state == STATE_NOT_SUBMITTED) & states.cycles.str.startswith("0/")
+    seeds = [seed for seed, idle in untouched.groupby(states.seed) if idle.all()]
+    rows = missing[~missing.seed.isin(seeds)]
     lines = [rows.to_string(index=False)] if len(rows) else []
     if seeds:
-        lines.append(f"seeds {', '.join(map(str, seeds))}: not started by any method")
+        lines.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: not started by any method")
     return "\n".join(lines)

@@ -33,8 +33,10 @@ from .study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout, slice_name, 
 # result: a study may resume with the data moved or on a cluster
 IGNORED_PARAMS = {"data_root", "download", "reuse_from", "cluster"}
 # a slice's results do not depend on which other slices the study has: a rerun may add seeds or strategies
-# (a one-seed proof run first, the other seeds later; new baselines beside finished ones)
+# (a one-seed proof run first, the other seeds later; new baselines beside finished ones), or change how
+# many seeds a strategy runs on (the last run's strategy_seeds is the study's plan)
 GROWING_PARAMS = ("seeds", "strategies")
+PLAN_PARAMS = ("strategy_seeds",)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def changed_params(recorded: dict, params: Params, ignored=frozenset()) -> list[
     """Keys in which `params` differ from a recorded params.json (read as config.as_recorded reads a record),
     beside those that change no slice."""
     recorded, current = as_recorded(recorded), params.to_dict()
-    skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(ignored)
+    skip = IGNORED_PARAMS | set(GROWING_PARAMS) | set(PLAN_PARAMS) | set(ignored)
     return sorted(k for k in (set(recorded) | set(current)) - skip if recorded.get(k) != current.get(k))
 
 
@@ -186,14 +188,14 @@ class StudyFolder(StudyLayout):
     def params_record(self, params: Params, only: list[tuple[str, int]] | None = None) -> dict | None:
         """The params.json to write for a run with `params` (computing `only`, where given): the resolved
         params, seeds and strategies accumulated over the runs that shared the folder (in the order first
-        seen), a seed that only `only` names among them (`run --only random:10` grows the study by seed 10);
-        None where the record holds them already."""
+        seen), a seed that only `only` names among them (`run --only random:10` grows the study by seed 10),
+        and this run's strategy_seeds; None where the record holds them already."""
         record = params.to_dict()
         record["seeds"] = list(dict.fromkeys([*record["seeds"], *(seed for _, seed in only or [])]))
         if self.has_study():
             previous = self.params()
             record = {**previous, **{key: previous[key] + [v for v in record[key] if v not in previous[key]]
-                                     for key in GROWING_PARAMS}}
+                                     for key in GROWING_PARAMS}, **{key: record[key] for key in PLAN_PARAMS}}
             if record == previous:
                 return None
         return record

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .config import Params
 from .strategies.vaal import iterations_per_cycle
+from .study_folder import study_slices
 
 # the training pools of the datasets gpu-check projects without loading them (VAAL's iteration count)
 POOL_SIZES = {"cifar10": 50000, "celeba": 162770}
@@ -95,6 +96,7 @@ def describe_projection(params: Params, figures_file: Path | None, figures: dict
         extra = f", of which VAAL's fit {p['vaal_fit_s'] / 3600:.2f} h" if p["vaal_fit_s"] else ""
         lines.append(f"    {method}: {p['seconds'] / 3600:.2f} h{extra}")
     if total:
-        lines.append(f"    all {len(total)} projected methods: {sum(total) / 3600:.2f} h per seed, x{len(params.seeds)}"
-                     f" seeds = {sum(total) * len(params.seeds) / 3600:.2f} h (JOBS=1)")
+        study = sum(p["seconds"] * len(params.seeds_of(m)) for m, p in projected.items() if p["seconds"] is not None)
+        lines.append(f"    all {len(total)} projected methods: {sum(total) / 3600:.2f} h per seed; the study's"
+                     f" {len(study_slices(params))} slices: {study / 3600:.2f} h (JOBS=1)")
     return lines

@@ -35,6 +35,11 @@ def run(params: Params, params_path: str, out: str | Path, device: str = "auto",
     unknown = sorted({method for method, _ in only or []} - set(params.strategies))
     if unknown:
         raise ParamsError("--only", f"methods {unknown} are not in the params' strategies")
+    unplanned = [f"{method}:{seed}" for method, seed in only or []
+                 if method in params.strategy_seeds and seed not in params.seeds_of(method)]
+    if unplanned:
+        raise ParamsError("--only", f"{', '.join(unplanned)} lie outside the seeds strategy_seeds plans for them;"
+                                    " raise strategy_seeds or list the seed among the first N seeds")
     if jobs < 1:
         raise ParamsError("--jobs", "must be >= 1")
     if executor == "slurm":

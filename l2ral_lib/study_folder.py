@@ -38,9 +38,12 @@ def slice_name(method: str, seed: int) -> str:
 
 
 def study_slices(params, only: list[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
-    """The (method, seed) slices of a study with `params` (its seeds and strategies), or just `only`: seed
-    by seed, each seed's methods in the params' order."""
-    return list(only) if only else [(method, seed) for seed in params.seeds for method in params.strategies]
+    """The (method, seed) slices of a study with `params` (its seeds and strategies, each strategy on the
+    seeds `strategy_seeds` plans for it), or just `only`: seed by seed, each seed's methods in the params'
+    order."""
+    if only:
+        return list(only)
+    return [(method, seed) for seed in params.seeds for method in params.strategies if seed in params.seeds_of(method)]
 
 
 class Entry:

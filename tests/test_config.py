@@ -61,6 +61,8 @@ BAD = [
     ({"pool_size": 70000}, "pool_size", "larger than the training set"),
     ({"vaal_image_size": 30}, "vaal_image_size", "multiple of 16"),
     ({"seeds": [1, 1]}, "seeds", "each once"),
+    ({"strategy_seeds": {"badge": 2}}, "strategy_seeds.badge", "not among the strategies"),
+    ({"strategy_seeds": {"random": 0}}, "strategy_seeds.random", "at least 1"),
     ({"input_downscale": 0}, "input_downscale", "> 0"),
     ({"input_downscale": 2}, "input_downscale", "cifar10 supports 1"),
     ({"dataset": "shanghaitech-generated", "model": "crowd_res50", "input_downscale": 3,

@@ -131,3 +131,19 @@ def test_a_run_of_a_seed_only_only_names_records_it(tmp_path):
     assert json.loads((tmp_path / "params.json").read_text())["seeds"] == [*params.seeds, 10]
     StudyFolder(tmp_path).open(params)  # a later run of the params' own seeds keeps it
     assert json.loads((tmp_path / "params.json").read_text())["seeds"] == [*params.seeds, 10]
+
+
+def test_a_seed_plan_may_change_between_runs_and_the_last_run_records_it(tmp_path):
+    """strategy_seeds decides which slices a study plans, not what a slice computes: a rerun with another
+    plan is the same study (not refused), and params.json holds the last run's plan for the reports."""
+    params = dataclasses.replace(load_params(ROOT / "params" / "cifar10-ci.yaml"), seeds=[0, 1, 2])
+    folder = StudyFolder(tmp_path)
+    folder.open(dataclasses.replace(params, strategy_seeds={"random": 1}))
+    assert json.loads(folder.params_file.read_text())["strategy_seeds"] == {"random": 1}
+    later = dataclasses.replace(params, strategy_seeds={"l2r": 1})
+    folder.refuse(later)  # not refused
+    slices = folder.open(later)
+    assert slices.count(("l2r", 0)) == 1 and [m for m, _ in slices].count("l2r") == 1
+    assert [m for m, _ in slices].count("random") == 3
+    assert json.loads(folder.params_file.read_text())["strategy_seeds"] == {"l2r": 1}
+    assert changed_params(json.loads(folder.params_file.read_text()), dataclasses.replace(later, epochs=99)) == ["epochs"]

@@ -3,11 +3,11 @@ nothing else, the rows read back as written, the slice order is seed by seed; an
 package spells a name of the layout."""
 import ast
 import re
-from types import SimpleNamespace
 
 import pandas as pd
 
 from helpers import ROOT
+from l2ral_lib.config import Params
 from l2ral_lib.study_folder import RESULT_COLUMNS, SliceLayout, StudyLayout, slice_name, study_slices
 
 
@@ -53,9 +53,20 @@ def test_rows_read_back_and_cycles_count_distinct_cycles(tmp_path):
 
 
 def test_slices_run_seed_by_seed_and_only_is_taken_as_given():
-    params = SimpleNamespace(seeds=[0, 1], strategies=["random", "l2r"])
+    params = Params(seeds=[0, 1], strategies=["random", "l2r"])
     assert study_slices(params) == [("random", 0), ("l2r", 0), ("random", 1), ("l2r", 1)]
     assert study_slices(params, [("l2r", 1), ("random", 0)]) == [("l2r", 1), ("random", 0)]
+
+
+def test_a_seed_plan_runs_each_capped_strategy_on_the_first_seeds_only():
+    """strategy_seeds {coreset: 2, ll4al: 9}: coreset on the first two seeds *as listed* (not the two
+    smallest), ll4al on all four (a cap beyond the seeds is no cap), the others on all; checked against
+    the set written out by hand."""
+    params = Params(seeds=[5, 0, 7, 3], strategies=["random", "coreset", "ll4al"], strategy_seeds={"coreset": 2, "ll4al": 9})
+    expected = {("random", s) for s in (5, 0, 7, 3)} | {("ll4al", s) for s in (5, 0, 7, 3)} | {("coreset", 5), ("coreset", 0)}
+    slices = study_slices(params)
+    assert set(slices) == expected and len(slices) == len(expected)
+    assert [seed for _, seed in slices] == sorted((seed for _, seed in slices), key=[5, 0, 7, 3].index)  # seed by seed
 
 
 # --- no other module spells a name of the layout

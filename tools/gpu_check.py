@@ -330,7 +330,8 @@ def main(argv=None) -> int:
         report["projected_hours"][stem] = {
             "per_seed": per_seed, "per_seed_captured": None if None in captured_s else sum(captured_s) / 3600, "methods": {m: (None if p["seconds"] is None else p["seconds"] / 3600)
                                               for m, p in methods.items()},
-            "all_seeds_best_workers": None if per_seed is None else per_seed * len(study.seeds) / speedup}
+            "all_seeds_best_workers": None if per_seed is None else
+            sum(p["seconds"] * len(study.seeds_of(m)) for m, p in methods.items()) / 3600 / speedup}
     report["finished"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     report["check_seconds"] = time.time() - began
     save()

@@ -25,6 +25,7 @@ import pandas as pd
 
 from l2ral_lib.checks import from_dict
 from l2ral_lib.paths import PROJECT_ROOT
+from l2ral_lib.study_folder import study_slices
 
 
 def running_pid(out: Path) -> int | None:
@@ -73,7 +74,7 @@ def throughput(out: Path) -> dict:
     params = load_params_json(out)
     frames = [pd.read_csv(f) for f in sorted(out.glob("slices/*/rows.csv"))]
     rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    total_cycles = len(params.strategies) * len(params.seeds) * params.n_cycles
+    total_cycles = len(study_slices(params)) * params.n_cycles
     report = {"cycles_done": 0, "cycles_total": total_cycles, "running_pid": running_pid(out)}
     if rows is None:
         return report
@@ -94,7 +95,7 @@ def throughput(out: Path) -> dict:
                   hours_left=round(sum(left.values()) / max(1.0, total / per_process) / 3600, 2),
                   hours_left_by_method={m: round(v / 3600, 2) for m, v in left.items()},
                   slices={f"{m}-seed{s}": int((train.method == m).mul(train.seed == s).sum())
-                          for m in params.strategies for s in params.seeds})
+                          for m, s in study_slices(params)})
     return report
 
 
@@ -121,7 +122,7 @@ def seconds_left(rows: pd.DataFrame, params, done: set) -> dict[str, float]:
     """Seconds of one process per method for the (method, seed, cycle)s not in `done`, by cost_model."""
     model = cost_model(rows, params)
     return {m: sum(model[m][0] * params.labeled_at(c) * params.epochs + (model[m][1] if c < params.n_cycles - 1 else 0)
-                   for s in params.seeds for c in range(params.n_cycles) if (m, s, c) not in done)
+                   for s in params.seeds_of(m) for c in range(params.n_cycles) if (m, s, c) not in done)
             for m in params.strategies}
 
 

@@ -81,7 +81,8 @@ def header(params, params_path: str) -> None:
     """What ran, in one line: the profile, the methods, the seeds and the budget, a link to every param."""
     methods = ", ".join(method_label(m) for m in params.strategies)
     display(Markdown(
-        f"**{params.study}** (`{params_path}`): {methods}; {len(params.seeds)} seeds x {params.n_cycles} cycles,"
+        f"**{params.study}** (`{params_path}`): {methods}; {stats.Grid.of(None, None, params).describe(method_label)}"
+        f" x {params.n_cycles} cycles,"
         f" {params.initial_labeled:,} -> {params.max_labeled:,} labeled (+{params.query_size:,} per cycle)."
         f" Every param: [params.json](params.json) (beside this notebook) and the appendix at the end."))
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..paper import REPLICATION
 from .claims import claims_markdown, claims_summary_markdown, replication_markdown
-from .labels import metric_label
+from .labels import method_label, metric_label
 from .study import StudyResults, find_studies
 from .summary import overview, studies_table
 
@@ -37,7 +37,7 @@ def results_markdown(studies: list[StudyResults]) -> str:
         table.columns = [column for _, column in table.columns]
         finished = studies_table([s]).finished.item()
         parts.append(f"**{s.name}** ({metric_label(s.metric)}; "
-                     f"{len(s.grid.seeds)} seeds; finished: {finished}; "
+                     f"{s.grid.describe(method_label)}; finished: {finished}; "
                      f"[notebook](outputs/{s.name}/{s.name.split('-')[0]}.ipynb))\n\n{markdown(table)}")
     return "\n\n".join(parts)
 

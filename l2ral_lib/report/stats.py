@@ -12,9 +12,11 @@
   1 / (number of cycles) to cell (i, j). Its column mean is how often a method is beaten.
 
 Orientation: `tasks.LOWER_IS_BETTER` (MAE, RMSE); every output row says which way is better.
-Completeness: a study's grid is its seeds x cycles (from its params, else from the table). A method that
-lacks any (seed, cycle) of the grid is incomplete: its means use only the seeds it has (their number is
-shown), it is flagged, and it takes no part in ranks or penalty matrices.
+Completeness: a study's grid is its seeds x cycles (from its params, else from the table); a method whose
+seeds the params' `strategy_seeds` plans runs on the first of them only, and its grid has those. A method
+that lacks any (seed, cycle) of its grid is incomplete: its means use only the seeds it has (their number
+is shown), it is flagged, and it takes no part in ranks or penalty matrices. Paired statistics use the
+seeds both methods have.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from ..config import cycle_count
+from ..config import cycle_count, planned_seeds
 from ..study_folder import RESULT_COLUMNS
 from ..tasks import higher_is_better
 
@@ -45,18 +47,34 @@ class Grid:
 
     seeds: tuple[int, ...]
     cycles: tuple[int, ...]
+    planned: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (method, its seeds) where fewer than all
 
     @classmethod
-    def of(cls, table: pd.DataFrame, metric: str, params=None) -> Grid:
+    def of(cls, table: pd.DataFrame | None, metric: str | None, params=None) -> Grid:
         """From the study's params (a `Params` or the dict of params.json) when given: a method that
         has not started its last seed is then seen as incomplete; else from the table itself."""
         if params is not None:
             p = params if isinstance(params, dict) else params.to_dict()
             n_cycles = cycle_count(p["initial_labeled"], p["max_labeled"], p["query_size"])
-            return cls(tuple(sorted(p["seeds"])), tuple(range(n_cycles)))
+            caps = p.get("strategy_seeds") or {}  # a record from before strategy_seeds existed: all on all
+            planned = tuple((m, tuple(sorted(planned_seeds(p["seeds"], caps, m)))) for m in caps)
+            return cls(tuple(sorted(p["seeds"])), tuple(range(n_cycles)), planned)
         rows = _rows(table, metric)
         last = int(rows.cycle.max()) if len(rows) else -1
         return cls(tuple(sorted(int(s) for s in rows.seed.unique())), tuple(range(last + 1)))
+
+    def seeds_of(self, method: str) -> tuple[int, ...]:
+        return dict(self.planned).get(method, self.seeds)
+
+    def in_plan(self, rows: pd.DataFrame) -> pd.Series:
+        """Which rows (with method and seed columns) are of a seed the grid plans for their method."""
+        return pd.Series([seed in self.seeds_of(method) for method, seed in zip(rows.method, rows.seed)],
+                         index=rows.index, dtype=bool)
+
+    def describe(self, label=str) -> str:
+        """'5 seeds', or with a seed plan '52 seeds (Core-set 14, LL4AL 18)' (each method named by `label`)."""
+        plan = ", ".join(f"{label(m)} {len(s)}" for m, s in self.planned if len(s) < len(self.seeds))
+        return f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}" + (f" ({plan})" if plan else "")
 
 
 def _rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -83,11 +101,12 @@ def completeness(table: pd.DataFrame, metric: str, grid: Grid | None = None) -> 
     wide = curves(table, metric).reindex(columns=list(grid.cycles))
     rows = []
     for method in wide.index.unique("method"):
-        done = wide.loc[method].reindex(list(grid.seeds)).notna().all(axis=1)
+        seeds = grid.seeds_of(method)
+        done = wide.loc[method].reindex(list(seeds)).notna().all(axis=1)
         complete = bool(done.all()) and len(grid.cycles) > 0
-        note = "" if complete else (f"incomplete: {int(done.sum())}/{len(grid.seeds)} seeds with all"
+        note = "" if complete else (f"incomplete: {int(done.sum())}/{len(seeds)} seeds with all"
                                     f" {len(grid.cycles)} cycles")
-        rows.append(dict(method=method, seeds_finished=int(done.sum()), seeds_expected=len(grid.seeds),
+        rows.append(dict(method=method, seeds_finished=int(done.sum()), seeds_expected=len(seeds),
                          complete=complete, note=note))
     return pd.DataFrame(rows, columns=["method", "seeds_finished", "seeds_expected", "complete", "note"])
 
@@ -106,7 +125,7 @@ def aubc(table: pd.DataFrame, metric: str, grid: Grid | None = None) -> pd.DataF
     x = n_labeled.to_numpy(float)
     x = (x - x[0]) / (x[-1] - x[0])
     wide = curves(table, metric).reindex(columns=list(grid.cycles)).dropna()
-    wide = wide[wide.index.get_level_values("seed").isin(grid.seeds)]
+    wide = wide[grid.in_plan(wide.index.to_frame()).to_numpy()]
     rows = [dict(method=method, seed=seed, metric=metric, better=better(metric), aubc=float(np.trapezoid(y, x)))
             for (method, seed), y in zip(wide.index, wide.to_numpy(float))]
     return pd.DataFrame(rows, columns=columns)
@@ -147,7 +166,7 @@ def per_seed(table: pd.DataFrame, metric: str, grid: Grid | None = None) -> pd.D
     ('aubc') of every seed of the grid that has them."""
     grid = grid or Grid.of(table, metric)
     rows = _rows(table, metric)
-    final = rows[(rows.cycle == (grid.cycles[-1] if grid.cycles else -1)) & rows.seed.isin(grid.seeds)]
+    final = rows[(rows.cycle == (grid.cycles[-1] if grid.cycles else -1)) & grid.in_plan(rows)]
     final = final[["method", "seed", "value"]].assign(quantity="final")
     areas = aubc(table, metric, grid).rename(columns={"aubc": "value"})[["method", "seed", "value"]]
     both = pd.concat([final, areas.assign(quantity="aubc")] if len(areas) else [final], ignore_index=True)
@@ -230,7 +249,8 @@ def holm(p_values) -> list[float]:
 
 
 def penalty_matrix(table: pd.DataFrame, metric: str, grid: Grid | None = None) -> pd.DataFrame:
-    """Cell (i, j): the fraction of cycles in which i beats j (two-sided paired t-test over seeds, p < 0.05,
+    """Cell (i, j): the fraction of cycles in which i beats j (two-sided paired t-test over the seeds both
+    have, p < 0.05,
     in the metric's direction); rows = winners, columns = losers, diagonal NaN. Only complete methods
     take part; `attrs` holds metric, cycles, seeds, the excluded methods and a note (NaN cells and
     "n/a (1 seed)" with fewer than two seeds)."""
@@ -244,16 +264,17 @@ def penalty_matrix(table: pd.DataFrame, metric: str, grid: Grid | None = None) -
     if len(grid.seeds) < 2:
         return matrix
     wide = curves(table, metric).reindex(columns=list(grid.cycles))
-    per_method = {m: wide.loc[m].reindex(list(grid.seeds)).to_numpy(float) for m in methods}  # (seeds, cycles)
     sign = 1.0 if higher_is_better(metric) else -1.0
     for i in methods:
         for j in methods:
-            if i == j:
+            both = [seed for seed in grid.seeds_of(i) if seed in grid.seeds_of(j)]
+            if i == j or len(both) < 2:
                 continue
+            a, b = (wide.loc[m].reindex(both).to_numpy(float) for m in (i, j))  # (seeds, cycles)
             with warnings.catch_warnings():  # identical cycles (shared start): 0/0, no win
                 warnings.simplefilter("ignore", RuntimeWarning)
-                p = scipy.stats.ttest_rel(per_method[i], per_method[j], axis=0).pvalue
-            gain = sign * (per_method[i] - per_method[j]).mean(axis=0)
+                p = scipy.stats.ttest_rel(a, b, axis=0).pvalue
+            gain = sign * (a - b).mean(axis=0)
             matrix.loc[i, j] = float(((p < ALPHA) & (gain > 0)).sum()) / len(grid.cycles)
     return matrix
 

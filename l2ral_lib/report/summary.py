@@ -36,7 +36,7 @@ def overview(studies: list[StudyResults]) -> pd.DataFrame:
     columns = {}
     for s in studies:
         summary = stats.method_summary(s.table, s.metric, s.grid)
-        head = f"{s.name}: {metric_label(s.metric)}, {len(s.grid.seeds)} seeds"
+        head = f"{s.name}: {metric_label(s.metric)}, {s.grid.describe(method_label)}"
         part = {q: summary[summary.quantity == q].set_index("method") for q in ("final", "aubc")}
         columns[(head, "final")] = part["final"].apply(tables.mean_and_interval, axis=1)
         columns[(head, "AUBC")] = part["aubc"].apply(tables.mean_and_interval, axis=1)
@@ -68,7 +68,7 @@ def study_table(studies: list[StudyResults], quantity: str = "aubc") -> pd.DataF
         summary = stats.method_summary(s.table, s.metric, s.grid)
         part = summary[summary.quantity == quantity].set_index("method")
         arrow = "\u2191" if stats.better(s.metric) == "higher" else "\u2193"
-        head = (s.name, f"{METRIC_LABELS.get(s.metric, s.metric)} {arrow}, {len(s.grid.seeds)} seeds")
+        head = (s.name, f"{METRIC_LABELS.get(s.metric, s.metric)} {arrow}, {s.grid.describe(method_label)}")
         columns[head] = pd.Series({m: tables.estimate(r["mean"], r.ci_low, r.ci_high, r.n_seeds)
                                    + ("" if r.complete else " (incomplete)") for m, r in part.iterrows()},
                                   dtype=object)

@@ -48,6 +48,14 @@ def test_only_must_name_a_method_of_the_study(tmp_path):
     assert result.returncode == 2 and "params: --only:" in result.stderr
 
 
+def test_only_must_name_a_seed_the_plan_gives_its_method(tmp_path):
+    """strategy_seeds caps l2r at the first seed: --only l2r:1 would compute a slice the reports leave out."""
+    result = cli("run", "params/cifar10-ci.yaml", "--set", "strategy_seeds={l2r: 1}", "--only", "l2r:1",
+                 "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "params: --only: l2r:1 lie outside" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def main(*args):
     """The CLI in this process: (exit status, stdout, stderr lines)."""
     import contextlib

@@ -236,3 +236,45 @@ def test_holm_worked_by_hand_and_nan_left_out():
     """m = 3: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1, raised to the running maximum 0.06; a NaN is no test."""
     assert stats.holm([0.04, 0.01, float("nan"), 0.03]) == pytest.approx([0.06, 0.03, float("nan"), 0.06], nan_ok=True)
     assert stats.holm([0.6, 0.6]) == [1.0, 1.0]
+
+
+# --- a seed plan (strategy_seeds): each method its own seeds
+
+
+def test_a_seed_plan_gives_each_method_its_own_seeds_and_pairs_on_the_common_ones():
+    """random and l2r on seeds 0-4, coreset planned on the first 3 of them, and a stray coreset slice at seed 4
+    (computed outside the plan) whose value would move every figure it entered. Completeness, summaries,
+    paired tests and the penalty matrix must use coreset's seeds 0-2 only, against scipy on those seeds."""
+    curves = random_curves(["random", "l2r"], range(5), 3, seed=3)
+    curves.update(random_curves(["coreset"], range(3), 3, seed=4))
+    curves[("coreset", 4)] = [1000.0, 1000.0, 1000.0]
+    table = make_table(curves, n_labeled=(10, 20, 30))
+    params = {"seeds": [0, 1, 2, 3, 4], "strategy_seeds": {"coreset": 3}, "initial_labeled": 10, "query_size": 10,
+              "max_labeled": 30}
+    grid = stats.Grid.of(table, "accuracy", params)
+    assert grid.seeds_of("coreset") == (0, 1, 2) and grid.seeds_of("l2r") == (0, 1, 2, 3, 4)
+    assert grid.describe(str.upper) == "5 seeds (CORESET 3)"
+    status = stats.completeness(table, "accuracy", grid).set_index("method")
+    assert status.complete.all() and status.loc["coreset", "seeds_expected"] == 3
+    summary = stats.method_summary(table, "accuracy", grid).set_index(["method", "quantity"])
+    finals = [curves[("coreset", s)][-1] for s in range(3)]
+    assert summary.loc[("coreset", "final"), "n_seeds"] == 3
+    assert summary.loc[("coreset", "final"), "mean"] == pytest.approx(np.mean(finals))
+    paired = stats.paired_differences(table, "accuracy", "coreset", grid).set_index(["method", "quantity"])
+    l2r = [curves[("l2r", s)][-1] for s in range(3)]
+    assert paired.loc[("l2r", "final"), "n_seeds"] == 3
+    assert paired.loc[("l2r", "final"), "p_value"] == pytest.approx(scipy.stats.ttest_rel(l2r, finals).pvalue)
+    matrix = stats.penalty_matrix(table, "accuracy", grid)
+    assert set(matrix.index) == {"random", "l2r", "coreset"}
+    for i in matrix.index:
+        for j in matrix.columns:
+            if i == j:
+                continue
+            both = range(3) if "coreset" in (i, j) else range(5)
+            a, b = (np.array([curves[(m, s)] for s in both]) for m in (i, j))
+            wins = [scipy.stats.ttest_rel(a[:, c], b[:, c]).pvalue < 0.05 and a[:, c].mean() > b[:, c].mean()
+                    for c in range(3)]
+            assert matrix.loc[i, j] == pytest.approx(sum(wins) / 3), (i, j)
+    # without the plan, coreset lacks seed 3 and is incomplete: the plan is what makes it complete
+    assert not stats.completeness(table, "accuracy", stats.Grid.of(table, "accuracy", {**params, "strategy_seeds": {}})
+                                  ).set_index("method").loc["coreset", "complete"]

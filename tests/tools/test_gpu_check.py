@@ -1,5 +1,6 @@
 """`make gpu-check`'s CPU dry run (tiny sizes, seconds): the file's structure, every number finite; and the
 projection `check` prints from such a file."""
+import dataclasses
 import json
 import math
 import subprocess
@@ -75,6 +76,12 @@ def test_check_projects_each_method_and_shows_vaals_official_cost(tmp_path):
     assert captured_l2r_only["random"]["seconds"] is None and "timed" in captured_l2r_only["random"]["reason"]
     none = describe_projection(params, None, None, "cpu", 50000)
     assert "39,062" in none[0] and "no gpu-check figures" in none[1]
+    # a seed plan: the study's hours count each method's own seeds (vaal on 2 of 5, the rest on all 5)
+    planned = dataclasses.replace(params, strategy_seeds={"vaal": 2})
+    seconds = {m: p["seconds"] for m, p in project(planned, found, 50000).items()}
+    study = (5 * sum(seconds.values()) - 3 * seconds["vaal"]) / 3600
+    total = describe_projection(planned, path, found, "NVIDIA H200", 50000)[-1]
+    assert total.endswith(f"the study's 27 slices: {study:.2f} h (JOBS=1)"), total
 
 
 def test_gpu_check_on_a_machine_with_its_own_python_needs_no_venv():

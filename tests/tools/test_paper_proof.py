@@ -1,4 +1,5 @@
 """The GPU proof run's script, dry-run on the CPU with the ci profile: detached start, resume, status."""
+import dataclasses
 import json
 import os
 import re
@@ -93,3 +94,9 @@ def test_time_left_is_modelled_per_method():
     assert left["random"] == pytest.approx(1e-4 * images_left + 0.5 * (params.n_cycles - 3))
     assert left["vaal"] == pytest.approx(1e-4 * images_left + 600.0 * (params.n_cycles - 3))
     assert left["l2r"] == pytest.approx(6 * 1e-4 * images_left + 0.5 * (params.n_cycles - 3))
+    # a seed plan: vaal planned on seed 0 alone, the others on seeds 0 and 1, of which seed 1 not started
+    planned = dataclasses.replace(params, seeds=[0, 1], strategy_seeds={"vaal": 1})
+    left = paper_proof.seconds_left(rows, planned, done)
+    whole = sum(params.labeled_at(c) * params.epochs for c in range(params.n_cycles))
+    assert left["vaal"] == pytest.approx(1e-4 * images_left + 600.0 * (params.n_cycles - 3))
+    assert left["random"] == pytest.approx(1e-4 * (images_left + whole) + 0.5 * (params.n_cycles - 3 + params.n_cycles - 1))

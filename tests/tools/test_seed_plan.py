@@ -37,6 +37,13 @@ def test_the_script_prints_the_plan_of_each_reference(tmp_path):
     needed = claims.seeds_for_power(0.5, np.std(a, ddof=1), 0.025)
     assert lines[3] == f"| random | 5 | {np.mean(a):.2f} | {np.std(a, ddof=1):.2f} | {needed} |"
     assert lines[4].startswith("| b | 5 | ")
+    most = max(needed, claims.seeds_for_power(0.5, np.std(np.subtract(a, b), ddof=1), 0.025))
+    caps = {"random": needed} if needed < most else {}
+    if claims.seeds_for_power(0.5, np.std(np.subtract(a, b), ddof=1), 0.025) < most:
+        caps["b"] = claims.seeds_for_power(0.5, np.std(np.subtract(a, b), ddof=1), 0.025)
+    assert lines[5] == (f"as params: seeds, {most} of them (the claimed method and every reference needing {most} run"
+                        f" on all); strategy_seeds: {{{', '.join(f'{r}: {n}' for r, n in caps.items())}}}")
+    assert caps  # the hand-made spreads differ: one reference needs fewer seeds than the other
 
 
 def test_the_plan_reads_the_pilots_seeds_only_when_asked(tmp_path):
