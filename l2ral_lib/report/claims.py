@@ -114,7 +114,12 @@ class Family:
 
     @property
     def info(self) -> StudyScope | None:
-        return next((e.study for e in self.evidence if e.study is not None), None)
+        return family_scope(self.evidence)
+
+    def seeds_text(self) -> str:
+        """'5 seeds', or '14-18 seeds' where a seed plan gave its comparisons different numbers."""
+        counts = sorted({e.study.n_seeds for e in self.evidence if e.run and e.study is not None})
+        return f"{counts[0]}-{counts[-1]} seeds" if len(counts) > 1 else _seeds(self.info.n_seeds)
 
     def seeds_needed(self) -> int | None:
         """The largest of its open comparisons' seeds for 80 % power at 0.05 / m; None where one is beyond
@@ -124,13 +129,22 @@ class Family:
         return None if not needed or None in needed else max(needed)
 
 
+def family_scope(found) -> StudyScope | None:
+    """The study as a claim's family sees it: the scope of its run comparison with the fewest seeds (a seed
+    plan gives each comparison its own number; the family counts only where every comparison does), else
+    the first known."""
+    ran = [e.study for e in found if e.run and e.study is not None]
+    known = ran or [e.study for e in found if e.study is not None]
+    return min(known, key=lambda scope: scope.n_seeds) if known else None
+
+
 def judge(study: str, found: list[Evidence]) -> Family:
     """The rule of this module's docstring, for one study's part of a claim."""
     p = [e.primary.p_value if e.run else math.nan for e in found]
     adjusted = stats.holm(p)
     states = tuple(NOT_RUN if not e.run else OPEN if not a < stats.ALPHA else HOLDS if e.claimed_way() else FAILS
                    for e, a in zip(found, adjusted))
-    info = next((e.study for e in found if e.study is not None), None)
+    info = family_scope(found)
     if info is not None and info.standing and info.n_seeds > 0:
         verdict = info.standing  # exploratory (a seed or a few finished) or generated, whatever else is missing
     elif info is None or NOT_RUN in states:
@@ -172,13 +186,13 @@ def verdict_text(fams: list[Family]) -> str:
     """The claim's verdict per study and scale, e.g. "**supported** at 1,000-5,000 labels (cifar10-budget, 5
     seeds); untested at the paper's 10,000 labels; exploratory: cifar10-smoke (3 seeds)"; led by the claim's
     verdict where that is no study's (mixed, untested)."""
-    parts = [f"**{f.verdict}** at {f.info.scale} ({f.study}, {_seeds(f.info.n_seeds)})" for f in fams
+    parts = [f"**{f.verdict}** at {f.info.scale} ({f.study}, {f.seeds_text()})" for f in fams
              if f.verdict in (SUPPORTED, CONTRADICTED, NOT_SEPARABLE)]
     scale = _paper_scale(fams)
     if scale and parts:
         parts.append(f"untested at {scale}")
     for standing in (EXPLORATORY, NO_EVIDENCE, NOT_RUN):
-        named = [f"{f.study} ({_seeds(f.info.n_seeds)})" if f.info and standing != NOT_RUN else f.study
+        named = [f"{f.study} ({f.seeds_text()})" if f.info and standing != NOT_RUN else f.study
                  for f in fams if f.verdict == standing]
         if named:
             parts.append(f"{standing}: {', '.join(named)}")
@@ -240,7 +254,7 @@ def claims_table(outputs: str | Path = "outputs", claims: tuple[Claim, ...] = CL
                           if state == OPEN else None)
                 rows.append({"claim": claim.text, "paper": claim.where, "verdict": overall, "verdict by study": text,
                              "what would settle it": settle, "study": f.study,
-                             "scale": f"{f.info.scale}, {_seeds(f.info.n_seeds)}" if f.info else "-",
+                             "scale": f"{f.info.scale}, {f.seeds_text()}" if f.info else "-",
                              "study verdict": f.verdict,
                              "comparison": f"{c.metric}: {_label(c.method)} vs {_label(c.reference)}",
                              "primary": f"{p.quantity} {p.text()}" if p else "-",

@@ -295,3 +295,26 @@ def test_a_study_still_running_counts_the_seeds_it_finished(tmp_path):
     overall, table = verdict(tmp_path, ("running", "m", "random"))
     assert table["study verdict"].iloc[0] == claims.EXPLORATORY and overall == claims.UNTESTED
     assert table["verdict by study"].iloc[0] == "**untested**: exploratory: running (1 seed)"
+
+
+def test_a_seed_plan_counts_the_family_at_its_fewest_seeds_and_says_the_range(tmp_path):
+    """strategy_seeds: 'better' on 8 seeds, 'capped' on the first 4. The family's comparison against 'capped'
+    has 4 seeds, so the family is exploratory, however clear the 8-seed comparison; with 'capped' on 5 it
+    counts, and the cell names both counts."""
+    seeds = tuple(range(8))
+    gains = {"better": BETTER + [2.1, 1.9, 2.3], "capped": [g - 3.0 for g in BETTER] + [0.0] * 3}
+    claimed = (("plan", "better", "random"), ("plan", "better", "capped"))
+    for cap, expected in ((4, claims.EXPLORATORY), (5, claims.SUPPORTED)):
+        outputs = tmp_path / str(cap)
+        write_study(outputs, "plan", gains, seeds=seeds)
+        table = pd.read_csv(outputs / "plan" / "results.csv")
+        table[(table.method != "capped") | (table.seed < cap)].to_csv(outputs / "plan" / "results.csv", index=False)
+        record = json.loads((outputs / "plan" / "params.json").read_text())
+        (outputs / "plan" / "params.json").write_text(json.dumps({**record, "strategy_seeds": {"capped": cap}}))
+        overall, found = verdict(outputs, *claimed)
+        assert found["study verdict"].iloc[0] == expected, found.T
+        assert found.scale.iloc[0] == f"100-300 labels, {cap}-8 seeds"
+        said = found["verdict by study"].iloc[0]
+        assert said == ("**untested**: exploratory: plan (4-8 seeds)" if cap == 4 else
+                        "**supported** at 100-300 labels (plan, 5-8 seeds); untested at the paper's 10,000 labels"), said
+    assert overall == claims.SUPPORTED
