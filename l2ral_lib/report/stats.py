@@ -72,8 +72,8 @@ class Grid:
                          index=rows.index, dtype=bool)
 
     def describe(self, label=str) -> str:
-        """'5 seeds', or with a seed plan '52 seeds (Core-set 14, LL4AL 18)' (each method named by `label`)."""
-        plan = ", ".join(f"{label(m)} {len(s)}" for m, s in self.planned if len(s) < len(self.seeds))
+        """'5 seeds', or with a seed plan '52 seeds (Core-set on 14; LL4AL on 18)' (each method named by `label`)."""
+        plan = "; ".join(f"{label(m)} on {len(s)}" for m, s in self.planned if len(s) < len(self.seeds))
         return f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}" + (f" ({plan})" if plan else "")
 
 

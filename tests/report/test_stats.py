@@ -253,7 +253,7 @@ def test_a_seed_plan_gives_each_method_its_own_seeds_and_pairs_on_the_common_one
               "max_labeled": 30}
     grid = stats.Grid.of(table, "accuracy", params)
     assert grid.seeds_of("coreset") == (0, 1, 2) and grid.seeds_of("l2r") == (0, 1, 2, 3, 4)
-    assert grid.describe(str.upper) == "5 seeds (CORESET 3)"
+    assert grid.describe(str.upper) == "5 seeds (CORESET on 3)"
     status = stats.completeness(table, "accuracy", grid).set_index("method")
     assert status.complete.all() and status.loc["coreset", "seeds_expected"] == 3
     summary = stats.method_summary(table, "accuracy", grid).set_index(["method", "quantity"])
