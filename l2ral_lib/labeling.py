@@ -59,7 +59,7 @@ def query_params(images: Path, strategy: str, seed: int, n_labeled: int, budget:
         late = int(LATE_FRACTION * raw["epochs"])
         raw.setdefault("lr_milestones", [max(1, late)])
         raw.setdefault("ll4al_detach_epoch", late)
-    raw.update(dataset="image-csv", data_root=str(images), strategies=[strategy], seeds=[seed],
+    raw.update(dataset="image-csv", data_root=str(images), strategies=[strategy], seeds=[seed], strategy_seeds={},
                initial_labeled=n_labeled, query_size=budget, max_labeled=n_labeled + budget, subset_size=subset)
     return from_dict(raw)
 

@@ -64,7 +64,8 @@ def verify_slice(out_dir: str | Path, method: str, seed: int, device: str = "cpu
     for needed in (study.params_file, stored.rows_file, stored.selected_file):
         if not needed.is_file():
             raise ParamsError("verify", f"{needed} not found: name a study folder and one of its finished slices")
-    params = parse_params({**study.params(), "strategies": [method], "seeds": [seed]})
+    # the one slice: a seed plan naming the study's other methods would not fit it
+    params = parse_params({**study.params(), "strategies": [method], "seeds": [seed], "strategy_seeds": {}})
     resolved = resolve_device(device)
     check = check_fingerprint(stored, resolved, describe_precision(params, resolved))
     with cpu_threads(check.threads):

@@ -108,7 +108,8 @@ def test_params_file_and_set_change_the_defaults(photos, monkeypatch):
         return real(model, strategy, data, task, labeled, params, **kwargs)
 
     monkeypatch.setattr(labeling, "train_cycle", spy)
-    (tmp_path / "mine.yaml").write_text("model_width: 8\nimage_size: 16\nepochs: 4\n")
+    # a study's profile may hold a seed plan for its other methods: one query has no plan
+    (tmp_path / "mine.yaml").write_text("model_width: 8\nimage_size: 16\nepochs: 4\nstrategy_seeds: {coreset: 2}\n")
     assert run(tmp_path, "next.csv", "--params", str(tmp_path / "mine.yaml"), "--set", "epochs=5") == 0
     # the file over the defaults, --set over the file, the lr step at 0.8 of the epochs unless given
     assert seen == {"epochs": 5, "width": 8, "milestones": [4], "size": (16, 16)}

@@ -174,3 +174,13 @@ def test_verify_help_documents_its_exit_statuses(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "0 reproduced exactly; 1 differs on the slice's own fingerprint" in help_text
     assert "3 differs where the fingerprint differs too" in help_text
+
+
+def test_a_study_with_a_seed_plan_verifies_one_slice(study, capsys):
+    """The rerun's params are the one slice's: a strategy_seeds naming the study's other methods was refused
+    as naming a strategy the rerun lacks."""
+    record = json.loads((study[1] / "params.json").read_text())
+    record.update(strategies=["l2r", "random"], strategy_seeds={"random": 1})
+    (study[1] / "params.json").write_text(json.dumps(record))
+    assert main(["verify", str(study[1]), "l2r:0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith("l2r:0: reproduced exactly")
