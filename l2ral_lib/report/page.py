@@ -91,25 +91,33 @@ def _paper(experiment: str, metric: str) -> tuple[dict | None, int | None]:
     return PAPER_FINAL.get(experiment, {}).get(metric), PAPER_FINAL_LABELED.get(experiment)
 
 
+def _grid(table: pd.DataFrame, metric: str, out: str | Path) -> stats.Grid:
+    """The seeds and cycles the study in `out` has finished, each method on those its seed plan gives it."""
+    study = StudyResults(out)
+    return stats.Grid.observed(table, metric, study.recorded if study.has_params() else None)
+
+
 def findings_section(table: pd.DataFrame, metric: str, out: str | Path, experiment: str, figure: str, title: str) -> None:
     """What this study found: its verdicts on the paper's claims in the claims table's words, then the
     main figure (the learning curve of `metric`, saved as `figure`)."""
     out = Path(out)
     display(Markdown(f"## What this study found\n{study_findings(out.parent, out.name)}"))
     paper, paper_at = _paper(experiment, metric)
-    show_figure(figures.learning_curve(table, metric, paper_at=paper_at, paper=paper, title=title), out, figure)
+    show_figure(figures.learning_curve(table, metric, paper_at=paper_at, paper=paper, title=title,
+                                       grid=_grid(table, metric, out)), out, figure)
 
 
 def metric_sections(table: pd.DataFrame, metric: str, out: str | Path, experiment: str) -> None:
     """The evidence behind the main figure: final / AUBC table, AUBC plot, paired differences, penalty matrix."""
     paper, paper_at = _paper(experiment, metric)
+    grid = _grid(table, metric, out)
     note("final")
-    tables.show(tables.metric_table(table, metric, paper_at=paper_at, paper=paper))
-    show_figure(figures.aubc_plot(table, metric), out, f"aubc_{metric}")
+    tables.show(tables.metric_table(table, metric, paper_at=paper_at, paper=paper, grid=grid))
+    show_figure(figures.aubc_plot(table, metric, grid=grid), out, f"aubc_{metric}")
     note("paired")
-    tables.show(tables.paired_table(table, metric))
+    tables.show(tables.paired_table(table, metric, grid=grid))
     note("penalty")
-    show_figure(figures.penalty_heatmap(stats.penalty_matrix(table, metric)), out, f"penalty_{metric}")
+    show_figure(figures.penalty_heatmap(stats.penalty_matrix(table, metric, grid)), out, f"penalty_{metric}")
 
 
 def spearman_section(table: pd.DataFrame, out: str | Path, experiment: str, title: str) -> None:
@@ -118,8 +126,10 @@ def spearman_section(table: pd.DataFrame, out: str | Path, experiment: str, titl
         return
     note("spearman")
     paper, paper_at = _paper(experiment, "spearman")
-    show_figure(figures.spearman_plot(table, paper=paper, paper_at=paper_at, title=title), out, "fig5_spearman")
-    tables.show(tables.metric_table(table, "spearman"))
+    grid = _grid(table, "spearman", out)
+    show_figure(figures.spearman_plot(table, paper=paper, paper_at=paper_at, title=title, grid=grid), out,
+                "fig5_spearman")
+    tables.show(tables.metric_table(table, "spearman", grid=grid))
 
 
 SORTERS = {"l2r", "l2r-gru-sorter"}  # the methods of the two-sorter comparison

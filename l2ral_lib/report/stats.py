@@ -63,6 +63,17 @@ class Grid:
         last = int(rows.cycle.max()) if len(rows) else -1
         return cls(tuple(sorted(int(s) for s in rows.seed.unique())), tuple(range(last + 1)))
 
+    @classmethod
+    def observed(cls, table: pd.DataFrame, metric: str, params=None) -> Grid:
+        """The seeds and cycles the table holds, each method on those of them the params' seed plan gives it:
+        a study's own page while it grows (no method is marked for a seed nobody has started; a method
+        that the plan gives fewer seeds is not marked for the others')."""
+        grid = cls.of(table, metric)
+        if params is None:
+            return grid
+        plan = cls.of(table, metric, params).planned
+        return cls(grid.seeds, grid.cycles, tuple((m, tuple(s for s in seeds if s in grid.seeds)) for m, seeds in plan))
+
     def seeds_of(self, method: str) -> tuple[int, ...]:
         return dict(self.planned).get(method, self.seeds)
 

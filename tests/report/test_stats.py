@@ -278,3 +278,20 @@ def test_a_seed_plan_gives_each_method_its_own_seeds_and_pairs_on_the_common_one
     # without the plan, coreset lacks seed 3 and is incomplete: the plan is what makes it complete
     assert not stats.completeness(table, "accuracy", stats.Grid.of(table, "accuracy", {**params, "strategy_seeds": {}})
                                   ).set_index("method").loc["coreset", "complete"]
+
+
+def test_a_growing_studys_own_page_reads_the_plan_among_the_seeds_it_has():
+    """Params of 8 seeds, coreset planned on the first 2, seeds 0-2 finished: the page's grid holds seeds 0-2
+    (nobody is marked for seeds 3-7), coreset complete on 0-1, and the others complete on 0-2."""
+    curves = random_curves(["random", "l2r"], range(3), 3, seed=5)
+    curves.update(random_curves(["coreset"], range(2), 3, seed=6))
+    table = make_table(curves, n_labeled=(10, 20, 30))
+    params = {"seeds": list(range(8)), "strategy_seeds": {"coreset": 2}, "initial_labeled": 10, "query_size": 10,
+              "max_labeled": 30}
+    grid = stats.Grid.observed(table, "accuracy", params)
+    assert grid.seeds == (0, 1, 2) and grid.seeds_of("coreset") == (0, 1) and grid.seeds_of("l2r") == (0, 1, 2)
+    assert stats.completeness(table, "accuracy", grid).complete.all()
+    assert not stats.completeness(table, "accuracy").set_index("method").loc["coreset", "complete"]  # the table alone
+    promised = stats.completeness(table, "accuracy", stats.Grid.of(table, "accuracy", params)).set_index("method")
+    assert promised.complete.to_dict() == {"coreset": True, "l2r": False, "random": False}  # the whole plan's grid
+    assert stats.Grid.observed(table, "accuracy") == stats.Grid.of(table, "accuracy")
