@@ -331,7 +331,9 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
         bar = ax.inset_axes([1.03, 0.2, 0.035, 0.6])  # beside the matrix, whatever the panel's layout
         ax.figure.colorbar(image, cax=bar, label="share of cycles the row beats the column")
     if "cycles" in attrs:
-        detail = [f"{attrs['cycles']} cycles x {attrs['seeds']} seeds"]
+        planned = "; ".join(f"{method_label(m)} on {n}" for m, n in attrs.get("planned", {}).items())
+        detail = [f"{attrs['cycles']} cycles x {attrs['seeds']} seeds"
+                  + (f" ({planned}, by the seed plan: each pair on the seeds both have)" if planned else "")]
     elif attrs.get("settings"):  # an aggregate (summary.aggregate_penalty): each setting counts once
         detail = [f"mean over {len(attrs['settings'])} settings, each counted once: "
                   + "; ".join(" + ".join(group) for group in attrs["settings"])]
@@ -344,10 +346,11 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
     sentence = ("cell = share of cycles the row beats the column (paired t-test over seeds, p < 0.05); "
                 + "; ".join(detail))
     ax.set_title(heading + "\n" + textwrap.fill(sentence, 75), fontsize=9)
+    said = "; ".join(detail)  # capitalised by its first letter alone: str.capitalize lowers "VAAL" to "vaal"
     set_caption(ax, f"Cell (row, column): the share of cycles in which the row's method is significantly better"
                      f" than the column's (two-sided paired t-test over seeds, p < 0.05); grey: no comparison."
                      f" Under it, each column's mean: how often the method is beaten (lower is better)."
-                     f" {'; '.join(detail).capitalize()}.")
+                     f" {said[:1].upper() + said[1:]}.")
     return ax
 
 

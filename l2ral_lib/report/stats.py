@@ -271,7 +271,8 @@ def penalty_matrix(table: pd.DataFrame, metric: str, grid: Grid | None = None) -
     matrix = pd.DataFrame(np.nan, index=pd.Index(methods, name="winner"), columns=pd.Index(methods, name="loser"))
     excluded = list(status.method[~status.complete])
     matrix.attrs = dict(metric=metric, better=better(metric), cycles=len(grid.cycles), seeds=len(grid.seeds),
-                        excluded=excluded, note=ONE_SEED if len(grid.seeds) < 2 else "")
+                        excluded=excluded, note=ONE_SEED if len(grid.seeds) < 2 else "",
+                        planned={m: len(grid.seeds_of(m)) for m in methods if len(grid.seeds_of(m)) < len(grid.seeds)})
     if len(grid.seeds) < 2:
         return matrix
     wide = curves(table, metric).reindex(columns=list(grid.cycles))

@@ -194,7 +194,10 @@ def test_penalty_heatmap_shows_cells_and_column_means():
     assert sorted(t.get_text() for t in ax.texts) == ["0.00", "0.50"]
     below = ax.child_axes[0]
     assert [t.get_text() for t in below.texts] == ["0.00", "0.50"]  # Random never beaten, L2R-AL half the cycles
-    assert "left out: VAAL" in ax.get_title()
+    assert "left out: VAAL" in ax.get_title() and "left out: VAAL" in figure_style.caption(ax)
+    matrix.attrs = dict(metric="accuracy", cycles=2, seeds=3, excluded=[], planned={"random": 2})
+    assert "2 cycles x 3 seeds (Random on 2, by the seed plan: each pair on the seeds both have)" in \
+        figure_style.caption(figures.penalty_heatmap(matrix))
     empty = figures.penalty_heatmap(stats.penalty_matrix(table()[table().seed == 0], "accuracy"))
     assert "n/a (1 seed)" in empty.texts[0].get_text()
 

@@ -265,7 +265,7 @@ def test_a_seed_plan_gives_each_method_its_own_seeds_and_pairs_on_the_common_one
     assert paired.loc[("l2r", "final"), "n_seeds"] == 3
     assert paired.loc[("l2r", "final"), "p_value"] == pytest.approx(scipy.stats.ttest_rel(l2r, finals).pvalue)
     matrix = stats.penalty_matrix(table, "accuracy", grid)
-    assert set(matrix.index) == {"random", "l2r", "coreset"}
+    assert set(matrix.index) == {"random", "l2r", "coreset"} and matrix.attrs["planned"] == {"coreset": 3}
     for i in matrix.index:
         for j in matrix.columns:
             if i == j:
