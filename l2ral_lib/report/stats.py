@@ -57,8 +57,9 @@ class Grid:
             p = params if isinstance(params, dict) else params.to_dict()
             n_cycles = cycle_count(p["initial_labeled"], p["max_labeled"], p["query_size"])
             caps = p.get("strategy_seeds") or {}  # a record from before strategy_seeds existed: all on all
-            planned = tuple((m, tuple(sorted(planned_seeds(p["seeds"], caps, m)))) for m in caps)
-            return cls(tuple(sorted(p["seeds"])), tuple(range(n_cycles)), planned)
+            seeds = tuple(sorted(p["seeds"]))
+            return cls(seeds, tuple(range(n_cycles)),
+                       _fewer(seeds, {m: sorted(planned_seeds(p["seeds"], caps, m)) for m in caps}))
         rows = _rows(table, metric)
         last = int(rows.cycle.max()) if len(rows) else -1
         return cls(tuple(sorted(int(s) for s in rows.seed.unique())), tuple(range(last + 1)))
@@ -72,7 +73,8 @@ class Grid:
         if params is None:
             return grid
         plan = cls.of(table, metric, params).planned
-        return cls(grid.seeds, grid.cycles, tuple((m, tuple(s for s in seeds if s in grid.seeds)) for m, seeds in plan))
+        return cls(grid.seeds, grid.cycles, _fewer(grid.seeds, {m: [s for s in seeds if s in grid.seeds]
+                                                               for m, seeds in plan}))
 
     def seeds_of(self, method: str) -> tuple[int, ...]:
         return dict(self.planned).get(method, self.seeds)
@@ -84,8 +86,13 @@ class Grid:
 
     def describe(self, label=str) -> str:
         """'5 seeds', or with a seed plan '52 seeds (Core-set on 14; LL4AL on 18)' (each method named by `label`)."""
-        plan = "; ".join(f"{label(m)} on {len(s)}" for m, s in self.planned if len(s) < len(self.seeds))
+        plan = "; ".join(f"{label(m)} on {len(s)}" for m, s in self.planned)
         return f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}" + (f" ({plan})" if plan else "")
+
+
+def _fewer(seeds: tuple[int, ...], plan: dict[str, list[int]]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """A Grid's `planned`: the methods whose planned seeds are fewer than the grid's, with them."""
+    return tuple((m, tuple(s)) for m, s in plan.items() if len(s) < len(seeds))
 
 
 def _rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -272,7 +279,7 @@ def penalty_matrix(table: pd.DataFrame, metric: str, grid: Grid | None = None) -
     excluded = list(status.method[~status.complete])
     matrix.attrs = dict(metric=metric, better=better(metric), cycles=len(grid.cycles), seeds=len(grid.seeds),
                         excluded=excluded, note=ONE_SEED if len(grid.seeds) < 2 else "",
-                        planned={m: len(grid.seeds_of(m)) for m in methods if len(grid.seeds_of(m)) < len(grid.seeds)})
+                        planned={m: len(s) for m, s in grid.planned if m in methods})
     if len(grid.seeds) < 2:
         return matrix
     wide = curves(table, metric).reindex(columns=list(grid.cycles))
