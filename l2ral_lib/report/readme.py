@@ -9,9 +9,9 @@ import pandas as pd
 
 from ..paper import REPLICATION
 from .claims import claims_markdown, claims_summary_markdown, replication_markdown
-from .labels import method_label, metric_label
+from .labels import metric_label
 from .study import StudyResults, find_studies
-from .summary import overview, studies_table
+from .summary import overview
 
 CLAIMS_START = "<!-- claims:start: generated from outputs/ by `make readme-results`; do not edit -->"
 CLAIMS_END = "<!-- claims:end -->"
@@ -35,9 +35,8 @@ def results_markdown(studies: list[StudyResults]) -> str:
     for s in studies:
         table = overview([s])
         table.columns = [column for _, column in table.columns]
-        finished = studies_table([s]).finished.item()
         parts.append(f"**{s.name}** ({metric_label(s.metric)}; "
-                     f"{s.grid.describe(method_label)}; finished: {finished}; "
+                     f"{s.seeds_text()}; finished: {s.finished()}; "
                      f"[notebook](outputs/{s.name}/{s.name.split('-')[0]}.ipynb))\n\n{markdown(table)}")
     return "\n\n".join(parts)
 

@@ -84,10 +84,13 @@ class Grid:
         return pd.Series([seed in self.seeds_of(method) for method, seed in zip(rows.method, rows.seed)],
                          index=rows.index, dtype=bool)
 
-    def describe(self, label=str) -> str:
-        """'5 seeds', or with a seed plan '52 seeds (Core-set on 14; LL4AL on 18)' (each method named by `label`)."""
+    def describe(self, label=str, of: Grid | None = None) -> str:
+        """'5 seeds', or with a seed plan '52 seeds (Core-set on 14; LL4AL on 18)' (each method named by `label`);
+        '3 of 8 seeds' where `of`, the study's whole grid, has more seeds than this one (a study that grows)."""
         plan = "; ".join(f"{label(m)} on {len(s)}" for m, s in self.planned)
-        return f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}" + (f" ({plan})" if plan else "")
+        total = f" of {len(of.seeds)}" if of is not None and len(of.seeds) > len(self.seeds) else ""
+        plural = "s" if len(self.seeds) != 1 or total else ""
+        return f"{len(self.seeds)}{total} seed{plural}" + (f" ({plan})" if plan else "")
 
 
 def _fewer(seeds: tuple[int, ...], plan: dict[str, list[int]]) -> tuple[tuple[str, tuple[int, ...]], ...]:

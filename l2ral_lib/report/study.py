@@ -16,7 +16,7 @@ from ..paths import enter_project_root
 from ..study_folder import StudyLayout
 from ..tasks import primary_metrics
 from . import stats
-from .labels import ordered
+from .labels import method_label, ordered
 
 PICK_COLUMNS = ["method", "seed", "cycle", "pool_index"]
 
@@ -78,6 +78,31 @@ class StudyResults:
     @property
     def grid(self) -> stats.Grid:
         return stats.Grid.of(self.table, self.metric, self.recorded)
+
+    @property
+    def observed(self) -> stats.Grid:
+        """The seeds and cycles the table holds, each method on those of them its seed plan gives it: what the
+        pages show while a study grows seed by seed (`grid`, the whole plan, says what is left)."""
+        return stats.Grid.observed(self.table, self.metric, self.recorded)
+
+    def seeds_text(self) -> str:
+        """'5 seeds'; '3 of 8 seeds (LL4AL on 5)' while the study grows; the plan alone before any result."""
+        if not self.has_results() or self.metric is None:
+            return stats.Grid.of(None, None, self.recorded).describe(method_label)
+        return self.observed.describe(method_label, of=self.grid)
+
+    def finished(self) -> str:
+        """'yes'; 'no' while the study grows seed by seed (`seeds_text` says how far); else 'no: ' and what is
+        short of what has been run: cycles not reached, each method behind the others, methods not started."""
+        if self.status().complete.all():
+            return "yes"
+        run, whole = self.observed, self.grid
+        left = [f"{len(run.cycles)} of {len(whole.cycles)} cycles"] if len(run.cycles) < len(whole.cycles) else []
+        done = stats.completeness(self.table, self.metric, run).set_index("method")
+        behind = [f"{method_label(m)} {note}" for m, note in done.note.items() if note]
+        behind += [f"{method_label(m)} not started" for m in self.recorded.get("strategies", []) if m not in done.index]
+        short = left + behind
+        return "no: " + "; ".join(short) if short else "no"
 
     @property
     def paper_key(self) -> str | None:

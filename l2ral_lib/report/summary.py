@@ -2,9 +2,10 @@
 compact methods x studies table of AUBC (and one of the final cycle), each study's figures in a row,
 and one penalty matrix over all of them.
 
-The studies are those report.study finds (results and params recorded, one task metric); a study's
-params give the grid (seeds x cycles) a finished method must fill, so a stopped study shows its
-methods as incomplete instead of averaging what happens to be there.
+The studies are those report.study finds (results and params recorded, one task metric). A study that
+grows seed by seed is shown on the seeds it has run, its header saying how many of those its params plan
+("3 of 8 seeds"); a method short of a seed or cycle that the others have is marked incomplete and takes no
+part in ranks or penalty matrices, instead of averaging what happens to be there.
 """
 from __future__ import annotations
 
@@ -22,11 +23,9 @@ def studies_table(studies: list[StudyResults]) -> pd.DataFrame:
     """One row per study: experiment, dataset, metric, methods, seeds, cycles, finished or not."""
     rows = []
     for s in studies:
-        status = s.status()
         rows.append({"study": s.name, "dataset": s.recorded.get("dataset"), "metric": metric_label(s.metric),
-                     "methods": len(status), "seeds": len(s.grid.seeds), "cycles": len(s.grid.cycles),
-                     "finished": "yes" if status.complete.all() else
-                     "no: " + "; ".join(f"{method_label(m)} {n}" for m, n in status.note.items() if n)})
+                     "methods": len(s.status()), "seeds": s.seeds_text(), "cycles": len(s.grid.cycles),
+                     "finished": s.finished()})
     return pd.DataFrame(rows, columns=["study", "dataset", "metric", "methods", "seeds", "cycles", "finished"])
 
 
@@ -35,8 +34,8 @@ def overview(studies: list[StudyResults]) -> pd.DataFrame:
     the experiment (final / AUBC, complete methods only), the paper's final value and rank."""
     columns = {}
     for s in studies:
-        summary = stats.method_summary(s.table, s.metric, s.grid)
-        head = f"{s.name}: {metric_label(s.metric)}, {s.grid.describe(method_label)}"
+        summary = stats.method_summary(s.table, s.metric, s.observed)
+        head = f"{s.name}: {metric_label(s.metric)}, {s.seeds_text()}"
         part = {q: summary[summary.quantity == q].set_index("method") for q in ("final", "aubc")}
         columns[(head, "final")] = part["final"].apply(tables.mean_and_interval, axis=1)
         columns[(head, "AUBC")] = part["aubc"].apply(tables.mean_and_interval, axis=1)
@@ -65,10 +64,10 @@ def study_table(studies: list[StudyResults], quantity: str = "aubc") -> pd.DataF
     is better) and seeds."""
     columns = {}
     for s in studies:
-        summary = stats.method_summary(s.table, s.metric, s.grid)
+        summary = stats.method_summary(s.table, s.metric, s.observed)
         part = summary[summary.quantity == quantity].set_index("method")
         arrow = "\u2191" if stats.better(s.metric) == "higher" else "\u2193"
-        head = (s.name, f"{METRIC_LABELS.get(s.metric, s.metric)} {arrow}, {s.grid.describe(method_label)}")
+        head = (s.name, f"{METRIC_LABELS.get(s.metric, s.metric)} {arrow}, {s.seeds_text()}")
         columns[head] = pd.Series({m: tables.estimate(r["mean"], r.ci_low, r.ci_high, r.n_seeds)
                                    + ("" if r.complete else " (incomplete)") for m, r in part.iterrows()},
                                   dtype=object)
@@ -92,10 +91,11 @@ def study_figures(study: StudyResults, width: float = 13.0, height: float = 13.5
     fig = plt.figure(figsize=(width, height), layout="constrained")
     panels = fig.subplot_mosaic([["curve", "curve"], ["aubc", "penalty"]], width_ratios=[0.8, 1.2],
                                 height_ratios=[1, 1.45])
+    grid = study.observed
     figures.learning_curve(study.table, study.metric, ax=panels["curve"], title=study.name,
-                           paper=study.paper, paper_at=study.paper_at, grid=study.grid)
-    figures.aubc_plot(study.table, study.metric, ax=panels["aubc"], grid=study.grid, title=f"{study.name}: AUBC")
-    figures.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, study.grid), ax=panels["penalty"],
+                           paper=study.paper, paper_at=study.paper_at, grid=grid)
+    figures.aubc_plot(study.table, study.metric, ax=panels["aubc"], grid=grid, title=f"{study.name}: AUBC")
+    figures.penalty_heatmap(stats.penalty_matrix(study.table, study.metric, grid), ax=panels["penalty"],
                             title=f"{study.name}: penalty matrix")
     return panels["curve"], panels["aubc"], panels["penalty"]
 
@@ -129,7 +129,7 @@ def aggregate_penalty(studies: list[StudyResults]) -> pd.DataFrame:
     study, `attrs['settings']` the studies of each setting, `attrs['no_cells']` those with no complete
     pair of methods to compare (a stopped study, one seed)."""
     groups = by_setting(studies)
-    matrices = {s.name: stats.penalty_matrix(s.table, s.metric, s.grid) for s in studies}
+    matrices = {s.name: stats.penalty_matrix(s.table, s.metric, s.observed) for s in studies}
     per_setting = [stats.aggregate_penalty([matrices[s.name] for s in group]) for group in groups]
     matrix = stats.aggregate_penalty(per_setting)
     matrix.attrs["studies"] = [s.name for group in groups for s in group]

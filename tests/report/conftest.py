@@ -17,8 +17,13 @@ def several(tmp_path):
     base = {"random": 0.0, "entropy": 1.0, "l2r": 2.0}
     write_study(out, "cifar10-smoke", "accuracy", base)
     write_study(out, "cifar10-ablations", "accuracy", {**base, "l2r-mse": 0.5})
-    # stopped after 2 of its 3 seeds; MAE falls as labels grow when the gains are negative
-    write_study(out, "shanghaitech-smoke", "mae", {"random": -1.0, "l2r": -2.0}, seeds=(0, 1), promised_seeds=(0, 1, 2))
+    # growing: 2 of its 3 planned seeds run, Entropy stopped short of the second's last cycle (a method behind
+    # the others); MAE falls as labels grow when the gains are negative
+    folder = write_study(out, "shanghaitech-smoke", "mae", {"random": -1.0, "entropy": -1.5, "l2r": -2.0},
+                         seeds=(0, 1), promised_seeds=(0, 1, 2))
+    table = pd.read_csv(folder / "results.csv")
+    behind = (table.method == "entropy") & (table.seed == 1) & (table.cycle == 2)
+    table[~behind].to_csv(folder / "results.csv", index=False)
     (out / "summary").mkdir()  # the summary's own folder and the sorter report are no studies
     (out / "sorter").mkdir()
     (out / "sorter" / "sorter_quality.csv").write_text("kind,seq_len\n")

@@ -254,6 +254,12 @@ def test_a_seed_plan_gives_each_method_its_own_seeds_and_pairs_on_the_common_one
     grid = stats.Grid.of(table, "accuracy", params)
     assert grid.seeds_of("coreset") == (0, 1, 2) and grid.seeds_of("l2r") == (0, 1, 2, 3, 4)
     assert grid.describe(str.upper) == "5 seeds (CORESET on 3)"
+    # while the study grows: the seeds run so far, of the plan's; a planned method no longer short of them unnamed
+    run = stats.Grid.observed(table[table.seed < 2], "accuracy", params)
+    assert run.describe(str.upper, of=grid) == "2 of 5 seeds" and run.seeds_of("coreset") == (0, 1)
+    assert stats.Grid.observed(table[table.seed < 1], "accuracy", params).describe(of=grid) == "1 of 5 seeds"
+    assert stats.Grid.observed(table[table.seed < 4], "accuracy", params).describe(str.upper, of=grid) == \
+        "4 of 5 seeds (CORESET on 3)"
     status = stats.completeness(table, "accuracy", grid).set_index("method")
     assert status.complete.all() and status.loc["coreset", "seeds_expected"] == 3
     summary = stats.method_summary(table, "accuracy", grid).set_index(["method", "quantity"])

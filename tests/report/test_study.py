@@ -65,3 +65,19 @@ def test_each_file_is_read_once_per_reader(several, monkeypatch):
     assert len(reads) == 1
     assert [s.name for s in outputs.studies()] == ["cifar10-ablations", "cifar10-smoke", "shanghaitech-smoke"]
     assert len(reads) == 3  # the two others, once each
+
+
+def test_a_growing_study_says_how_far_it_has_run_of_its_plan(tmp_path):
+    """Seeds run of those planned (a seed plan named), and what is short of what has been run."""
+    folder = write_study(tmp_path, "cifar10-budget", "accuracy", {"random": 0.0, "l2r": 1.0, "ll4al": 0.5},
+                         seeds=(0, 1, 2), promised_seeds=(0, 1, 2, 3, 4))
+    record = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps({**record, "strategy_seeds": {"ll4al": 4}}))
+    study = StudyResults(folder)
+    assert study.seeds_text() == "3 of 5 seeds" and study.finished() == "no"
+    table = study.table
+    table[~((table.method == "l2r") & (table.seed == 2))].to_csv(folder / "results.csv", index=False)
+    behind = StudyResults(folder)
+    assert behind.finished() == "no: L2R-AL incomplete: 2/3 seeds with all 3 cycles"
+    (folder / "results.csv").unlink()  # params recorded, nothing merged: the plan alone
+    assert StudyResults(folder).seeds_text() == "5 seeds (LL4AL on 4)"
