@@ -33,7 +33,7 @@ from .study_folder import slice_name
 from .strategies import QueryContext, get_strategy
 from .strategies.loss_head import announce_sorter_training
 from .tasks import get_task
-from .training import evaluate, test_items, train_cycle
+from .training import evaluate, train_cycle
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,17 @@ class Study:
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
             timings["train"] = time.perf_counter() - start
-            metrics = evaluate(model, strategy, self.data, self.task, p)
+            # the final model's per-item values come from the same test pass (a counting task's report reads them)
+            evaluation = evaluate(model, strategy, self.data, self.task, p,
+                                  items=cycle == p.n_cycles - 1 and self.task.records_items)
+            metrics = evaluation.metrics
             n_labeled = len(labeled)
             if cycle < p.n_cycles - 1:
                 new = self.query(model, strategy, labeled, seed, cycle, timings)
                 labeled = torch.cat([labeled, new])
                 selected[str(cycle + 1)] = new.tolist()
-            if cycle == p.n_cycles - 1 and self.task.records_items:
-                folder.write_test_items(test_items(model, self.data, self.task, p))
+            if evaluation.items is not None:
+                folder.write_test_items(evaluation.items)
             measurements = {**metrics, **{f"time_{phase}_s": value for phase, value in timings.items()}}
             if self.device.type == "cuda":  # what a GPU proof run reports beside images/s
                 measurements["gpu_peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30

@@ -111,7 +111,8 @@ class SliceLayout(Folder):
 
     def differences(self, rerun: SliceLayout) -> list[str]:
         """One line per row or selection of this slice that `rerun` (the same slice computed again) does not
-        reproduce to the last digit; the machine's measurements aside."""
+        reproduce to the last digit, the machine's measurements aside; and one for its per-item test values
+        where they differ."""
         def reproducible(rows: pd.DataFrame) -> pd.DataFrame:
             rows = rows[~rows.metric.str.startswith(MACHINE_METRICS)]
             return rows.sort_values(["cycle", "metric"], ignore_index=True)[["cycle", "n_labeled", "metric", "value"]]
@@ -124,7 +125,25 @@ class SliceLayout(Folder):
         picks = [self.selected(), rerun.selected()]
         lines += [f"cycle {cycle}: selected indices differ" for cycle in sorted(set(picks[0]) | set(picks[1]))
                   if picks[0].get(cycle) != picks[1].get(cycle)]
-        return lines
+        return lines + _item_differences(self.test_items(), rerun.test_items())
+
+
+def _item_differences(stored: pd.DataFrame | None, rerun: pd.DataFrame | None) -> list[str]:
+    """No line, or one saying how the per-item test values of a rerun differ from the stored ones."""
+    if stored is None and rerun is None:
+        return []
+    if stored is None or rerun is None:
+        return [f"test items: {'stored' if rerun is None else 'the rerun'} has them, the other does not"]
+    if list(stored.columns) != list(rerun.columns) or len(stored) != len(rerun):
+        return [f"test items: stored {len(stored)} rows of {list(stored.columns)}, rerun {len(rerun)} of"
+                f" {list(rerun.columns)}"]
+    differ = [(row, column) for column in stored.columns
+              for row in stored.index[~same_values(stored[column], rerun[column])]]
+    if not differ:
+        return []
+    row, column = differ[0]
+    return [f"test items: {len(differ)} values differ (first: test index {stored.test_index[row]}, {column}:"
+            f" stored {float(stored[column][row])!r}, rerun {float(rerun[column][row])!r})"]
 
 
 class StudyLayout(Folder):

@@ -56,7 +56,7 @@ class Task:
         """Batch contributions to the metrics, summed over the batch (added up across batches)."""
         raise NotImplementedError
 
-    records_items = False  # whether item_values gives anything (the loop skips the extra test pass if not)
+    records_items = False  # whether item_values gives anything (the loop asks for them at the final cycle if so)
 
     def item_values(self, output: torch.Tensor, target) -> dict[str, torch.Tensor] | None:
         """Per test item, what a report plots of the final model (e.g. a count against its error); None: nothing."""

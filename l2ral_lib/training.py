@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -90,33 +91,27 @@ def train_cycle(model, strategy, data, task, labeled: torch.Tensor, params, wher
                                  " finished cycles are kept and a rerun resumes from them")
 
 
-@torch.no_grad()
-def test_items(model, data, task, params) -> pd.DataFrame:
-    """The task's per-item values of every test item (`Task.item_values`, e.g. true and predicted counts),
-    one row per test index (a task with `records_items`)."""
-    model.eval()
-    device = next(model.parameters()).device
-    parts, indices = [], torch.arange(data.n_test, device=device).split(params.eval_batch_size)
-    for index, (inputs, targets) in zip(indices, data.test_batches(indices)):
-        with autocast(params, device):
-            output = model(prepare(inputs, params))
-        values = task.item_values(output.output.float(), targets)
-        parts.append(pd.DataFrame({"test_index": index.cpu().numpy(),
-                                   **{k: v.double().cpu().numpy() for k, v in values.items()}}))
-    return pd.concat(parts, ignore_index=True)
+@dataclass(frozen=True)
+class Evaluation:
+    """What one pass over the test set measured: the task's metrics, and where asked for, the task's
+    per-item values (`Task.item_values`, e.g. true and predicted counts), one row per test index."""
+
+    metrics: dict[str, float]
+    items: pd.DataFrame | None = None
 
 
 @torch.no_grad()
-def evaluate(model, strategy, data, task, params) -> dict[str, float]:
+def evaluate(model, strategy, data, task, params, items: bool = False) -> Evaluation:
     """Task metrics on the test set, plus the Spearman correlation between the strategy's predicted
     and the true per-sample test losses when it predicts losses (paper Fig. 5), and with `entropy_spearman`
     that of the same model's entropy with them ("spearman_entropy": the ranker every model has for free,
-    which a loss head has to beat to be worth its training)."""
+    which a loss head has to beat to be worth its training). With `items` (a task with `records_items`),
+    the per-item values of the same pass."""
     model.eval()
     device = next(model.parameters()).device
-    sums, true_losses, predicted, entropies = {}, [], [], []
+    sums, true_losses, predicted, entropies, parts = {}, [], [], [], []
     ranks_losses = strategy.predicts_loss or params.entropy_spearman
-    for inputs, targets in data.test_batches(torch.arange(data.n_test, device=device).split(params.eval_batch_size)):
+    for index, (inputs, targets) in _test_batches(data, params, device):
         with autocast(params, device):
             output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():
@@ -127,9 +122,19 @@ def evaluate(model, strategy, data, task, params) -> dict[str, float]:
             predicted.append(strategy.predicted_loss(output))
         if params.entropy_spearman:
             entropies.append(task.entropy(output.output.float()))
+        if items:
+            values = task.item_values(output.output.float(), targets)
+            parts.append(pd.DataFrame({"test_index": index.cpu().numpy(),
+                                       **{k: v.double().cpu().numpy() for k, v in values.items()}}))
     metrics = task.reduce_metrics(sums, data.n_test)
     if strategy.predicts_loss:
         metrics["spearman"] = spearman(torch.cat(predicted), torch.cat(true_losses))
     if params.entropy_spearman:
         metrics["spearman_entropy"] = spearman(torch.cat(entropies), torch.cat(true_losses))
-    return metrics
+    return Evaluation(metrics, pd.concat(parts, ignore_index=True) if items else None)
+
+
+def _test_batches(data, params, device):
+    """(test indices, batch) in eval-batch order over the whole test set."""
+    indices = torch.arange(data.n_test, device=device).split(params.eval_batch_size)
+    return zip(indices, data.test_batches(indices))

@@ -125,3 +125,28 @@ def test_a_nan_both_runs_hold_is_reproduced_and_a_nan_against_a_value_is_not(tmp
     assert stored.differences(write(SliceLayout(tmp_path / "rerun"), float("nan"))) == []
     assert stored.differences(write(SliceLayout(tmp_path / "other"), 0.25)) == [
         "cycle 0 (20 labeled) spearman_entropy: stored nan, rerun 0.25"]
+
+
+def test_a_rerun_is_compared_on_its_test_items_too(tmp_path):
+    """A slice whose per-item test values (a counting study's counts) a rerun does not reproduce to the last
+    digit differs, and says where; equal items, or none on either side, add nothing."""
+    study, rerun = StudyLayout(tmp_path / "stored"), StudyLayout(tmp_path / "rerun")
+    for layout in (study, rerun):
+        write_rows(layout.slice("random", 0), cycles=2, method="random", seed=0)
+        layout.slice("random", 0).selected_file.write_text('{"0": [1, 2], "1": [3]}')
+    stored, again = study.slice("random", 0), rerun.slice("random", 0)
+    assert stored.differences(again) == []
+    items = pd.DataFrame({"test_index": [0, 1, 2], "count": [10.0, 50.0, 140.0],
+                          "predicted_count": [12.5, 0.1 + 0.2, 131.0]})
+    items.to_csv(stored.test_items_file, index=False)
+    assert stored.differences(again) == ["test items: stored has them, the other does not"]
+    items.to_csv(again.test_items_file, index=False)
+    assert stored.differences(again) == []  # a CSV round trip keeps every digit
+    changed = items.copy()
+    changed.loc[1, "predicted_count"] = 0.3  # 0.1 + 0.2 is 0.30000000000000004
+    changed.loc[2, "predicted_count"] = 131.5
+    changed.to_csv(again.test_items_file, index=False)
+    assert stored.differences(again) == ["test items: 2 values differ (first: test index 1, predicted_count:"
+                                         " stored 0.30000000000000004, rerun 0.3)"]
+    items.iloc[:2].to_csv(again.test_items_file, index=False)
+    assert stored.differences(again)[0].startswith("test items: stored 3 rows of")

@@ -4,6 +4,7 @@ import math
 import warnings
 
 import pandas as pd
+import numpy as np
 import pytest
 import torch
 
@@ -145,7 +146,7 @@ def test_entropy_spearman_is_the_models_own_entropy_ranked_against_its_true_loss
     data = SimpleNamespace(n_test=23, test_batches=lambda indices: ((index, labels[index]) for index in indices))
     params = ci_params(entropy_spearman=True, eval_batch_size=5)
     task = get_task("classification")
-    metrics = training.evaluate(Fixed(), get_strategy("random")(params, task, None, "cpu"), data, task, params)
+    metrics = training.evaluate(Fixed(), get_strategy("random")(params, task, None, "cpu"), data, task, params).metrics
     probabilities = logits.softmax(1)
     entropy = -(probabilities * probabilities.log()).sum(1)
     losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
@@ -153,4 +154,41 @@ def test_entropy_spearman_is_the_models_own_entropy_ranked_against_its_true_loss
     assert "spearman" not in metrics  # random predicts no loss
     off = ci_params(eval_batch_size=5)
     assert "spearman_entropy" not in training.evaluate(Fixed(), get_strategy("random")(off, task, None, "cpu"), data,
-                                                       task, off)
+                                                       task, off).metrics
+
+
+def test_evaluate_gives_each_test_items_values_from_the_same_pass(ci_params):
+    """A counting task's per-item counts (annotated, predicted) in test-index order across batch boundaries,
+    against numpy sums of the fixed density maps; the MAE of the same pass is their mean absolute error."""
+    from types import SimpleNamespace
+
+    from l2ral_lib.models import ModelOutput
+    from l2ral_lib.strategies import get_strategy
+    from l2ral_lib.tasks import get_task
+
+    generator = torch.Generator().manual_seed(1)
+    maps = torch.rand(7, 1, 4, 4, generator=generator) * 50
+    targets = torch.rand(7, 1, 4, 4, generator=generator) * 80
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, index):
+            return ModelOutput(maps[index] + self.w, [], None)
+
+    data = SimpleNamespace(n_test=7, test_batches=lambda indices: ((index, targets[index]) for index in indices))
+    params = ci_params(eval_batch_size=3)
+    task = get_task("crowd_counting")
+    strategy = get_strategy("random")(params, task, None, "cpu")
+    evaluation = training.evaluate(Fixed(), strategy, data, task, params, items=True)
+    log_para = task.log_para
+    count = np.round(targets.double().numpy().reshape(7, -1).sum(1) / log_para)
+    predicted = maps.double().numpy().reshape(7, -1).sum(1) / log_para
+    items = evaluation.items
+    assert list(items.test_index) == list(range(7))
+    np.testing.assert_allclose(items["count"], count)
+    np.testing.assert_allclose(items.predicted_count, predicted, rtol=1e-6)
+    assert evaluation.metrics["mae"] == pytest.approx(np.abs(predicted - count).mean(), rel=1e-6)
+    assert training.evaluate(Fixed(), strategy, data, task, params).items is None
