@@ -121,74 +121,68 @@ def test_min_epoch_samples_sets_the_steps_of_a_cycle(ci_params, tmp_path, monkey
     assert len(steps) == params.epochs * sum(per_epoch)
 
 
+def fixed_test_pass(outputs: torch.Tensor, targets):
+    """A model whose output for the test items `index` is outputs[index], and a test set of `targets`: an
+    evaluation whose every value is known in advance."""
+    from types import SimpleNamespace
+
+    from l2ral_lib.models import ModelOutput
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))  # a parameter: the evaluation reads its device
+
+        def forward(self, index):
+            return ModelOutput(outputs[index] + self.w, [], None)
+
+    data = SimpleNamespace(n_test=len(outputs), test_batches=lambda indices: ((i, targets[i]) for i in indices))
+    return Fixed(), data
+
+
 def test_entropy_spearman_is_the_models_own_entropy_ranked_against_its_true_losses(ci_params):
     """Fig. 5's free ranker: on a model whose logits are known, spearman_entropy equals scipy's rank
     correlation of the softmax entropy with the cross-entropy, batch boundaries notwithstanding."""
-    from types import SimpleNamespace
-
     import scipy.stats
 
-    from l2ral_lib.models import ModelOutput
     from l2ral_lib.strategies import get_strategy
     from l2ral_lib.tasks import get_task
 
     generator = torch.Generator().manual_seed(0)
     logits, labels = torch.randn(23, 10, generator=generator) * 3, torch.randint(0, 10, (23,), generator=generator)
-
-    class Fixed(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-
-        def forward(self, index):
-            return ModelOutput(logits[index] + self.w, [], None)
-
-    data = SimpleNamespace(n_test=23, test_batches=lambda indices: ((index, labels[index]) for index in indices))
+    model, data = fixed_test_pass(logits, labels)
     params = ci_params(entropy_spearman=True, eval_batch_size=5)
     task = get_task("classification")
-    metrics = training.evaluate(Fixed(), get_strategy("random")(params, task, None, "cpu"), data, task, params).metrics
+    metrics = training.evaluate(model, get_strategy("random")(params, task, None, "cpu"), data, task, params).metrics
     probabilities = logits.softmax(1)
     entropy = -(probabilities * probabilities.log()).sum(1)
     losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
     assert metrics["spearman_entropy"] == pytest.approx(scipy.stats.spearmanr(entropy, losses).statistic, abs=1e-12)
     assert "spearman" not in metrics  # random predicts no loss
     off = ci_params(eval_batch_size=5)
-    assert "spearman_entropy" not in training.evaluate(Fixed(), get_strategy("random")(off, task, None, "cpu"), data,
+    assert "spearman_entropy" not in training.evaluate(model, get_strategy("random")(off, task, None, "cpu"), data,
                                                        task, off).metrics
 
 
 def test_evaluate_gives_each_test_items_values_from_the_same_pass(ci_params):
     """A counting task's per-item counts (annotated, predicted) in test-index order across batch boundaries,
     against numpy sums of the fixed density maps; the MAE of the same pass is their mean absolute error."""
-    from types import SimpleNamespace
-
-    from l2ral_lib.models import ModelOutput
     from l2ral_lib.strategies import get_strategy
     from l2ral_lib.tasks import get_task
 
     generator = torch.Generator().manual_seed(1)
     maps = torch.rand(7, 1, 4, 4, generator=generator) * 50
     targets = torch.rand(7, 1, 4, 4, generator=generator) * 80
-
-    class Fixed(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-
-        def forward(self, index):
-            return ModelOutput(maps[index] + self.w, [], None)
-
-    data = SimpleNamespace(n_test=7, test_batches=lambda indices: ((index, targets[index]) for index in indices))
+    model, data = fixed_test_pass(maps, targets)
     params = ci_params(eval_batch_size=3)
     task = get_task("crowd_counting")
     strategy = get_strategy("random")(params, task, None, "cpu")
-    evaluation = training.evaluate(Fixed(), strategy, data, task, params, items=True)
-    log_para = task.log_para
-    count = np.round(targets.double().numpy().reshape(7, -1).sum(1) / log_para)
-    predicted = maps.double().numpy().reshape(7, -1).sum(1) / log_para
+    evaluation = training.evaluate(model, strategy, data, task, params, items=True)
+    count = np.round(targets.double().numpy().reshape(7, -1).sum(1) / task.log_para)
+    predicted = maps.double().numpy().reshape(7, -1).sum(1) / task.log_para
     items = evaluation.items
     assert list(items.test_index) == list(range(7))
     np.testing.assert_allclose(items["count"], count)
     np.testing.assert_allclose(items.predicted_count, predicted, rtol=1e-6)
     assert evaluation.metrics["mae"] == pytest.approx(np.abs(predicted - count).mean(), rel=1e-6)
-    assert training.evaluate(Fixed(), strategy, data, task, params).items is None
+    assert training.evaluate(model, strategy, data, task, params).items is None
