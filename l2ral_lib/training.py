@@ -111,7 +111,8 @@ def evaluate(model, strategy, data, task, params, items: bool = False) -> Evalua
     device = next(model.parameters()).device
     sums, true_losses, predicted, entropies, parts = {}, [], [], [], []
     ranks_losses = strategy.predicts_loss or params.entropy_spearman
-    for index, (inputs, targets) in _test_batches(data, params, device):
+    indices = torch.arange(data.n_test, device=device).split(params.eval_batch_size)
+    for index, (inputs, targets) in zip(indices, data.test_batches(indices)):
         with autocast(params, device):
             output = model(prepare(inputs, params))
         for key, value in task.metric_sums(output.output.float(), targets).items():
@@ -132,9 +133,3 @@ def evaluate(model, strategy, data, task, params, items: bool = False) -> Evalua
     if params.entropy_spearman:
         metrics["spearman_entropy"] = spearman(torch.cat(entropies), torch.cat(true_losses))
     return Evaluation(metrics, pd.concat(parts, ignore_index=True) if items else None)
-
-
-def _test_batches(data, params, device):
-    """(test indices, batch) in eval-batch order over the whole test set."""
-    indices = torch.arange(data.n_test, device=device).split(params.eval_batch_size)
-    return zip(indices, data.test_batches(indices))

@@ -127,7 +127,7 @@ def aggregate_penalty(studies: list[StudyResults]) -> pd.DataFrame:
     cifar10-ablations, which reruns its methods) are averaged first -- and each cell is the mean over
     the settings in which both methods ran (`stats.aggregate_penalty`). `attrs['studies']` names every
     study, `attrs['settings']` the studies of each setting, `attrs['no_cells']` those with no complete
-    pair of methods to compare (a stopped study, one seed)."""
+    pair of methods to compare (one seed, or a single method with every seed run so far)."""
     groups = by_setting(studies)
     matrices = {s.name: stats.penalty_matrix(s.table, s.metric, s.observed) for s in studies}
     per_setting = [stats.aggregate_penalty([matrices[s.name] for s in group]) for group in groups]
