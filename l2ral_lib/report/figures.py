@@ -308,9 +308,9 @@ def penalty_heatmap(matrix: pd.DataFrame, ax=None, title: str | None = None, num
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=font,
                         color="white" if value > 0.6 * vmax else "black")
     # column labels upright (rotated text would reach past the matrix and squeeze it in a panel), a long one
-    # on several lines (one line would push the matrix down, away from the panel above it)
-    ax.set_xticks(range(len(methods)), [textwrap.fill(label, 16) for label in labels], rotation=90, ha="center",
-                  va="bottom", fontsize=8)
+    # on several lines (one line would push the matrix down, away from the panel above it), words kept whole
+    wrapped = [textwrap.fill(label, 16, break_on_hyphens=False, break_long_words=False) for label in labels]
+    ax.set_xticks(range(len(methods)), wrapped, rotation=90, ha="center", va="bottom", fontsize=8)
     ax.set_yticks(range(len(methods)), labels, fontsize=8)
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
         if label.get_text() == method_label(EMPHASISED):
