@@ -130,10 +130,10 @@ class SliceLayout(Folder):
 
 def _item_differences(stored: pd.DataFrame | None, rerun: pd.DataFrame | None) -> list[str]:
     """No line, or one saying how the per-item test values of a rerun differ from the stored ones."""
-    if stored is None and rerun is None:
+    if stored is None:  # nothing to compare: a slice stored before its task recorded items
         return []
-    if stored is None or rerun is None:
-        return [f"test items: {'stored' if rerun is None else 'the rerun'} has them, the other does not"]
+    if rerun is None:
+        return ["test items: stored has them, the rerun does not"]
     if list(stored.columns) != list(rerun.columns) or len(stored) != len(rerun):
         return [f"test items: stored {len(stored)} rows of {list(stored.columns)}, rerun {len(rerun)} of"
                 f" {list(rerun.columns)}"]
