@@ -13,7 +13,6 @@ as the eager one does.
 from __future__ import annotations
 
 import torch
-import torch._dynamo.config
 
 
 def describe(params) -> str:
@@ -30,12 +29,13 @@ def compiled(function, params):
     kernels). The optimizers' steps stay eager (a few foreach kernels each)."""
     if not params.compile:
         return function
+    from torch._dynamo import config  # noqa: PLC0415 -- only when compiling: importing Dynamo costs a second or more
     # one function, traced again for every strategy (its head is another set of guards): keep them
     # all compiled rather than fall back to eager after the default 8
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    config.recompile_limit = max(config.recompile_limit, 64)
     # Dynamo refuses nn.GRU modules unless allowed; the sorter's frozen path only reads their weights
     # and calls its custom operator
-    torch._dynamo.config.allow_rnn = True
+    config.allow_rnn = True
     if params.compile != "reduce-overhead":
         return torch.compile(function)
     graphed = torch.compile(function, mode="reduce-overhead")

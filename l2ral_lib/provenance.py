@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy
 import torch
-import torchvision
 
 from . import __version__
 from .errors import ParamsError
@@ -151,6 +150,9 @@ def hardware(device: torch.device) -> dict:
 def environment(device: torch.device, precision: str) -> dict:
     """What a run ran on: code version and commit, library versions, the installed plugins loaded (group ->
     name -> package and version), hardware, numerics fingerprint."""
+    # imported when a run records itself, not with this module: importing torchvision loads torch._dynamo
+    # (seconds), which `check` and `list` would otherwise pay
+    import torchvision  # noqa: PLC0415
     return {"git": git_commit(),
             "versions": {"l2ral": __version__, "python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__, "numpy": numpy.__version__},

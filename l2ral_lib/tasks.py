@@ -7,7 +7,6 @@ accumulated as sums over test batches so that no task keeps all test outputs in 
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 import torch
 from torch.nn import functional as F
 
@@ -18,6 +17,7 @@ def spearman(a, b) -> float:
     """Spearman's rank correlation of two 1-d sequences (ties get average ranks), = scipy's."""
     a = a.detach().cpu().double().numpy() if torch.is_tensor(a) else np.asarray(a, dtype=float)
     b = b.detach().cpu().double().numpy() if torch.is_tensor(b) else np.asarray(b, dtype=float)
+    import scipy.stats  # noqa: PLC0415 -- here, not at the top: it costs every command a second at start-up
     return float(scipy.stats.spearmanr(a, b).statistic)
 
 

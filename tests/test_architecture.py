@@ -3,6 +3,8 @@
 executors -> entry points; reporting reads the results table and params only. A circle, an import that
 reaches up a floor, or an import hidden inside a function to dodge one fails here."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,13 @@ def test_every_module_has_a_floor():
 def test_relative_imports_resolve_to_modules(source, expected):
     node = ast.parse(source).body[0]
     assert resolve("strategies.l2r", False, node, set(modules())) == expected
+
+
+def test_checking_params_loads_no_torchvision_dynamo_or_scipy_stats():
+    """`check` and `list` start seconds sooner without them: torchvision loads Dynamo on
+    import, and the three cost seconds together. A run or a counter imports each where it needs it."""
+    heavy = ("torchvision", "torch._dynamo", "scipy.stats")
+    code = (f"import sys, l2ral_lib.checks, l2ral_lib.outputs, l2ral_lib.models, l2ral_lib.tasks, l2ral_lib.data;"
+            f" print([m for m in {heavy!r} if m in sys.modules])")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]"

@@ -17,13 +17,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models.resnet import Bottleneck
 
 from ..paths import pretrained_file
 from .base import ModelOutput, register_model
 
 
-def _res_layer(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+def _res_layer(Bottleneck, inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
     """torchvision's ResNet._make_layer for Bottleneck (same module names, so its weights load)."""
     downsample = None
     if stride != 1 or inplanes != planes * Bottleneck.expansion:
@@ -43,11 +42,14 @@ class ResNet50Trunk(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
+        # imported here, where a counter is built: importing torchvision loads torch._dynamo (seconds), which
+        # every command that only checks params or lists the models would otherwise pay
+        from torchvision.models.resnet import Bottleneck  # noqa: PLC0415
         e = Bottleneck.expansion
-        self.layer1 = _res_layer(width, width, 3, 1)
-        self.layer2 = _res_layer(width * e, width * 2, 4, 2)
-        self.layer3 = _res_layer(width * 2 * e, width * 4, 6, layer3_stride)
-        self.layer4 = _res_layer(width * 4 * e, width * 8, 3, 2) if with_layer4 else None
+        self.layer1 = _res_layer(Bottleneck, width, width, 3, 1)
+        self.layer2 = _res_layer(Bottleneck, width * e, width * 2, 4, 2)
+        self.layer3 = _res_layer(Bottleneck, width * 2 * e, width * 4, 6, layer3_stride)
+        self.layer4 = _res_layer(Bottleneck, width * 4 * e, width * 8, 3, 2) if with_layer4 else None
         self.channels = [width, width * e, width * 2 * e, width * 4 * e] + ([width * 8 * e] if with_layer4 else [])
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
